@@ -1,0 +1,97 @@
+//===- TileConfig.h - kernel tile traits shared by compiler and runtime ---===//
+//
+// The one place that says how the attention kernels are tiled. The MLIR
+// lowering builds kernels from a TileConfig and the runtime launches them from
+// the same struct, so grid, block and shared-memory sizes cannot drift apart.
+// No MLIR or CUDA dependency: the GPU machine builds the runtime without MLIR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MINFER_KERNEL_TILECONFIG_H
+#define MINFER_KERNEL_TILECONFIG_H
+
+#include <cstdint>
+#include <string>
+
+// Kernel ABI (the lowering emits it, runtime/cuda launches it; keep in sync):
+//   symbol  TileConfig::kernelName(), e.g. "minfer_vs_d128_bf16"
+//   launch  threads() threads, grid (NB, H, B) with NB = ceil(N / 64);
+//           blockIdx.x = NB - 1 - m (heaviest causal query blocks first);
+//           sharedBytes() of dynamic shared memory.
+//   params  each buffer is a flat `memref<?xT>` under MLIR's default memref
+//           calling convention, i.e. 5 params: T* allocated, T* aligned,
+//           i64 offset, i64 size, i64 stride (runtime passes p, p, 0, len, 1):
+//             Q, K, V, O                     (T = bf16/f16; [B,H,N,D], [B,Hkv,N,D])
+//             range_count, ranges            (i32; Block and VerticalSlash only)
+//             column_count, column_index     (i32; VerticalSlash only)
+//           then scalars: i32 seq_len, i32 heads, i32 kv_heads,
+//             i32 max_ranges (Block, VerticalSlash), i32 max_columns (VerticalSlash),
+//             f32 scale_log2e (= softmax scale * log2(e)).
+//   index   SparseIndex.h layout over [B, H, NB].
+namespace minfer::kernel {
+
+/// Query rows per CTA and keys per tile. MInference's kernels use 64x64; the
+/// sparse index is expressed in 64-row query blocks.
+inline constexpr int64_t kBlockM = 64;
+inline constexpr int64_t kBlockN = 64;
+
+inline bool isSupportedHeadDim(int64_t d) { return d == 64 || d == 128; }
+
+enum class KernelKind { Dense, Block, VerticalSlash };
+enum class ElemType { BF16, F16 };
+enum class Chip { SM80, SM90 };
+
+inline const char *kernelKindName(KernelKind k) {
+  switch (k) {
+  case KernelKind::Dense: return "dense";
+  case KernelKind::Block: return "block";
+  case KernelKind::VerticalSlash: return "vs";
+  }
+  return "?";
+}
+inline const char *elemTypeName(ElemType t) {
+  return t == ElemType::BF16 ? "bf16" : "f16";
+}
+inline const char *chipName(Chip c) { return c == Chip::SM80 ? "sm_80" : "sm_90"; }
+
+/// One FlashAttention-2 kernel configuration.
+struct TileConfig {
+  KernelKind kind = KernelKind::Dense;
+  ElemType elem = ElemType::BF16;
+  int64_t headDim = 128;
+  Chip chip = Chip::SM80;
+  int64_t blockM = kBlockM; ///< query rows per CTA
+  int64_t blockN = kBlockN; ///< keys per K/V tile
+  int64_t warps = 4;        ///< each warp owns blockM / warps query rows
+  int64_t stages = 2;       ///< K/V shared-memory buffers (cp.async pipeline)
+
+  /// Shared-memory rows are padded by 8 elements (16 bytes) so that the 8 row
+  /// addresses of one ldmatrix hit distinct banks.
+  int64_t smemRowElems() const { return headDim + 8; }
+  int64_t threads() const { return warps * 32; }
+  int64_t rowsPerWarp() const { return blockM / warps; }
+  /// Q tile + `stages` K tiles + `stages` V tiles, 2-byte elements.
+  int64_t sharedBytes() const {
+    return (blockM + 2 * stages * blockN) * smemRowElems() * 2;
+  }
+  /// Kernel symbol, e.g. "minfer_vs_d128_bf16".
+  std::string kernelName() const {
+    return std::string("minfer_") + kernelKindName(kind) + "_d" +
+           std::to_string(headDim) + "_" + elemTypeName(elem);
+  }
+  /// Returns an empty string when valid, else what is wrong.
+  std::string validate() const {
+    if (!isSupportedHeadDim(headDim))
+      return "head_dim must be 64 or 128, got " + std::to_string(headDim);
+    if (blockM != 64 || blockN != 64)
+      return "only 64x64 tiles are supported";
+    if (warps != 4)
+      return "only 4 warps (16 query rows each) are supported";
+    if (stages < 1 || stages > 3)
+      return "stages must be 1, 2 or 3, got " + std::to_string(stages);
+    return "";
+  }
+};
+
+} // namespace minfer::kernel
+
+#endif // MINFER_KERNEL_TILECONFIG_H
