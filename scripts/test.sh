@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian 12 machine: installs what is missing (apt), configures, builds,
+# then runs ctest, which includes the lit suite, the ptxas checks of every generated kernel, the
+# GoogleTests (GPU ones skip without a device) and the fixed-seed fuzz batch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+minfer_install_deps
+cmake -S . -B build -G Ninja -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir
+cmake --build build
+ctest --test-dir build --output-on-failure -j "$(nproc)"
