@@ -1,6 +1,0 @@
-# CMake generated Testfile for 
-# Source directory: /work/main/lib/Dialect/Minfer/IR
-# Build directory: /work/main/build/lib/Dialect/Minfer/IR
-# 
-# This file includes the relevant testing commands required for 
-# testing this directory and lists subdirectories to be tested as well.
