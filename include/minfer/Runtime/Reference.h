@@ -15,6 +15,7 @@
 #include "minfer/Runtime/Status.h"
 #include <cstdint>
 #include <vector>
+#include <utility>
 
 namespace minfer {
 
@@ -72,7 +73,13 @@ Status fillVsIndex(SparseIndex &index, int64_t b, int64_t h,
                    const std::vector<int32_t> &verticals,
                    const std::vector<int32_t> &slashOffsets);
 
-/// (maxRanges, maxColumns) an index needs for these patterns at length N.
+/// (maxRanges, maxColumns) an index needs for these patterns at length N:
+/// the max over heads of dense (1, 0); a_shape (2, 0), or (1, 0) when sink
+/// and window never separate; block_sparse (min(k, ceil(NB / 2)), 0);
+/// vertical_slash (max over blocks m of min(S_eff, e_m, 1 + (e_m - 1) /
+/// (L_m + 1)), V_eff) with L_m = e_m - s_m and budgets from
+/// vsEffectiveBudgets (derivation in ReferenceIndex.cpp). Note that a short
+/// last block can need more than NB + 1 vertical-slash ranges.
 std::pair<int64_t, int64_t> requiredCapacity(const LayerPatterns &patterns,
                                              int64_t seqLen,
                                              const VsOptions &opts = {});
@@ -86,9 +93,40 @@ Status sparseAttention(const AttentionShape &s, const std::vector<float> &q,
                        SparseIndex *indexOut = nullptr,
                        const VsOptions &opts = {});
 
+/// Largest N maskFromIndex expands (N x N bytes = 1 GiB).
+inline constexpr int64_t kMaxMaskSeqLen = 32768;
+
 /// The executed mask of one (b, h) from an index: N x N, row-major.
+/// Empty when (b, h) or the index's sizes are invalid or N > kMaxMaskSeqLen.
 std::vector<uint8_t> maskFromIndex(const SparseIndex &index, int64_t b,
                                    int64_t h);
+
+//===----------------------------------------------------------------------===//
+// Additions (checks and pipeline pieces shared with the CUDA runtime's tests).
+//===----------------------------------------------------------------------===//
+
+/// Shape valid, scale finite, q/k/v sizes equal qElems/kvElems/kvElems.
+Status checkAttentionInputs(const AttentionShape &s, const std::vector<float> &q,
+                            const std::vector<float> &k,
+                            const std::vector<float> &v, float scale);
+
+/// Every invariant of SparseIndex.h: vector sizes match resize(), counts in
+/// [0, maxRanges] / [0, maxColumns], ranges sorted, disjoint, non-adjacent,
+/// 0 <= start < end <= e_m, columns sorted, unique, < e_m, in no range.
+Status validateIndex(const SparseIndex &index);
+
+/// Effective vertical-slash budgets at length N:
+/// (min(max(V, forcedVertical), N), min(max(S, forcedSlash), N)).
+std::pair<int64_t, int64_t> vsEffectiveBudgets(const HeadPattern &p,
+                                               int64_t seqLen,
+                                               const VsOptions &opts = {});
+
+/// Estimation + index construction of sparseAttention without the attention:
+/// resizes `index` to [B, H, NB] with requiredCapacity(patterns) and fills it.
+Status buildIndex(const AttentionShape &s, const std::vector<float> &q,
+                  const std::vector<float> &k, float scale,
+                  const LayerPatterns &patterns, SparseIndex &index,
+                  const VsOptions &opts = {});
 
 /// Conversions used by tests and the runtime's host side.
 uint16_t floatToBf16(float f); ///< round to nearest even
