@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Ratio table (markdown) and time-vs-N plot (PNG) from one device run.
+
+Inputs, both produced in the same run on the same GPU:
+  --bench   Google Benchmark JSON of minfer-bench (--benchmark_format=json)
+  --anchor  JSON lines of ../shared/bench/dense_anchor.py (PyTorch SDPA flash / cuDNN)
+Outputs: --table results.md, --plot time_vs_n.png (log-log, one line per implementation).
+Benchmark names are "<impl>/<data>/n<N>/h<H>_<HKV>"; counters carry the per-stage times.
+"""
+import argparse, json, math, struct, zlib
+from collections import defaultdict
+
+
+def load_bench(path):
+    rows = []
+    for b in json.load(open(path))["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        impl, data, n, hh = b["name"].split("/")[1:5] if b["name"].startswith("BM_") else b["name"].split("/")[:4]
+        h, hkv = hh[1:].split("_")
+        rows.append(dict(impl=impl, data=data, n=int(n[1:]), h=int(h), hkv=int(hkv),
+                         ms=b.get("total_ms", b["real_time"]), **{k: b[k] for k in
+                         ("estimate_ms", "index_ms", "kernel_ms", "density", "tflops", "index_share") if k in b}))
+    return rows
+
+
+def load_anchor(path):
+    out, device = {}, "?"
+    for line in open(path):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        d = json.loads(line)
+        if "device" in d:
+            device = d["device"]
+        elif "ms" in d:
+            out[(d["impl"], d["n"], d["H"], d["HKV"])] = d
+    return out, device
+
+
+def table(rows, anchor, device):
+    lines = [f"Device: {device}. Times in ms (median). Ratios: sdpa time / minfer time (>1 = minfer faster); "
+             "retained TFLOP/s counts only the causal work the pattern keeps.", ""]
+    lines.append("| H/Hkv | data | N | flash ms | cuDNN ms | impl | minfer ms | est/idx/kernel ms | density | retained TFLOP/s | vs flash | vs cuDNN |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: (r["h"], r["data"], r["n"], r["impl"])):
+        fl = anchor.get(("sdpa_flash", r["n"], r["h"], r["hkv"]))
+        cu = anchor.get(("sdpa_cudnn", r["n"], r["h"], r["hkv"]))
+        stages = "/".join(f"{r.get(k, float('nan')):.2f}" for k in ("estimate_ms", "index_ms", "kernel_ms"))
+        ratio = lambda a: f"{a['ms'] / r['ms']:.2f}x" if a else "-"
+        lines.append(f"| {r['h']}/{r['hkv']} | {r['data']} | {r['n']} | {fl['ms'] if fl else '-'} | "
+                     f"{cu['ms'] if cu else '-'} | {r['impl']} | {r['ms']:.3f} | {stages} | "
+                     f"{r.get('density', float('nan')):.3f} | {r.get('tflops', float('nan')):.0f} | "
+                     f"{ratio(fl)} | {ratio(cu)} |")
+    return "\n".join(lines) + "\n"
+
+
+# --- plot: matplotlib when present, else a small built-in PNG rasterizer -----------------------
+COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+          (140, 86, 75), (227, 119, 194), (127, 127, 127)]
+
+
+def series_of(rows, anchor, h, hkv, data):
+    s = defaultdict(list)
+    for r in rows:
+        if (r["h"], r["hkv"], r["data"]) == (h, hkv, data):
+            s["minfer_" + r["impl"]].append((r["n"], r["ms"]))
+    for (impl, n, hh, kv), d in anchor.items():
+        if (hh, kv) == (h, hkv):
+            s[impl].append((n, d["ms"]))
+    return {k: sorted(v) for k, v in s.items()}
+
+
+def plot_png(path, series, title):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for name, pts in series.items():
+            ax.loglog([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        ax.set_xlabel("sequence length N"); ax.set_ylabel("time (ms)"); ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3); ax.legend()
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        return
+    except ImportError:
+        pass
+    w, hgt, pad = 800, 500, 50
+    img = [[(255, 255, 255)] * w for _ in range(hgt)]
+    pts = [p for v in series.values() for p in v if p[1] > 0]
+    lx = [math.log10(p[0]) for p in pts]; ly = [math.log10(p[1]) for p in pts]
+    x0, x1, y0, y1 = min(lx), max(lx) + 1e-9, min(ly), max(ly) + 1e-9
+    to = lambda n, ms: (pad + (math.log10(n) - x0) / (x1 - x0) * (w - 2 * pad),
+                        hgt - pad - (math.log10(ms) - y0) / (y1 - y0) * (hgt - 2 * pad))
+    def dot(x, y, c):
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                xi, yi = int(x) + dx, int(y) + dy
+                if 0 <= xi < w and 0 <= yi < hgt:
+                    img[yi][xi] = c
+    for x in range(pad, w - pad):
+        img[hgt - pad][x] = (0, 0, 0)
+    for y in range(pad, hgt - pad):
+        img[y][pad] = (0, 0, 0)
+    for i, (name, v) in enumerate(sorted(series.items())):
+        c = COLORS[i % len(COLORS)]
+        for (a, b) in zip(v, v[1:]):
+            (xa, ya), (xb, yb) = to(*a), to(*b)
+            for t in range(200):
+                dot(xa + (xb - xa) * t / 199, ya + (yb - ya) * t / 199, c)
+        for y in range(10 + 14 * i, 20 + 14 * i):  # legend swatch; names go to the markdown
+            for x in range(w - 40, w - 20):
+                img[y][x] = c
+    raw = b"".join(b"\x00" + bytes(sum(row, ())) for row in img)
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, hgt, 8, 2, 0, 0, 0))
+                           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return sorted(series)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", required=True); ap.add_argument("--anchor", required=True)
+    ap.add_argument("--table", default="results.md"); ap.add_argument("--plot", default="time_vs_n.png")
+    a = ap.parse_args()
+    rows = load_bench(a.bench)
+    anchor, device = load_anchor(a.anchor)
+    md = table(rows, anchor, device)
+    keys = sorted({(r["h"], r["hkv"], r["data"]) for r in rows})
+    if keys:
+        h, hkv, data = max(keys, key=lambda k: sum(1 for r in rows if (r["h"], r["hkv"], r["data"]) == k))
+        legend = plot_png(a.plot, series_of(rows, anchor, h, hkv, data), f"{device}: H={h}/{hkv}, {data}, D=128 bf16")
+        if legend:
+            md += "\nPlot legend (top-right swatches, top to bottom): " + ", ".join(legend) + "\n"
+    open(a.table, "w").write(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

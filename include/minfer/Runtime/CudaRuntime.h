@@ -1,0 +1,195 @@
+//===- CudaRuntime.h - the online sparse-attention pipeline on a GPU -*- C++ -*-===//
+//
+// minfer::cuda::Runtime runs MInference's online step on the GPU: per head,
+// estimate (vertical-slash: last-query softmax sums; block-sparse: pooled
+// block scores), select (top-k), build the SparseIndex (SparseIndex.h), then
+// launch ONE attention kernel over all heads -- the MLIR-generated PTX,
+// loaded with the CUDA driver API per the ABI in Kernel/TileConfig.h.
+//
+// No CUDA headers or libraries are needed to build against this header:
+// the driver is opened with dlopen at Runtime::create, and a machine without
+// one gets Status{NoDevice}. Nothing here throws or aborts.
+//
+// Device pointers are plain `void *` (e.g. torch.Tensor.data_ptr()); tensors
+// are contiguous row-major q/out [B, H, N, D], k/v [B, Hkv, N, D], 16-byte
+// aligned; query head h reads kv head h / (H / Hkv).
+//
+// A Runtime is not thread-safe: one call at a time. Calls may use any
+// stream; the runtime orders its reused scratch memory across streams itself.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MINFER_RUNTIME_CUDARUNTIME_H
+#define MINFER_RUNTIME_CUDARUNTIME_H
+
+#include "minfer/Kernel/TileConfig.h"
+#include "minfer/Runtime/Pattern.h"
+#include "minfer/Runtime/SparseIndex.h"
+#include "minfer/Runtime/Status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+// cuda.h's stream handle, declared identically (a TU may include both).
+typedef struct CUstream_st *CUstream;
+
+namespace minfer::cuda {
+
+/// The device tensors of one attention call.
+struct AttentionTensors {
+  const void *q = nullptr; ///< [B, H, N, D]
+  const void *k = nullptr; ///< [B, Hkv, N, D]
+  const void *v = nullptr; ///< [B, Hkv, N, D]
+  void *out = nullptr;     ///< [B, H, N, D], may not alias q, k, v
+  int64_t batch = 1, heads = 1, kvHeads = 1, seqLen = 0, headDim = 128;
+  kernel::ElemType dtype = kernel::ElemType::BF16;
+  float scale = 0.0f; ///< softmax scale (usually 1 / sqrt(headDim)); finite
+};
+
+/// What one call did (RunOptions::stats).
+struct RunStats {
+  kernel::KernelKind kernel = kernel::KernelKind::Dense;
+  int64_t chunks = 0;        ///< head chunks (launch groups) used
+  int64_t headsPerChunk = 0;
+  int64_t maxRanges = 0, maxColumns = 0; ///< index capacity per query block
+  int64_t workspaceBytes = 0;            ///< scratch + index of one chunk
+  /// Device time per stage (RunOptions::timing only), summed over chunks:
+  /// estimate = vertical-slash scores + block-sparse pooling and first-band
+  /// block scores; index = top-k selections, index conversion, later bands;
+  /// kernel = the attention kernel.
+  float estimateMs = 0.0f, indexMs = 0.0f, kernelMs = 0.0f;
+  /// Query-key pairs the executed mask keeps, over all batch entries and
+  /// heads (RunOptions::countKept only; dense: B H N (N + 1) / 2).
+  double keptPairs = 0.0;
+};
+
+struct RunOptions {
+  VsOptions vs; ///< forced vertical columns / slash diagonals
+  /// Record events around each stage and fill RunStats' times; the call then
+  /// waits for the stream before returning.
+  bool timing = false;
+  RunStats *stats = nullptr; ///< filled when non-null
+  /// Bytes of index + scratch per head chunk; 0: the Runtime's budget.
+  int64_t workspaceBudget = 0;
+  /// Build the index and stop (no attention kernel, `out` untouched, no
+  /// attention PTX needed). For tests and tools.
+  bool indexOnly = false;
+  /// Count the kept query-key pairs on the GPU (RunStats::keptPairs); the
+  /// call then waits for the stream.
+  bool countKept = false;
+  /// Wait for the stream and report the device's index-capacity check
+  /// (it cannot fail when capacities come from ref::requiredCapacity).
+  bool checkIndex = false;
+  /// Debug copies to the host (each makes the call wait for the stream):
+  /// the index, resized to [B, H, NB] with the call's capacity and unused
+  /// entries zero (so it compares equal to ref::buildIndex's);
+  SparseIndex *indexOut = nullptr;
+  /// the vertical-slash selections, 2 lists per (b, h) at [2 (b H + h)]
+  /// (verticals, ascending) and [2 (b H + h) + 1] (slash offsets,
+  /// ascending); empty lists for other heads;
+  std::vector<std::vector<int32_t>> *vsSelections = nullptr;
+  /// and the estimated scores before selection, same layout (N floats).
+  std::vector<std::vector<float>> *vsScores = nullptr;
+};
+
+struct DeviceInfo {
+  int ordinal = 0;
+  std::string name;
+  int ccMajor = 0, ccMinor = 0;
+  int multiprocessors = 0;
+  int64_t maxSharedOptin = 0; ///< bytes of shared memory a CTA may opt into
+  int64_t totalMemory = 0, freeMemoryAtCreate = 0;
+  int driverVersion = 0;
+  kernel::Chip chip = kernel::Chip::SM80; ///< sm_90 for 9.x, else sm_80
+};
+
+struct RuntimeOptions {
+  int device = 0;
+  /// Directory of the attention kernels' PTX files
+  /// `<TileConfig::kernelName()>.<sm_80|sm_90>.ptx`. Empty: $MINFER_PTX_DIR,
+  /// else the directory compiled in (defaultPtxDir()).
+  std::string ptxDir;
+  /// Default RunOptions::workspaceBudget; 0: min(4 GiB, max(256 MiB, free
+  /// memory / 4)) at creation.
+  int64_t workspaceBudget = 0;
+  /// K/V pipeline stages the PTX files were generated with
+  /// (minfer-generate-kernels' `stages`), which set their shared memory; a
+  /// `// minfer-tile-config: stages=N ...` line in a PTX file overrides it.
+  /// 0: $MINFER_KERNEL_STAGES, else 2.
+  int kernelStages = 0;
+  /// Tests only: open this file instead of libcuda.so.1.
+  std::string driverPath;
+};
+
+class Runtime {
+public:
+  /// Opens the driver, retains device `opts.device`'s primary context.
+  /// NoDevice when there is no driver or device; Unsupported below sm_80.
+  static Status create(std::unique_ptr<Runtime> *out,
+                       const RuntimeOptions &opts = {});
+  ~Runtime();
+  Runtime(const Runtime &) = delete;
+  Runtime &operator=(const Runtime &) = delete;
+
+  const DeviceInfo &device() const;
+  const std::string &ptxDir() const;
+  /// The PTX directory compiled in (${CMAKE_BINARY_DIR}/ptx or
+  /// -DMINFER_PTX_DIR).
+  static const char *defaultPtxDir();
+
+  /// Registers attention-kernel PTX in memory (what the JIT does); it takes
+  /// precedence over files for cfg.kernelName() on this device and is
+  /// launched with `cfg`'s grid, threads and shared memory. The module is
+  /// loaded now: PtxLoadFailed carries the driver's JIT log. For dense
+  /// layers a registered 128-row kernel (blockM 128) is preferred.
+  Status addKernelPtx(const kernel::TileConfig &cfg, std::string ptx);
+  /// Loads the attention kernel a call would use (for tools: fail early).
+  Status loadKernel(kernel::KernelKind kind, kernel::ElemType elem,
+                    int64_t headDim);
+
+  /// Every argument check of sparseAttention, without a device.
+  static Status validate(const AttentionTensors &t, const LayerPatterns &patterns,
+                         const RunOptions &opts = {});
+  /// Mixed per-head patterns (patterns.size() == heads) in one call: the
+  /// index of every head is built on the GPU, then one attention kernel runs
+  /// for all heads -- `vs` if any head is vertical-slash, else `block` if any
+  /// is not dense, else `dense` (chunked by heads only when the index would
+  /// exceed the workspace budget). Asynchronous on `stream` unless
+  /// RunOptions asks for timing or debug copies.
+  Status sparseAttention(const AttentionTensors &t, const LayerPatterns &patterns,
+                         const RunOptions &opts = {}, CUstream stream = nullptr);
+
+  /// Every argument check of verticalSlashAttention, without a device.
+  static Status validateVerticalSlash(const AttentionTensors &t,
+                                      const int32_t *vIdx, const int32_t *sIdx,
+                                      int64_t nnzV, int64_t nnzS);
+  /// MInference's vertical_slash_sparse_attention: caller-chosen vertical
+  /// columns vIdx [B, H, nnzV] and slash offsets sIdx [B, H, nnzS] (o = i - j;
+  /// MInference passes them sorted descending) as int32 device arrays, in
+  /// any order; duplicates and values outside [0, N) are ignored.
+  Status verticalSlashAttention(const AttentionTensors &t, const int32_t *vIdx,
+                                const int32_t *sIdx, int64_t nnzV, int64_t nnzS,
+                                const RunOptions &opts = {},
+                                CUstream stream = nullptr);
+
+  // Device memory through the runtime's driver (tools and tests need no
+  // CUDA headers). Copies are synchronous.
+  Status allocate(size_t bytes, void **ptr);
+  Status release(void *ptr);
+  Status upload(void *dst, const void *src, size_t bytes);
+  Status download(void *dst, const void *src, size_t bytes);
+  Status fill(void *dst, uint8_t byte, size_t bytes, CUstream stream = nullptr);
+  Status synchronize(CUstream stream = nullptr);
+
+  struct Impl;
+
+private:
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace minfer::cuda
+
+#endif // MINFER_RUNTIME_CUDARUNTIME_H

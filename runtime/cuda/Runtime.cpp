@@ -1,0 +1,481 @@
+//===- Runtime.cpp - device, context, modules and memory of a Runtime -----===//
+//
+// Runtime::create opens the driver (DriverApi.cpp), picks the device, retains
+// its primary context (shared with PyTorch and the CUDA runtime API, so
+// device pointers from either work here) and reads the device limits the
+// planner needs. Modules load lazily: the index kernels from the PTX embedded
+// at build time, the attention kernels from registered PTX or from files.
+//
+//===----------------------------------------------------------------------===//
+#include "EmbeddedPtx.h"
+#include "RuntimeImpl.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#ifndef MINFER_DEFAULT_PTX_DIR
+#define MINFER_DEFAULT_PTX_DIR "ptx"
+#endif
+
+namespace minfer::cuda {
+
+using kernel::TileConfig;
+
+static std::string num(int64_t v) { return std::to_string(v); }
+
+Runtime::Impl::~Impl() {
+  if (!api || !ctx)
+    return;
+  ContextGuard guard(*this);
+  if (guard.status().ok()) {
+    // Pending work may still use the workspace.
+    if (lastUseRecorded)
+      api->cuEventSynchronize(lastUse);
+    if (workspace)
+      api->cuMemFree(workspace);
+    for (CUevent e : timingEvents)
+      api->cuEventDestroy(e);
+    if (lastUse)
+      api->cuEventDestroy(lastUse);
+    for (auto &[name, mod] : modules)
+      api->cuModuleUnload(mod);
+    for (auto &[name, k] : attention)
+      api->cuModuleUnload(k.module);
+  }
+  if (ctxRetained)
+    api->cuDevicePrimaryCtxRelease(dev);
+}
+
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runtime::~Runtime() = default;
+
+const DeviceInfo &Runtime::device() const { return impl_->info; }
+const std::string &Runtime::ptxDir() const { return impl_->ptxDir; }
+const char *Runtime::defaultPtxDir() { return MINFER_DEFAULT_PTX_DIR; }
+
+Status Runtime::create(std::unique_ptr<Runtime> *out,
+                       const RuntimeOptions &opts) {
+  if (!out)
+    return Status(ErrorCode::NullPointer, "Runtime::create: out is null");
+  out->reset();
+  if (opts.workspaceBudget < 0)
+    return invalidArgument("workspace budget must be non-negative");
+  auto impl = std::make_unique<Impl>();
+  MINFER_RETURN_IF_ERROR(loadDriver(&impl->api, opts.driverPath));
+  const DriverApi &api = *impl->api;
+  int count = 0;
+  MINFER_CU(api, cuDeviceGetCount, &count);
+  if (opts.device < 0 || opts.device >= count)
+    return invalidArgument("device " + num(opts.device) + " out of range (" +
+                           num(count) + " CUDA devices)");
+  DeviceInfo &info = impl->info;
+  info.ordinal = opts.device;
+  MINFER_CU(api, cuDeviceGet, &impl->dev, opts.device);
+  char name[256] = {0};
+  MINFER_CU(api, cuDeviceGetName, name, (int)sizeof(name) - 1, impl->dev);
+  info.name = name;
+  int smem = 0;
+  MINFER_CU(api, cuDeviceGetAttribute, &info.ccMajor,
+            kAttrComputeCapabilityMajor, impl->dev);
+  MINFER_CU(api, cuDeviceGetAttribute, &info.ccMinor,
+            kAttrComputeCapabilityMinor, impl->dev);
+  MINFER_CU(api, cuDeviceGetAttribute, &info.multiprocessors,
+            kAttrMultiprocessorCount, impl->dev);
+  MINFER_CU(api, cuDeviceGetAttribute, &smem,
+            kAttrMaxSharedMemoryPerBlockOptin, impl->dev);
+  MINFER_CU(api, cuDriverGetVersion, &info.driverVersion);
+  info.maxSharedOptin = smem;
+  if (info.ccMajor < 8)
+    return Status(ErrorCode::Unsupported,
+                  info.name + " has compute capability " + num(info.ccMajor) +
+                      "." + num(info.ccMinor) + "; minfer needs 8.0 or newer");
+  info.chip = info.ccMajor == 9 ? kernel::Chip::SM90 : kernel::Chip::SM80;
+
+  MINFER_CU(api, cuDevicePrimaryCtxRetain, &impl->ctx, impl->dev);
+  impl->ctxRetained = true;
+  {
+    ContextGuard guard(*impl);
+    MINFER_RETURN_IF_ERROR(guard.status());
+    size_t freeBytes = 0, totalBytes = 0;
+    MINFER_CU(api, cuMemGetInfo, &freeBytes, &totalBytes);
+    info.totalMemory = static_cast<int64_t>(totalBytes);
+    info.freeMemoryAtCreate = static_cast<int64_t>(freeBytes);
+    MINFER_CU(api, cuEventCreate, &impl->lastUse, kEventDisableTiming);
+  }
+
+  if (opts.kernelStages < 0 || opts.kernelStages > 3)
+    return invalidArgument("kernel stages must be 1, 2 or 3 (0: default)");
+  impl->kernelStages = opts.kernelStages;
+  if (impl->kernelStages == 0) {
+    impl->kernelStages = 2;
+    if (const char *env = std::getenv("MINFER_KERNEL_STAGES"); env && *env) {
+      const int v = std::atoi(env);
+      if (v < 1 || v > 3)
+        return invalidArgument(std::string("MINFER_KERNEL_STAGES must be 1, "
+                                           "2 or 3, got '") + env + "'");
+      impl->kernelStages = v;
+    }
+  }
+  if (!opts.ptxDir.empty())
+    impl->ptxDir = opts.ptxDir;
+  else if (const char *env = std::getenv("MINFER_PTX_DIR"); env && *env)
+    impl->ptxDir = env;
+  else
+    impl->ptxDir = defaultPtxDir();
+
+  constexpr int64_t kMiB = int64_t(1) << 20;
+  impl->budget = opts.workspaceBudget > 0
+                     ? opts.workspaceBudget
+                     : std::min<int64_t>(4096 * kMiB,
+                                         std::max<int64_t>(256 * kMiB,
+                                                           info.freeMemoryAtCreate / 4));
+  out->reset(new Runtime(std::move(impl)));
+  return Status::success();
+}
+
+//===----------------------------------------------------------------------===//
+// Modules and functions
+//===----------------------------------------------------------------------===//
+
+Status Runtime::Impl::loadModule(const char *ptx, const std::string &what,
+                                 CUmodule *out) {
+  // The JIT writes its diagnostics into these buffers; the sizes go in as
+  // pointer-sized integers (the driver API's convention for JIT options).
+  std::vector<char> errLog(16384, '\0'), infoLog(4096, '\0');
+  int options[] = {kJitErrorLogBuffer, kJitErrorLogBufferSizeBytes,
+                   kJitInfoLogBuffer, kJitInfoLogBufferSizeBytes};
+  void *values[] = {errLog.data(), reinterpret_cast<void *>(errLog.size()),
+                    infoLog.data(), reinterpret_cast<void *>(infoLog.size())};
+  CUresult r = api->cuModuleLoadDataEx(out, ptx, 4, options, values);
+  if (r == kCudaSuccess)
+    return Status::success();
+  errLog.back() = '\0';
+  std::string msg = api->describe(r, "cuModuleLoadDataEx") + " loading " + what;
+  if (errLog[0])
+    msg += "; JIT log: " + std::string(errLog.data());
+  return Status(ErrorCode::PtxLoadFailed, msg);
+}
+
+Status Runtime::Impl::indexFunction(const char *module, const char *symbol,
+                                    CUfunction *out) {
+  auto f = indexFns.find(symbol);
+  if (f != indexFns.end()) {
+    *out = f->second;
+    return Status::success();
+  }
+  auto m = modules.find(module);
+  if (m == modules.end()) {
+    const EmbeddedPtx *e = findEmbeddedPtx(kIndexKernelPtx, module);
+    if (!e)
+      return Status(ErrorCode::Unsupported,
+                    std::string("the index kernels (") + module +
+                        ") were not built: nvcc was not found when the "
+                        "project was configured");
+    CUmodule mod = nullptr;
+    MINFER_RETURN_IF_ERROR(
+        loadModule(e->text, std::string("embedded index kernels ") + module, &mod));
+    m = modules.emplace(module, mod).first;
+  }
+  CUfunction fn = nullptr;
+  MINFER_RETURN_IF_ERROR(api->check(api->cuModuleGetFunction(&fn, m->second, symbol),
+                                    "cuModuleGetFunction", symbol));
+  indexFns.emplace(symbol, fn);
+  *out = fn;
+  return Status::success();
+}
+
+Status Runtime::Impl::ensureDynamicSmem(CUfunction fn, int64_t bytes,
+                                        const char *what) {
+  if (bytes > info.maxSharedOptin)
+    return Status(ErrorCode::Unsupported,
+                  std::string(what) + " needs " + num(bytes) +
+                      " bytes of shared memory; " + info.name + " allows " +
+                      num(info.maxSharedOptin));
+  int64_t &set = dynSmemSet[fn];
+  if (bytes <= set || bytes <= 48 * 1024)
+    return Status::success(); // the default limit already allows it
+  MINFER_RETURN_IF_ERROR(api->check(
+      api->cuFuncSetAttribute(fn, kFuncAttrMaxDynamicSharedSizeBytes, (int)bytes),
+      "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", what));
+  set = bytes;
+  return Status::success();
+}
+
+Status Runtime::Impl::installAttention(const TileConfig &cfg,
+                                       const std::string &ptx,
+                                       const std::string &source) {
+  const std::string name = cfg.kernelName();
+  AttentionKernel k;
+  k.cfg = cfg;
+  k.source = source;
+  MINFER_RETURN_IF_ERROR(loadModule(ptx.c_str(), name + " from " + source, &k.module));
+  Status st = api->check(api->cuModuleGetFunction(&k.fn, k.module, name.c_str()),
+                         "cuModuleGetFunction",
+                         name + " in " + source + " (symbol missing?)");
+  if (st.ok())
+    st = ensureDynamicSmem(k.fn, cfg.sharedBytes(), name.c_str());
+  if (!st.ok()) {
+    api->cuModuleUnload(k.module);
+    return Status(st.code() == ErrorCode::CudaError ? ErrorCode::PtxLoadFailed
+                                                    : st.code(),
+                  st.message());
+  }
+  auto old = attention.find(name);
+  if (old != attention.end()) {
+    api->cuModuleUnload(old->second.module);
+    attention.erase(old);
+  }
+  attention.emplace(name, k);
+  return Status::success();
+}
+
+static bool readFile(const std::string &path, std::string *out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return static_cast<bool>(in) || in.eof();
+}
+
+bool applyTileConfigLine(const std::string &ptx, TileConfig *cfg) {
+  static const char kTag[] = "minfer-tile-config:";
+  const size_t at = ptx.find(kTag);
+  if (at == std::string::npos)
+    return false;
+  const size_t eol = ptx.find('\n', at);
+  std::istringstream line(ptx.substr(at + sizeof(kTag) - 1,
+                                     eol == std::string::npos ? std::string::npos
+                                                              : eol - at - sizeof(kTag) + 1));
+  TileConfig out = *cfg;
+  std::string item;
+  while (line >> item) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos)
+      continue; // other words (e.g. kind=...) are informational
+    const std::string key = item.substr(0, eq);
+    char *end = nullptr;
+    const long v = std::strtol(item.c_str() + eq + 1, &end, 10);
+    const bool isNum = end && *end == '\0' && eq + 1 < item.size();
+    if (key == "block_m" || key == "block_n" || key == "warps" || key == "stages") {
+      if (!isNum)
+        return false;
+      (key == "block_m" ? out.blockM
+       : key == "block_n" ? out.blockN
+       : key == "warps" ? out.warps
+                        : out.stages) = v;
+    }
+  }
+  if (!out.validate().empty())
+    return false;
+  *cfg = out;
+  return true;
+}
+
+Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
+                                      kernel::ElemType elem, int64_t headDim,
+                                      const AttentionKernel **out) {
+  // Candidates in order of preference: dense layers take a 128-row kernel
+  // when one exists (half the K/V traffic per FLOP), else the 64-row one.
+  std::vector<TileConfig> cands;
+  for (int64_t blockM : {int64_t(128), int64_t(64)}) {
+    if (blockM == 128 && kind != kernel::KernelKind::Dense)
+      continue;
+    TileConfig cfg;
+    cfg.kind = kind;
+    cfg.elem = elem;
+    cfg.headDim = headDim;
+    cfg.chip = info.chip;
+    cfg.blockM = blockM;
+    cfg.warps = blockM / 16;
+    cfg.stages = kernelStages;
+    cands.push_back(cfg);
+  }
+  for (const TileConfig &cfg : cands)
+    if (auto it = attention.find(cfg.kernelName()); it != attention.end()) {
+      *out = &it->second;
+      return Status::success();
+    }
+  for (const TileConfig &cfg : cands) {
+    const std::string name = cfg.kernelName();
+    if (auto it = registeredPtx.find(name); it != registeredPtx.end()) {
+      MINFER_RETURN_IF_ERROR(
+          installAttention(registeredCfg[name], it->second, "in-memory PTX"));
+      *out = &attention.at(name);
+      return Status::success();
+    }
+  }
+  // sm_90 devices run sm_80 PTX too (the driver JIT-compiles it).
+  std::vector<kernel::Chip> chips = {info.chip};
+  if (info.chip == kernel::Chip::SM90)
+    chips.push_back(kernel::Chip::SM80);
+  std::string tried;
+  for (TileConfig cfg : cands)
+    for (kernel::Chip chip : chips) {
+      const std::string name = cfg.kernelName();
+      const std::string path =
+          ptxDir + "/" + name + "." + kernel::chipName(chip) + ".ptx";
+      std::string ptx;
+      if (!readFile(path, &ptx)) {
+        tried += (tried.empty() ? "" : ", ") + path;
+        continue;
+      }
+      cfg.chip = chip;
+      // The file's own tile-config line, if any, wins over kernelStages.
+      applyTileConfigLine(ptx, &cfg);
+      if (cfg.kernelName() != name)
+        return Status(ErrorCode::PtxLoadFailed,
+                      path + ": its minfer-tile-config line describes " +
+                          cfg.kernelName());
+      MINFER_RETURN_IF_ERROR(installAttention(cfg, ptx, path));
+      *out = &attention.at(name);
+      return Status::success();
+    }
+  return Status(ErrorCode::PtxLoadFailed,
+                "attention kernel " + cands.back().kernelName() +
+                    " not found: no file " + tried +
+                    " (set MINFER_PTX_DIR or RuntimeOptions::ptxDir, or "
+                    "register PTX with addKernelPtx)");
+}
+
+Status Runtime::addKernelPtx(const TileConfig &cfg, std::string ptx) {
+  const std::string bad = cfg.validate();
+  if (!bad.empty())
+    return invalidArgument("addKernelPtx: " + bad);
+  if (ptx.empty())
+    return invalidArgument("addKernelPtx: empty PTX for " + cfg.kernelName());
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  const std::string name = cfg.kernelName();
+  MINFER_RETURN_IF_ERROR(impl_->installAttention(cfg, ptx, "in-memory PTX"));
+  impl_->registeredPtx[name] = std::move(ptx);
+  impl_->registeredCfg[name] = cfg;
+  return Status::success();
+}
+
+Status Runtime::loadKernel(kernel::KernelKind kind, kernel::ElemType elem,
+                           int64_t headDim) {
+  if (!kernel::isSupportedHeadDim(headDim))
+    return Status(ErrorCode::Unsupported,
+                  "head_dim must be 64 or 128, got " + num(headDim));
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  const AttentionKernel *k = nullptr;
+  return impl_->attentionKernel(kind, elem, headDim, &k);
+}
+
+//===----------------------------------------------------------------------===//
+// Workspace, events, launches
+//===----------------------------------------------------------------------===//
+
+Status Runtime::Impl::ensureWorkspace(int64_t bytes) {
+  if (bytes <= workspaceBytes)
+    return Status::success();
+  if (lastUseRecorded)
+    MINFER_CU(*api, cuEventSynchronize, lastUse);
+  if (workspace) {
+    MINFER_CU(*api, cuMemFree, workspace);
+    workspace = 0;
+    workspaceBytes = 0;
+  }
+  CUresult r = api->cuMemAlloc(&workspace, static_cast<size_t>(bytes));
+  if (r != kCudaSuccess) {
+    workspace = 0;
+    return Status(ErrorCode::OutOfMemory,
+                  api->describe(r, "cuMemAlloc") + ": workspace of " +
+                      num(bytes >> 20) + " MiB for the index and scratch of "
+                      "one head chunk (lower RunOptions::workspaceBudget, "
+                      "now " + num(budget >> 20) + " MiB by default)");
+  }
+  workspaceBytes = bytes;
+  return Status::success();
+}
+
+Status Runtime::Impl::event(size_t i, CUevent *out) {
+  while (timingEvents.size() <= i) {
+    CUevent e = nullptr;
+    MINFER_CU(*api, cuEventCreate, &e, kEventDefault);
+    timingEvents.push_back(e);
+  }
+  *out = timingEvents[i];
+  return Status::success();
+}
+
+Status Runtime::Impl::launch(CUfunction fn, unsigned gx, unsigned gy,
+                             unsigned gz, unsigned threads, int64_t smem,
+                             CUstream stream, void **args, const char *what) {
+  if (gx == 0 || gy == 0 || gz == 0)
+    return Status::success();
+  MINFER_RETURN_IF_ERROR(ensureDynamicSmem(fn, smem, what));
+  return api->check(api->cuLaunchKernel(fn, gx, gy, gz, threads, 1, 1,
+                                        static_cast<unsigned>(smem), stream,
+                                        args, nullptr),
+                    "cuLaunchKernel", what);
+}
+
+//===----------------------------------------------------------------------===//
+// Memory helpers
+//===----------------------------------------------------------------------===//
+
+Status Runtime::allocate(size_t bytes, void **ptr) {
+  if (!ptr)
+    return Status(ErrorCode::NullPointer, "allocate: ptr is null");
+  *ptr = nullptr;
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  CUdeviceptr p = 0;
+  MINFER_CU(*impl_->api, cuMemAlloc, &p, bytes);
+  *ptr = reinterpret_cast<void *>(p);
+  return Status::success();
+}
+
+Status Runtime::release(void *ptr) {
+  if (!ptr)
+    return Status::success();
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  MINFER_CU(*impl_->api, cuMemFree, reinterpret_cast<CUdeviceptr>(ptr));
+  return Status::success();
+}
+
+Status Runtime::upload(void *dst, const void *src, size_t bytes) {
+  if (!dst || !src)
+    return Status(ErrorCode::NullPointer, "upload: null pointer");
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  MINFER_CU(*impl_->api, cuMemcpyHtoD, reinterpret_cast<CUdeviceptr>(dst), src,
+            bytes);
+  return Status::success();
+}
+
+Status Runtime::download(void *dst, const void *src, size_t bytes) {
+  if (!dst || !src)
+    return Status(ErrorCode::NullPointer, "download: null pointer");
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  MINFER_CU(*impl_->api, cuMemcpyDtoH, dst, reinterpret_cast<CUdeviceptr>(src),
+            bytes);
+  return Status::success();
+}
+
+Status Runtime::fill(void *dst, uint8_t byte, size_t bytes, CUstream stream) {
+  if (!dst)
+    return Status(ErrorCode::NullPointer, "fill: dst is null");
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  MINFER_CU(*impl_->api, cuMemsetD8Async, reinterpret_cast<CUdeviceptr>(dst),
+            byte, bytes, stream);
+  return Status::success();
+}
+
+Status Runtime::synchronize(CUstream stream) {
+  ContextGuard guard(*impl_);
+  MINFER_RETURN_IF_ERROR(guard.status());
+  MINFER_CU(*impl_->api, cuStreamSynchronize, stream);
+  return Status::success();
+}
+
+} // namespace minfer::cuda

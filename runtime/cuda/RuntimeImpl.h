@@ -1,0 +1,128 @@
+//===- RuntimeImpl.h - state behind minfer::cuda::Runtime -------*- C++ -*-===//
+//
+// Private to runtime/cuda: the driver table, the device and its primary
+// context, loaded modules and functions, the reusable workspace and the
+// events that order it. Runtime.cpp creates it and loads kernels,
+// Pipeline.cpp runs calls, AttentionLaunch.cpp marshals the kernel ABI.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MINFER_RUNTIME_CUDA_RUNTIMEIMPL_H
+#define MINFER_RUNTIME_CUDA_RUNTIMEIMPL_H
+
+#include "DriverApi.h"
+#include "Plan.h"
+#include "minfer/Runtime/CudaRuntime.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace minfer::cuda {
+
+/// An attention kernel ready to launch, with the tile config it was built
+/// for (grid, threads and shared memory come from it).
+struct AttentionKernel {
+  kernel::TileConfig cfg;
+  CUmodule module = nullptr;
+  CUfunction fn = nullptr;
+  std::string source; ///< file path or "in-memory PTX" (for messages)
+};
+
+/// Caller-given vertical/slash indices (MInference's entry point).
+struct ExternalVs {
+  const int32_t *vIdx = nullptr, *sIdx = nullptr;
+  int64_t nnzV = 0, nnzS = 0;
+};
+
+struct Runtime::Impl {
+  const DriverApi *api = nullptr;
+  DeviceInfo info;
+  CUdevice dev = 0;
+  CUcontext ctx = nullptr;
+  bool ctxRetained = false;
+  std::string ptxDir;
+  int64_t budget = 0;
+  int kernelStages = 2; ///< for PTX files without a tile-config line
+
+  std::map<std::string, CUmodule> modules;          ///< embedded, by name
+  std::map<std::string, CUfunction> indexFns;       ///< by symbol
+  std::map<CUfunction, int64_t> dynSmemSet;         ///< opt-in already set
+  std::map<std::string, std::string> registeredPtx; ///< kernelName -> PTX
+  std::map<std::string, kernel::TileConfig> registeredCfg;
+  std::map<std::string, AttentionKernel> attention; ///< kernelName -> loaded
+
+  CUdeviceptr workspace = 0;
+  int64_t workspaceBytes = 0;
+  /// Recorded after each call: the next call's stream waits on it (the
+  /// workspace is shared), and growing the workspace waits for it.
+  CUevent lastUse = nullptr;
+  bool lastUseRecorded = false;
+  std::vector<CUevent> timingEvents;
+
+  ~Impl();
+
+  /// JIT-loads PTX; failures carry the driver's error log and name `what`.
+  Status loadModule(const char *ptx, const std::string &what, CUmodule *out);
+  /// An index-construction kernel from the embedded PTX module `module`.
+  Status indexFunction(const char *module, const char *symbol, CUfunction *out);
+  /// Raises a function's dynamic shared-memory limit to `bytes` if needed.
+  Status ensureDynamicSmem(CUfunction fn, int64_t bytes, const char *what);
+  /// The attention kernel for (kind, elem, D): registered PTX, else the
+  /// file `<ptxDir>/<name>.<chip>.ptx` (sm_80 file as fallback on sm_90).
+  Status attentionKernel(kernel::KernelKind kind, kernel::ElemType elem,
+                         int64_t headDim, const AttentionKernel **out);
+  /// Loads `ptx` as `cfg`'s kernel and caches it under cfg.kernelName().
+  Status installAttention(const kernel::TileConfig &cfg, const std::string &ptx,
+                          const std::string &source);
+  Status ensureWorkspace(int64_t bytes);
+  Status event(size_t i, CUevent *out);
+  Status launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
+                unsigned threads, int64_t smem, CUstream stream, void **args,
+                const char *what);
+
+  /// One call: sparseAttention (patterns) or verticalSlashAttention (ext).
+  Status run(const AttentionTensors &t, const LayerPatterns *patterns,
+             const ExternalVs *ext, const RunOptions &opts, CUstream stream);
+};
+
+/// Applies a `// minfer-tile-config: key=value ...` line of `ptx` (keys
+/// block_m, block_n, warps, stages) to `cfg`; false if there is none or it
+/// is malformed (then `cfg` is unchanged).
+bool applyTileConfigLine(const std::string &ptx, kernel::TileConfig *cfg);
+
+/// Makes the runtime's primary context current for a scope and restores the
+/// caller's afterwards (PyTorch and others keep their own current context).
+class ContextGuard {
+public:
+  explicit ContextGuard(const Runtime::Impl &impl) : api_(*impl.api) {
+    status_ = api_.check(api_.cuCtxPushCurrent(impl.ctx), "cuCtxPushCurrent");
+  }
+  ~ContextGuard() {
+    if (status_.ok()) {
+      CUcontext popped = nullptr;
+      api_.cuCtxPopCurrent(&popped); // cannot fail after a successful push
+    }
+  }
+  const Status &status() const { return status_; }
+
+private:
+  const DriverApi &api_;
+  Status status_;
+};
+
+/// Launches one attention kernel (TileConfig.h ABI) over query heads
+/// [0, heads) x batch entries [0, batches) of the given base pointers.
+struct AttentionLaunch {
+  CUdeviceptr q = 0, k = 0, v = 0, out = 0;
+  int64_t qElems = 0, kvElems = 0;
+  CUdeviceptr rangeCount = 0, ranges = 0, columnCount = 0, columnIndex = 0;
+  int64_t rows = 0, maxRanges = 0, maxColumns = 0;
+  int64_t seqLen = 0, heads = 0, kvHeads = 0, batches = 1;
+  float scaleLog2e = 0.0f;
+};
+Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
+                       const AttentionLaunch &a, CUstream stream);
+
+} // namespace minfer::cuda
+
+#endif // MINFER_RUNTIME_CUDA_RUNTIMEIMPL_H

@@ -1,0 +1,91 @@
+//===- GpuTestUtil.h - shared by the CUDA unit tests and gpu-check -*- C++ -*-===//
+//
+// Test support, never part of the runtime library: the naive ABI kernels
+// (kernels/testing/NaiveAttention.cu) to register in place of generated PTX,
+// seeded random inputs in bf16/f16 with their exact float values for the CPU
+// reference, RAII device buffers through the Runtime, and an fp64 reference
+// for a sample of rows over a given index (the full reference is O(N^2 D)).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MINFER_RUNTIME_CUDA_TESTING_GPUTESTUTIL_H
+#define MINFER_RUNTIME_CUDA_TESTING_GPUTESTUTIL_H
+
+#include "minfer/Runtime/CudaRuntime.h"
+#include "minfer/Runtime/Reference.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace minfer::cuda::testing {
+
+/// Registers the naive stand-ins for all 12 attention kernels.
+Status registerNaiveKernels(Runtime &rt);
+
+/// Whether `<dir>/<name>.<chip>.ptx` (or the sm_80 fallback on sm_90)
+/// exists for every kernel kind, D in {64, 128} and both dtypes.
+bool generatedPtxAvailable(const std::string &dir, kernel::Chip chip,
+                           std::string *missing);
+
+/// Values uniform in [lo, hi), rounded to `elem`: `bits` for the device,
+/// `values` (the rounded values as floats) for the reference.
+struct HostTensor {
+  std::vector<uint16_t> bits;
+  std::vector<float> values;
+};
+void randomTensor(int64_t elems, kernel::ElemType elem, uint64_t seed,
+                  HostTensor *out, float lo = -1.0f, float hi = 1.0f);
+void setValue(HostTensor &t, int64_t i, float v, kernel::ElemType elem);
+float elemToFloat(uint16_t bits, kernel::ElemType elem);
+
+/// Device memory owned through a Runtime.
+class DeviceBuffer {
+public:
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+  ~DeviceBuffer();
+  Status allocate(Runtime &rt, size_t bytes);
+  Status upload(const void *src, size_t bytes);
+  Status download(void *dst, size_t bytes) const;
+  void *get() const { return ptr_; }
+
+private:
+  Runtime *rt_ = nullptr;
+  void *ptr_ = nullptr;
+};
+
+/// q, k, v uploaded and out allocated for one shape.
+struct DeviceAttention {
+  DeviceBuffer q, k, v, out;
+  HostTensor hq, hk, hv;
+  AttentionTensors tensors;
+  Status create(Runtime &rt, const AttentionShape &s, kernel::ElemType elem,
+                float scale, uint64_t seed);
+  /// Fills out with 0xFF bytes: NaN in bf16 and f16, so unwritten elements
+  /// fail any comparison.
+  Status poison(Runtime &rt);
+  Status downloadOut(std::vector<float> *out) const;
+};
+
+/// fp64-accumulated attention of query rows `rows` of head (b, h) over the
+/// executed mask of `index` (ranges clipped to j <= i, then columns), as
+/// ref::indexedAttention computes it; out is [rows.size()][D]. Parallel over
+/// rows.
+Status referenceRows(const AttentionShape &s, const std::vector<float> &q,
+                     const std::vector<float> &k, const std::vector<float> &v,
+                     float scale, const SparseIndex &index, int64_t b, int64_t h,
+                     const std::vector<int64_t> &rows, std::vector<float> *out);
+
+/// Rows to check at length N: all when N <= maxAll, else `count` rows
+/// including 0 and N - 1, the rest drawn from `seed`.
+std::vector<int64_t> sampleRows(int64_t N, int64_t maxAll, int64_t count,
+                                uint64_t seed);
+
+/// Number of (b, h, m) rows where two indices differ (counts or used
+/// entries); -1 if their shapes differ.
+int64_t indexRowMismatches(const SparseIndex &a, const SparseIndex &b);
+
+} // namespace minfer::cuda::testing
+
+#endif // MINFER_RUNTIME_CUDA_TESTING_GPUTESTUTIL_H

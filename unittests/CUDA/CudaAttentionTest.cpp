@@ -1,0 +1,319 @@
+//===- CudaAttentionTest.cpp - end-to-end attention vs the reference ------===//
+//
+// Runs whole calls (estimate, index, kernel) and compares the outputs with
+// the fp64 reference over the GPU's own index (max abs error <= 2e-2 bf16,
+// 1e-2 f16), after NaN-poisoning the output. Two kernel backends:
+//   naive      the test-only ABI kernels (kernels/testing), always available
+//              with a GPU: checks the runtime's launch ABI and index in use;
+//   generated  the MLIR-generated PTX in Runtime::ptxDir(); skipped with a
+//              message when that directory lacks the files.
+// Also: a full budget equals the dense kernel, missing PTX names the file,
+// and the C API entry points equal the C++ API.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaTestUtil.h"
+#include "EmbeddedPtx.h"
+#include "minfer/minfer.h"
+
+#include <cmath>
+
+namespace minfer::cuda::testing {
+namespace {
+
+using kernel::ElemType;
+
+enum class Backend { Naive, Generated };
+
+/// The runtime for a backend, or skip.
+#define MINFER_REQUIRE_BACKEND(backend, rt)                                    \
+  Runtime *rt = nullptr;                                                       \
+  do {                                                                         \
+    Status minfer_st_;                                                         \
+    if ((backend) == Backend::Naive) {                                         \
+      rt = naiveRuntime(&minfer_st_);                                          \
+    } else {                                                                   \
+      rt = sharedRuntime(&minfer_st_);                                         \
+      std::string missing;                                                     \
+      if (rt && !generatedPtxAvailable(rt->ptxDir(), rt->device().chip,        \
+                                       &missing))                              \
+        GTEST_SKIP() << "generated attention PTX not found (" << missing       \
+                     << "); set MINFER_PTX_DIR";                               \
+    }                                                                          \
+    if (!rt)                                                                   \
+      GTEST_SKIP() << "no GPU runtime: " << minfer_st_.str();                  \
+  } while (0)
+
+double tolerance(ElemType e) { return e == ElemType::BF16 ? 2e-2 : 1e-2; }
+
+/// Runs `layer`, checks every output element was written and the sampled
+/// rows against the reference over the GPU index; returns the output.
+void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
+                 const LayerPatterns &layer, uint64_t seed,
+                 std::vector<float> *outValues = nullptr,
+                 kernel::KernelKind *kind = nullptr) {
+  const float scale = 1.0f / std::sqrt(float(s.headDim));
+  DeviceAttention da;
+  MINFER_ASSERT_OK(da.create(rt, s, elem, scale, seed));
+  MINFER_ASSERT_OK(da.poison(rt));
+  SparseIndex index;
+  RunStats stats;
+  RunOptions o;
+  o.indexOut = &index;
+  o.checkIndex = true;
+  o.stats = &stats;
+  MINFER_ASSERT_OK(rt.sparseAttention(da.tensors, layer, o));
+  MINFER_ASSERT_OK(rt.synchronize());
+  if (kind)
+    *kind = stats.kernel;
+  std::vector<float> out;
+  MINFER_ASSERT_OK(da.downloadOut(&out));
+  for (size_t i = 0; i < out.size(); ++i)
+    ASSERT_FALSE(std::isnan(out[i])) << "output element " << i << " unwritten";
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const std::vector<int64_t> rows = sampleRows(s.seqLen, 4097, 300, seed + h);
+      std::vector<float> want;
+      MINFER_ASSERT_OK(referenceRows(s, da.hq.values, da.hk.values,
+                                     da.hv.values, scale, index, b, h, rows,
+                                     &want));
+      double err = 0;
+      for (size_t x = 0; x < rows.size(); ++x)
+        for (int64_t d = 0; d < s.headDim; ++d)
+          err = std::max<double>(
+              err, std::fabs(out[((b * s.heads + h) * s.seqLen + rows[x]) *
+                                     s.headDim + d] -
+                             want[x * s.headDim + d]));
+      EXPECT_LE(err, tolerance(elem))
+          << "b " << b << " head " << h << " (" << layer[h].str() << ")";
+    }
+  if (outValues)
+    *outValues = std::move(out);
+}
+
+class CudaAttention : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(CudaAttention, MixedLayerMatchesReference) {
+  MINFER_REQUIRE_BACKEND(GetParam(), rt);
+  const LayerPatterns layer = {HeadPattern::verticalSlash(100, 300, 64),
+                               HeadPattern::blockSparse(6),
+                               HeadPattern::aShape(64, 512),
+                               HeadPattern::dense()};
+  uint64_t seed = 1;
+  for (int64_t N : {1, 65, 100, 1000, 4097})
+    for (int64_t D : {64, 128})
+      for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
+        SCOPED_TRACE("N " + std::to_string(N) + " D " + std::to_string(D) +
+                     " " + kernel::elemTypeName(elem));
+        AttentionShape s;
+        s.heads = 4;
+        s.kvHeads = 2;
+        s.seqLen = N;
+        s.headDim = D;
+        kernel::KernelKind kind;
+        runAndCheck(*rt, s, elem, layer, seed++, nullptr, &kind);
+        if (HasFatalFailure())
+          return;
+        EXPECT_EQ(kind, kernel::KernelKind::VerticalSlash);
+      }
+}
+
+TEST_P(CudaAttention, EachKernelKind) {
+  MINFER_REQUIRE_BACKEND(GetParam(), rt);
+  const std::pair<kernel::KernelKind, LayerPatterns> layers[] = {
+      {kernel::KernelKind::Dense, LayerPatterns(4, HeadPattern::dense())},
+      {kernel::KernelKind::Block,
+       {HeadPattern::blockSparse(3), HeadPattern::aShape(0, 200),
+        HeadPattern::dense(), HeadPattern::blockSparse(50)}},
+      {kernel::KernelKind::VerticalSlash,
+       LayerPatterns(4, HeadPattern::verticalSlash(30, 100, 32))}};
+  for (const auto &[want, layer] : layers) {
+    AttentionShape s;
+    s.batch = 2;
+    s.heads = 4;
+    s.kvHeads = 1;
+    s.seqLen = 3000;
+    s.headDim = 128;
+    kernel::KernelKind kind;
+    runAndCheck(*rt, s, ElemType::BF16, layer, 42, nullptr, &kind);
+    if (HasFatalFailure())
+      return;
+    EXPECT_EQ(kind, want);
+  }
+}
+
+/// With every key selected, vs and block kernels must compute dense
+/// attention.
+TEST_P(CudaAttention, FullBudgetEqualsDense) {
+  MINFER_REQUIRE_BACKEND(GetParam(), rt);
+  AttentionShape s;
+  s.heads = 2;
+  s.kvHeads = 1;
+  s.seqLen = 2000;
+  s.headDim = 64;
+  std::vector<float> dense, vs, bs;
+  runAndCheck(*rt, s, ElemType::F16, LayerPatterns(2, HeadPattern::dense()), 7,
+              &dense);
+  runAndCheck(*rt, s, ElemType::F16,
+              LayerPatterns(2, HeadPattern::verticalSlash(2000, 2000)), 7, &vs);
+  runAndCheck(*rt, s, ElemType::F16,
+              LayerPatterns(2, HeadPattern::blockSparse(1000)), 7, &bs);
+  if (HasFatalFailure())
+    return;
+  ASSERT_EQ(dense.size(), vs.size());
+  double errVs = 0, errBs = 0;
+  for (size_t i = 0; i < dense.size(); ++i) {
+    errVs = std::max<double>(errVs, std::fabs(dense[i] - vs[i]));
+    errBs = std::max<double>(errBs, std::fabs(dense[i] - bs[i]));
+  }
+  EXPECT_LE(errVs, 2e-3);
+  EXPECT_LE(errBs, 2e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CudaAttention,
+                         ::testing::Values(Backend::Naive, Backend::Generated),
+                         [](const ::testing::TestParamInfo<Backend> &i) {
+                           return i.param == Backend::Naive ? "Naive"
+                                                            : "Generated";
+                         });
+
+TEST(CudaAttentionErrors, MissingPtxNamesTheFile) {
+  RuntimeOptions ro;
+  ro.ptxDir = "/nonexistent-minfer-ptx";
+  std::unique_ptr<Runtime> rt;
+  Status st = Runtime::create(&rt, ro);
+  if (!st.ok())
+    GTEST_SKIP() << "no GPU runtime: " << st.str();
+  AttentionShape s;
+  s.seqLen = 100;
+  s.headDim = 128;
+  DeviceAttention da;
+  MINFER_ASSERT_OK(da.create(*rt, s, ElemType::BF16, 0.1f, 1));
+  st = rt->sparseAttention(da.tensors, {HeadPattern::dense()});
+  EXPECT_EQ(st.code(), ErrorCode::PtxLoadFailed);
+  EXPECT_NE(st.message().find("/nonexistent-minfer-ptx/minfer_dense_d128_bf16.sm_"),
+            std::string::npos)
+      << st.message();
+  // Index-only calls need no attention PTX.
+  RunOptions o;
+  o.indexOnly = true;
+  EXPECT_TRUE(rt->sparseAttention(da.tensors, {HeadPattern::blockSparse(1)}, o).ok());
+  // Bad PTX: the JIT's log comes back.
+  kernel::TileConfig cfg;
+  st = rt->addKernelPtx(cfg, ".version 8.0\n.target sm_80\nthis is not ptx\n");
+  EXPECT_EQ(st.code(), ErrorCode::PtxLoadFailed);
+  EXPECT_NE(st.message().find("cuModuleLoadDataEx"), std::string::npos);
+}
+
+/// The C API's MInference entry points compute what the C++ API computes.
+TEST(CudaAttentionCApi, MatchesCppApi) {
+  Status st;
+  Runtime *rt = naiveRuntime(&st);
+  if (!rt)
+    GTEST_SKIP() << "no GPU runtime: " << st.str();
+  minfer_runtime_t crt = nullptr;
+  ASSERT_EQ(minfer_runtime_create(&crt, 0, "/nonexistent-minfer-ptx"), MINFER_OK)
+      << minfer_last_error_message();
+  const EmbeddedPtx *naive = findEmbeddedPtx(kTestKernelPtx, "NaiveAttention");
+  ASSERT_NE(naive, nullptr);
+  for (int kind = 0; kind < 3; ++kind)
+    ASSERT_EQ(minfer_add_kernel_ptx(crt, kind, MINFER_F16, 64, naive->text),
+              MINFER_OK)
+        << minfer_last_error_message();
+
+  AttentionShape s;
+  s.heads = 2;
+  s.kvHeads = 1;
+  s.seqLen = 1500;
+  s.headDim = 64;
+  const float scale = 0.125f; // = 1/sqrt(64), what scale 0 means in the C API
+  DeviceAttention da;
+  MINFER_ASSERT_OK(da.create(*rt, s, ElemType::F16, scale, 21));
+  const AttentionTensors &t = da.tensors;
+  std::vector<float> want, got;
+
+  // Streaming (A-shape).
+  MINFER_ASSERT_OK(rt->sparseAttention(t, LayerPatterns(2, HeadPattern::aShape(4, 256))));
+  MINFER_ASSERT_OK(da.downloadOut(&want));
+  MINFER_ASSERT_OK(da.poison(*rt));
+  ASSERT_EQ(minfer_streaming_attention(crt, t.q, t.k, t.v, t.out, 4, 256, 1, 2,
+                                       1, 1500, 64, MINFER_F16, 0.0f, nullptr),
+            MINFER_OK)
+      << minfer_last_error_message();
+  MINFER_ASSERT_OK(rt->synchronize());
+  MINFER_ASSERT_OK(da.downloadOut(&got));
+  EXPECT_EQ(got, want);
+
+  // Block sparse.
+  MINFER_ASSERT_OK(rt->sparseAttention(t, LayerPatterns(2, HeadPattern::blockSparse(5))));
+  MINFER_ASSERT_OK(da.downloadOut(&want));
+  MINFER_ASSERT_OK(da.poison(*rt));
+  ASSERT_EQ(minfer_block_sparse_attention(crt, t.q, t.k, t.v, t.out, 5, 1, 2, 1,
+                                          1500, 64, MINFER_F16, 0.0f, nullptr),
+            MINFER_OK)
+      << minfer_last_error_message();
+  MINFER_ASSERT_OK(rt->synchronize());
+  MINFER_ASSERT_OK(da.downloadOut(&got));
+  EXPECT_EQ(got, want);
+
+  // Mixed patterns through the struct array.
+  minfer_head_pattern_t cp[2] = {};
+  cp[0].kind = MINFER_VERTICAL_SLASH;
+  cp[0].vertical = 50;
+  cp[0].slash = 70;
+  cp[1].kind = MINFER_BLOCK_SPARSE;
+  cp[1].top_k = 3;
+  MINFER_ASSERT_OK(rt->sparseAttention(
+      t, {HeadPattern::verticalSlash(50, 70, 64), HeadPattern::blockSparse(3)}));
+  MINFER_ASSERT_OK(da.downloadOut(&want));
+  MINFER_ASSERT_OK(da.poison(*rt));
+  ASSERT_EQ(minfer_sparse_attention(crt, t.q, t.k, t.v, t.out, 1, 2, 1, 1500, 64,
+                                    MINFER_F16, 0.0f, cp, 2, nullptr),
+            MINFER_OK)
+      << minfer_last_error_message();
+  MINFER_ASSERT_OK(rt->synchronize());
+  MINFER_ASSERT_OK(da.downloadOut(&got));
+  EXPECT_EQ(got, want);
+
+  // Vertical-slash with caller indices, descending offsets as MInference.
+  std::vector<int32_t> vIdx, sIdx;
+  for (int h = 0; h < 2; ++h) {
+    for (int i = 0; i < 20; ++i)
+      vIdx.push_back((i * 37 + h) % 1500);
+    for (int i = 0; i < 10; ++i)
+      sIdx.push_back((9 - i) * 41 * (h + 1));
+  }
+  DeviceBuffer dv, ds;
+  MINFER_ASSERT_OK(dv.allocate(*rt, vIdx.size() * 4));
+  MINFER_ASSERT_OK(ds.allocate(*rt, sIdx.size() * 4));
+  MINFER_ASSERT_OK(dv.upload(vIdx.data(), vIdx.size() * 4));
+  MINFER_ASSERT_OK(ds.upload(sIdx.data(), sIdx.size() * 4));
+  const auto *dvp = static_cast<const int32_t *>(dv.get());
+  const auto *dsp = static_cast<const int32_t *>(ds.get());
+  SparseIndex index;
+  RunOptions o;
+  o.indexOut = &index;
+  MINFER_ASSERT_OK(rt->verticalSlashAttention(t, dvp, dsp, 20, 10, o));
+  MINFER_ASSERT_OK(da.downloadOut(&want));
+  for (int64_t h = 0; h < 2; ++h) {
+    std::vector<int64_t> rows = sampleRows(1500, 1500, 1500, 1);
+    std::vector<float> ref;
+    MINFER_ASSERT_OK(referenceRows(s, da.hq.values, da.hk.values, da.hv.values,
+                                   scale, index, 0, h, rows, &ref));
+    for (size_t x = 0; x < rows.size(); ++x)
+      for (int64_t d = 0; d < 64; ++d)
+        ASSERT_NEAR(want[(h * 1500 + rows[x]) * 64 + d], ref[x * 64 + d], 1e-2);
+  }
+  MINFER_ASSERT_OK(da.poison(*rt));
+  ASSERT_EQ(minfer_vertical_slash_attention(crt, t.q, t.k, t.v, t.out, dvp, dsp,
+                                            20, 10, 1, 2, 1, 1500, 64,
+                                            MINFER_F16, 0.0f, nullptr),
+            MINFER_OK)
+      << minfer_last_error_message();
+  MINFER_ASSERT_OK(rt->synchronize());
+  MINFER_ASSERT_OK(da.downloadOut(&got));
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(minfer_runtime_destroy(crt), MINFER_OK);
+}
+
+} // namespace
+} // namespace minfer::cuda::testing

@@ -1,0 +1,196 @@
+//===- CudaPlanTest.cpp - host-side planning, no device -------------------===//
+//
+// Kernel choice, index capacity (must equal ref::requiredCapacity so the GPU
+// index has the reference's layout), head chunking under a memory budget
+// (chunks never split a kv group in a way the kernels' head -> kv-head
+// mapping cannot express), workspace layout and the per-chunk head table.
+//
+//===----------------------------------------------------------------------===//
+#include "CudaTestUtil.h"
+#include "Plan.h"
+#include "RuntimeImpl.h"
+
+namespace minfer::cuda::testing {
+namespace {
+
+using kernel::KernelKind;
+
+AttentionTensors shape(int64_t H, int64_t Hkv, int64_t N, int64_t D = 128,
+                       int64_t B = 1) {
+  AttentionTensors t;
+  t.q = t.k = t.v = t.out = reinterpret_cast<void *>(0x1000);
+  t.batch = B;
+  t.heads = H;
+  t.kvHeads = Hkv;
+  t.seqLen = N;
+  t.headDim = D;
+  t.scale = 0.1f;
+  return t;
+}
+
+Status plan(const AttentionTensors &t, const LayerPatterns &p, int64_t budget,
+            CallPlan *out) {
+  PlanRequest r;
+  r.tensors = &t;
+  r.patterns = &p;
+  r.budget = budget;
+  return makePlan(r, out);
+}
+
+TEST(CudaPlan, KernelKind) {
+  using P = HeadPattern;
+  EXPECT_EQ(kernelKindFor({P::dense(), P::dense()}), KernelKind::Dense);
+  EXPECT_EQ(kernelKindFor({P::dense(), P::aShape(4, 64)}), KernelKind::Block);
+  EXPECT_EQ(kernelKindFor({P::blockSparse(2), P::dense()}), KernelKind::Block);
+  EXPECT_EQ(kernelKindFor({P::blockSparse(2), P::verticalSlash(4, 4)}),
+            KernelKind::VerticalSlash);
+}
+
+TEST(CudaPlan, ChunkSizeCandidates) {
+  EXPECT_EQ(chunkSizeCandidates(32, 4), (std::vector<int64_t>{1, 2, 4, 8, 12,
+                                                              16, 20, 24, 28, 32}));
+  EXPECT_EQ(chunkSizeCandidates(4, 1), (std::vector<int64_t>{1, 2, 3, 4}));
+  // A group larger than a chunk: only its divisors.
+  EXPECT_EQ(chunkSizeCandidates(128, 128),
+            (std::vector<int64_t>{1, 2, 4, 8, 16, 32}));
+}
+
+TEST(CudaPlan, DenseIsOneLaunchWithoutIndex) {
+  CallPlan p;
+  MINFER_ASSERT_OK(plan(shape(8, 2, 5000, 128, 3), LayerPatterns(8), 1 << 30, &p));
+  EXPECT_EQ(p.kind, KernelKind::Dense);
+  ASSERT_EQ(p.chunks.size(), 1u);
+  EXPECT_EQ(p.chunks[0].heads, 8);
+  EXPECT_EQ(p.layout.total, 0);
+}
+
+TEST(CudaPlan, CapacityIsTheReferences) {
+  for (int64_t N : {1, 63, 64, 65, 100, 4097, 16421, 1 << 20}) {
+    LayerPatterns layer = {HeadPattern::verticalSlash(1000, 6096),
+                           HeadPattern::blockSparse(12),
+                           HeadPattern::aShape(128, 4096), HeadPattern::dense()};
+    CallPlan p;
+    MINFER_ASSERT_OK(plan(shape(4, 1, N), layer, int64_t(1) << 40, &p));
+    auto [r, c] = ref::requiredCapacity(layer, N);
+    EXPECT_EQ(p.maxRanges, r) << N;
+    EXPECT_EQ(p.maxColumns, c) << N;
+    EXPECT_EQ(p.kind, KernelKind::VerticalSlash);
+  }
+}
+
+TEST(CudaPlan, ChunksRespectBudgetAndGroups) {
+  const int64_t N = 1 << 20, H = 32, Hkv = 8;
+  LayerPatterns layer(H, HeadPattern::verticalSlash(1000, 6096));
+  const int64_t budget = int64_t(4) << 30;
+  CallPlan p;
+  MINFER_ASSERT_OK(plan(shape(H, Hkv, N), layer, budget, &p));
+  EXPECT_LE(p.layout.total, budget);
+  EXPECT_GT(p.headsPerChunk, 0);
+  EXPECT_LT(p.headsPerChunk, H); // ~0.86 GB of index per head at 1M
+  int64_t covered = 0;
+  for (const Chunk &c : p.chunks) {
+    EXPECT_EQ(c.h0, covered);
+    covered += c.heads;
+    // Whole groups, or a part of one group.
+    if (c.heads >= p.group) {
+      EXPECT_EQ(c.heads % p.group, 0);
+      EXPECT_EQ(c.kvHeads, c.heads / p.group);
+    } else {
+      EXPECT_EQ(p.group % c.heads, 0);
+      EXPECT_EQ(c.kvHeads, 1);
+    }
+    EXPECT_EQ(c.kvHead0, c.h0 / p.group);
+  }
+  EXPECT_EQ(covered, H);
+  // The estimation geometry of last_q = 64: 512-key tiles, exact diagonals.
+  EXPECT_EQ(p.keyTile, 512);
+  EXPECT_EQ(p.lqPad, 64);
+  EXPECT_FALSE(p.flushPerChunk);
+  EXPECT_EQ(p.numKeyTiles, N / 512);
+}
+
+TEST(CudaPlan, TinyBudgetStillPlansOneHeadAndBands) {
+  const int64_t N = 70000;
+  LayerPatterns layer = {HeadPattern::blockSparse(8), HeadPattern::blockSparse(3)};
+  CallPlan p;
+  // One head's index + pooled Q and K is ~0.64 MB: two do not fit in 1 MB.
+  MINFER_ASSERT_OK(plan(shape(2, 2, N, 64, 2), layer, 1 << 20, &p));
+  EXPECT_EQ(p.headsPerChunk, 1);
+  EXPECT_EQ(p.chunks.size(), 4u); // 2 batch entries x 2 heads
+  EXPECT_EQ(p.bandRows % 64, 0);
+  EXPECT_GE(p.bandRows, 64);
+  EXPECT_LT(p.bandRows, p.NB); // the scores need several bands
+}
+
+TEST(CudaPlan, HugeLastQFallsBackToFlushes) {
+  LayerPatterns layer = {HeadPattern::verticalSlash(10, 10, 65536)};
+  CallPlan p;
+  PlanRequest r;
+  AttentionTensors t = shape(1, 1, 100000);
+  r.tensors = &t;
+  r.patterns = &layer;
+  r.budget = int64_t(1) << 34;
+  r.smemOptin = 227 * 1024;
+  MINFER_ASSERT_OK(makePlan(r, &p));
+  EXPECT_TRUE(p.flushPerChunk);
+  EXPECT_LE(p.accumSmem, r.smemOptin);
+  EXPECT_EQ(p.lqPad, 65536);
+}
+
+TEST(CudaPlan, ChunkParamsHeadTable) {
+  LayerPatterns layer = {HeadPattern::dense(),
+                         HeadPattern::aShape(1 << 30, 77),
+                         HeadPattern::verticalSlash(5, 3000, 256),
+                         HeadPattern::blockSparse(1000),
+                         HeadPattern::blockSparse(2),
+                         HeadPattern::verticalSlash(20, 20, 16)};
+  const int64_t N = 1000;
+  CallPlan p;
+  MINFER_ASSERT_OK(plan(shape(6, 3, N), layer, int64_t(1) << 30, &p));
+  ASSERT_EQ(p.chunks.size(), 1u);
+  kernels::IndexParams ip;
+  fillChunkParams(p, layer, VsOptions{}, p.chunks[0], &ip);
+  EXPECT_EQ(ip.heads, 6);
+  EXPECT_EQ(ip.vsCount, 2);
+  EXPECT_EQ(ip.bsCount, 2);
+  EXPECT_EQ(ip.kvCount, 2); // heads 3 and 4 read kv heads 1 and 2 (group 2)
+  EXPECT_EQ(ip.head[0].kind, kernels::kHeadDense);
+  EXPECT_EQ(ip.head[1].sink, N); // clamped
+  EXPECT_EQ(ip.head[1].local, 77);
+  EXPECT_EQ(ip.head[2].vsSlot, 0);
+  EXPECT_EQ(ip.head[2].lastQ, 256);
+  EXPECT_EQ(ip.head[2].kVertical, 30); // max(5, forced 30)
+  EXPECT_EQ(ip.head[2].kSlash, 1000);  // min(3000, N)
+  EXPECT_EQ(ip.head[3].topK, 16);      // clamped to NB
+  EXPECT_EQ(ip.head[4].bsSlot, 1);
+  EXPECT_EQ(ip.head[4].kvHead, 2);
+  EXPECT_EQ(ip.kvSlotHead[ip.head[4].bsKvSlot], 2);
+  EXPECT_EQ(ip.head[5].vsSlot, 1);
+  EXPECT_EQ(ip.vsHead[1], 5);
+  EXPECT_EQ(ip.bsHead[0], 3);
+}
+
+TEST(CudaPlan, TileConfigLineOfPtxFiles) {
+  kernel::TileConfig cfg;
+  cfg.kind = KernelKind::Dense;
+  EXPECT_FALSE(applyTileConfigLine(".version 8.0\n.target sm_90\n", &cfg));
+  EXPECT_TRUE(applyTileConfigLine(
+      "//\n// minfer-tile-config: kind=dense block_m=128 warps=8 stages=3\n"
+      ".version 8.0\n",
+      &cfg));
+  EXPECT_EQ(cfg.blockM, 128);
+  EXPECT_EQ(cfg.warps, 8);
+  EXPECT_EQ(cfg.stages, 3);
+  EXPECT_EQ(cfg.kernelName(), "minfer_dense_m128_d128_bf16");
+  EXPECT_EQ(cfg.gridX(1000), 8);
+  // Invalid combinations leave the config unchanged.
+  kernel::TileConfig vs;
+  vs.kind = KernelKind::VerticalSlash;
+  EXPECT_FALSE(applyTileConfigLine("// minfer-tile-config: block_m=128 warps=8\n", &vs));
+  EXPECT_EQ(vs.blockM, 64);
+  EXPECT_FALSE(applyTileConfigLine("// minfer-tile-config: stages=x\n", &vs));
+  EXPECT_EQ(vs.stages, 2);
+}
+
+} // namespace
+} // namespace minfer::cuda::testing
