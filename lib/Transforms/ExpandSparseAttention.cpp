@@ -103,8 +103,9 @@ struct ExpandSparseAttentionPattern final
     } else {
       int64_t nb = (staticN + kernel::kBlockM - 1) / kernel::kBlockM;
       numBlocks = rewriter.getIndexAttr(nb);
-      // A block row never holds more merged ranges than NB + 1.
-      maxRanges = std::min(maxRanges, nb + 1);
+      // Merged ranges are disjoint, non-empty and end at most at N. (NB + 1
+      // is not a bound: a short last block can hold one range per offset.)
+      maxRanges = std::min(maxRanges, staticN);
     }
 
     SmallVector<Value> allocated;

@@ -14,7 +14,8 @@
 
 // Kernel ABI (the lowering emits it, runtime/cuda launches it; keep in sync):
 //   symbol  TileConfig::kernelName(), e.g. "minfer_vs_d128_bf16"
-//   launch  threads() threads, grid (NB, H, B) with NB = ceil(N / 64);
+//   launch  threads() threads, grid (NB, H, B) with NB = gridX(N) =
+//           ceil(N / blockM) (64 unless a dense kernel asks for 128);
 //           blockIdx.x = NB - 1 - m (heaviest causal query blocks first);
 //           sharedBytes() of dynamic shared memory.
 //   params  each buffer is a flat `memref<?xT>` under MLIR's default memref
@@ -69,23 +70,45 @@ struct TileConfig {
   int64_t smemRowElems() const { return headDim + 8; }
   int64_t threads() const { return warps * 32; }
   int64_t rowsPerWarp() const { return blockM / warps; }
-  /// Q tile + `stages` K tiles + `stages` V tiles, 2-byte elements.
-  int64_t sharedBytes() const {
-    return (blockM + 2 * stages * blockN) * smemRowElems() * 2;
+  /// Whether the Q tile is staged in the last K buffer rather than in rows of
+  /// its own: needs a second stage (Q moves to registers before the last
+  /// buffer is first filled) and blockM <= blockN. Dropping the separate Q
+  /// tile (87 -> 70 KB at D = 128) lets 3 CTAs share an H100 SM.
+  bool queryInKeyBuffer() const { return stages > 1 && blockM <= blockN; }
+  /// Shared-memory rows: `stages` K tiles, `stages` V tiles, then the Q tile
+  /// unless it lives in the last K buffer.
+  int64_t sharedRows() const {
+    return (queryInKeyBuffer() ? 0 : blockM) + 2 * stages * blockN;
   }
-  /// Kernel symbol, e.g. "minfer_vs_d128_bf16".
+  /// First shared row of the Q tile (and of the epilogue's O staging).
+  int64_t sharedQueryRow() const {
+    return queryInKeyBuffer() ? (stages - 1) * blockN : 2 * stages * blockN;
+  }
+  /// Dynamic shared memory in bytes (2-byte elements).
+  int64_t sharedBytes() const { return sharedRows() * smemRowElems() * 2; }
+  /// Grid x: query blocks of blockM rows (= numQueryBlocks() for 64 rows).
+  int64_t gridX(int64_t seqLen) const { return (seqLen + blockM - 1) / blockM; }
+  /// Kernel symbol, e.g. "minfer_vs_d128_bf16"; a dense kernel with 128-row
+  /// CTAs is "minfer_dense_m128_d128_bf16".
   std::string kernelName() const {
-    return std::string("minfer_") + kernelKindName(kind) + "_d" +
+    std::string m = blockM == kBlockM ? "" : "_m" + std::to_string(blockM);
+    return std::string("minfer_") + kernelKindName(kind) + m + "_d" +
            std::to_string(headDim) + "_" + elemTypeName(elem);
   }
   /// Returns an empty string when valid, else what is wrong.
   std::string validate() const {
     if (!isSupportedHeadDim(headDim))
       return "head_dim must be 64 or 128, got " + std::to_string(headDim);
-    if (blockM != 64 || blockN != 64)
-      return "only 64x64 tiles are supported";
-    if (warps != 4)
-      return "only 4 warps (16 query rows each) are supported";
+    if (blockN != 64)
+      return "only 64-key tiles are supported";
+    // The sparse index is per 64-row query block. The dense kernel reads no
+    // index and may also take 128-row CTAs (8 warps), halving K/V traffic
+    // per FLOP; its grid is then gridX(N) = ceil(N / 128).
+    bool dense128 = kind == KernelKind::Dense && blockM == 128;
+    if (blockM != 64 && !dense128)
+      return "only 64-row query blocks are supported (128 for dense kernels)";
+    if (warps * 16 != blockM)
+      return "each warp owns 16 query rows: warps must be blockM / 16";
     if (stages < 1 || stages > 3)
       return "stages must be 1, 2 or 3, got " + std::to_string(stages);
     return "";

@@ -1,0 +1,445 @@
+//===- AttentionKernelBuilder.cpp - FA2 kernel assembly
+//--------------------===//
+//
+// Assembles one FlashAttention-2 kernel from the pieces in the other
+// AttentionKernel*.cpp files: signature (the ABI of TileConfig.h), CTA
+// coordinates, the cp.async pipeline and the key-tile loop, the epilogue.
+//
+// Pipeline with S = stages >= 2 (one CTA barrier per key tile):
+//   prologue: Q -> group; tiles 0 .. S-2 -> one group each;
+//             wait until Q landed; barrier; Q -> registers (A fragments).
+//   tile i:   wait until tile i landed (S-2 groups may stay in flight);
+//             barrier   (tile i visible to all; everyone is done with i-1)
+//             cp.async tile i+S-1 into stage (i+S-1) % S = the stage of i-1
+//             compute tile i from stage i % S.
+// With S = 1 the load of tile i+1 follows the compute of tile i and a second
+// barrier. Prefetches past the last tile copy nothing (zero-fill) so every
+// iteration commits exactly one group and the wait counts stay static.
+// With S >= 2 (and 64-row CTAs) the Q tile is staged in K stage S-1, which
+// the first prefetch of the loop fills only after everyone's Q is in
+// registers; the epilogue stages O there again after a final barrier.
+//
+//===----------------------------------------------------------------------===//
+#include "minfer/Transforms/AttentionKernelBuilder.h"
+#include "AttentionKernelEmitter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::minfer;
+using namespace mlir::minfer::detail;
+namespace kernel = ::minfer::kernel;
+
+//===----------------------------------------------------------------------===//
+// KernelEmitter basics
+//===----------------------------------------------------------------------===//
+
+KernelEmitter::KernelEmitter(OpBuilder &b, Location loc, const TileConfig &cfg)
+    : b(b), loc(loc), cfg(cfg),
+      elemTy(getKernelElementType(b.getContext(), cfg.elem)),
+      headDim(cfg.headDim), rowElems(cfg.smemRowElems()),
+      queryRow0(cfg.sharedQueryRow()), qkSteps(cfg.headDim / kMmaK),
+      keyTiles(cfg.blockN / kMmaN), pvSteps(cfg.blockN / kMmaK),
+      dTiles(cfg.headDim / kMmaN) {}
+
+Value KernelEmitter::cIdx(int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+Value KernelEmitter::cI32(int64_t v) {
+  return arith::ConstantIntOp::create(b, loc, v, 32);
+}
+Value KernelEmitter::cF32(double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+Value KernelEmitter::addIdx(Value a, int64_t c) {
+  if (c == 0)
+    return a;
+  return arith::AddIOp::create(b, loc, a, cIdx(c));
+}
+Value KernelEmitter::toIdx(Value i32) {
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), i32);
+}
+Value KernelEmitter::toI32(Value idx) {
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), idx);
+}
+
+SmallVector<Value>
+KernelEmitter::emitIf(Value cond, TypeRange types,
+                      function_ref<SmallVector<Value>()> thenFn,
+                      function_ref<SmallVector<Value>()> elseFn) {
+  auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  for (Block *block : {ifOp.thenBlock(), ifOp.elseBlock()}) {
+    // Without results scf.if already has its yields; build before them.
+    if (!block->empty())
+      b.setInsertionPoint(block->getTerminator());
+    else
+      b.setInsertionPointToEnd(block);
+    SmallVector<Value> values = block == ifOp.thenBlock() ? thenFn() : elseFn();
+    if (!types.empty())
+      scf::YieldOp::create(b, loc, values);
+  }
+  return SmallVector<Value>(ifOp.getResults());
+}
+
+Value KernelEmitter::keyBufferRow(Value buffer) {
+  return arith::MulIOp::create(b, loc, buffer, cIdx(cfg.blockN));
+}
+Value KernelEmitter::valueBufferRow(Value buffer) {
+  return arith::AddIOp::create(
+      b, loc, cIdx(cfg.stages * cfg.blockN),
+      arith::MulIOp::create(b, loc, buffer, cIdx(cfg.blockN)));
+}
+
+//===----------------------------------------------------------------------===//
+// Public helpers
+//===----------------------------------------------------------------------===//
+
+Type mlir::minfer::getKernelElementType(MLIRContext *ctx,
+                                        kernel::ElemType elem) {
+  Builder b(ctx);
+  return elem == kernel::ElemType::BF16 ? Type(b.getBF16Type())
+                                        : Type(b.getF16Type());
+}
+
+SmallVector<Type>
+mlir::minfer::getAttentionKernelArgTypes(MLIRContext *ctx,
+                                         const TileConfig &cfg) {
+  Builder b(ctx);
+  Type buf = MemRefType::get({ShapedType::kDynamic},
+                             getKernelElementType(ctx, cfg.elem));
+  Type idx = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
+  Type i32 = b.getI32Type();
+  bool ranges = cfg.kind != KernelKind::Dense;
+  bool columns = cfg.kind == KernelKind::VerticalSlash;
+  SmallVector<Type> types = {buf, buf, buf, buf};
+  if (ranges)
+    types.append({idx, idx});
+  if (columns)
+    types.append({idx, idx});
+  types.append({i32, i32, i32});
+  if (ranges)
+    types.push_back(i32);
+  if (columns)
+    types.push_back(i32);
+  types.push_back(b.getF32Type());
+  return types;
+}
+
+std::optional<kernel::KernelKind> mlir::minfer::parseKernelKind(StringRef s) {
+  if (s == "dense")
+    return KernelKind::Dense;
+  if (s == "block")
+    return KernelKind::Block;
+  if (s == "vs")
+    return KernelKind::VerticalSlash;
+  return std::nullopt;
+}
+std::optional<kernel::ElemType> mlir::minfer::parseElemType(StringRef s) {
+  if (s == "bf16")
+    return kernel::ElemType::BF16;
+  if (s == "f16")
+    return kernel::ElemType::F16;
+  return std::nullopt;
+}
+std::optional<kernel::Chip> mlir::minfer::parseChip(StringRef s) {
+  if (s == "sm_80")
+    return kernel::Chip::SM80;
+  if (s == "sm_90")
+    return kernel::Chip::SM90;
+  return std::nullopt;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel body
+//===----------------------------------------------------------------------===//
+
+namespace {
+void bindArguments(KernelEmitter &e, Block &entry) {
+  const TileConfig &cfg = e.cfg;
+  auto args = entry.getArguments();
+  unsigned n = 0;
+  e.q = args[n++], e.k = args[n++], e.v = args[n++], e.o = args[n++];
+  bool ranges = cfg.kind != KernelKind::Dense;
+  bool columns = cfg.kind == KernelKind::VerticalSlash;
+  if (ranges)
+    e.rangeCount = args[n++], e.ranges = args[n++];
+  if (columns)
+    e.columnCount = args[n++], e.columnIndex = args[n++];
+  e.seqLen = args[n++], e.heads = args[n++], e.kvHeads = args[n++];
+  if (ranges)
+    e.maxRanges = args[n++];
+  if (columns)
+    e.maxColumns = args[n++];
+  e.scaleLog2e = args[n++];
+}
+
+/// Thread and CTA coordinates, base offsets, the shared-memory view.
+void emitCoordinates(KernelEmitter &e, Value blockX) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const TileConfig &cfg = e.cfg;
+  e.tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value c32 = e.cIdx(32), c4 = e.cIdx(4);
+  e.warp = arith::DivUIOp::create(b, loc, e.tid, c32);
+  e.lane = arith::RemUIOp::create(b, loc, e.tid, c32);
+  e.group = arith::DivUIOp::create(b, loc, e.lane, c4);
+  e.quad = arith::RemUIOp::create(b, loc, e.lane, c4);
+
+  // Grid (NB, H, B), blockIdx.x = NB - 1 - m.
+  Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  e.seqLenIdx = e.toIdx(e.seqLen);
+  Value numBlocks = arith::DivUIOp::create(
+      b, loc, e.addIdx(e.seqLenIdx, cfg.blockM - 1), e.cIdx(cfg.blockM));
+  e.qBlock = arith::SubIOp::create(b, loc, e.addIdx(numBlocks, -1), blockX);
+  Value rowStart = arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(cfg.blockM));
+  e.qRowStart = e.toI32(rowStart);
+
+  // GQA: kv head = h / (H / Hkv); a degenerate ratio falls back to 1.
+  Value one = e.cI32(1);
+  Value ratio = arith::DivUIOp::create(
+      b, loc, e.heads, arith::MaxUIOp::create(b, loc, e.kvHeads, one));
+  ratio = arith::MaxUIOp::create(b, loc, ratio, one);
+  Value kvHead = arith::DivUIOp::create(b, loc, head, e.toIdx(ratio));
+
+  // All element offsets in index (i64): B H N D exceeds 2^31.
+  Value d = e.cIdx(cfg.headDim);
+  Value bh = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batch, e.toIdx(e.heads)), head);
+  Value qRow = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, bh, e.seqLenIdx), rowStart);
+  e.qBase = arith::MulIOp::create(b, loc, qRow, d);
+  Value bhkv = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, batch, e.toIdx(e.kvHeads)), kvHead);
+  e.kvBase = arith::MulIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, bhkv, e.seqLenIdx), d);
+  e.indexRow = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, bh, numBlocks), e.qBlock);
+
+  // Dynamic shared memory as one [rows x (D + 8)] view (TileConfig layout).
+  auto wg =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                             MemRefLayoutAttrInterface(), wg);
+  Value dyn = gpu::DynamicSharedMemoryOp::create(b, loc, raw);
+  auto view = MemRefType::get({cfg.sharedRows(), e.rowElems}, e.elemTy,
+                              MemRefLayoutAttrInterface(), wg);
+  e.smem = memref::ViewOp::create(b, loc, view, dyn, e.cIdx(0), ValueRange{});
+}
+
+/// Loop-carried values: cursors, softmax state and O accumulators.
+struct LoopState {
+  SmallVector<Value> cursor;               ///< load cursor (tile i + S - 1);
+                                           ///< empty with stages == 1
+  SmallVector<SmallVector<Value>> pending; ///< cursors of tiles i .. i+S-2
+  SoftmaxState softmax;
+  SmallVector<Value> acc;
+
+  SmallVector<Value> flatten() const {
+    SmallVector<Value> v(cursor);
+    for (const auto &c : pending)
+      v.append(c);
+    v.append({softmax.rowMax[0], softmax.rowMax[1], softmax.rowSum[0],
+              softmax.rowSum[1]});
+    v.append(acc);
+    return v;
+  }
+  static LoopState unflatten(ValueRange v, unsigned loadCursorSize,
+                             unsigned cursorSize, unsigned numPending,
+                             unsigned numAcc) {
+    LoopState s;
+    unsigned n = 0;
+    auto take = [&](unsigned k) {
+      SmallVector<Value> r(v.begin() + n, v.begin() + n + k);
+      n += k;
+      return r;
+    };
+    s.cursor = take(loadCursorSize);
+    for (unsigned p = 0; p < numPending; ++p)
+      s.pending.push_back(take(cursorSize));
+    SmallVector<Value> st = take(4);
+    s.softmax = {{st[0], st[1]}, {st[2], st[3]}};
+    s.acc = take(numAcc);
+    return s;
+  }
+};
+
+/// S = Q K^T, mask, online softmax, O += P V for one tile in `buffer`.
+void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
+                     const KeyTile &tile, Value buffer, LoopState &state) {
+  SmallVector<Value> sFrags = e.computeScores(qFrags, e.keyBufferRow(buffer));
+  SmallVector<Value> s = e.maskScores(e.unpackScores(sFrags), tile);
+  SmallVector<Value> p = e.onlineSoftmax(s, state.softmax, state.acc);
+  e.accumulateOutput(e.packProbabilities(p), e.valueBufferRow(buffer),
+                     state.acc);
+}
+
+void emitKernelBody(KernelEmitter &e) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t stages = e.cfg.stages;
+  e.initLaneOffsets();
+  std::unique_ptr<TileStream> stream = TileStream::create(e);
+  Value numTiles = stream->count();
+  auto tileAt = [&](ValueRange cursor, Value index) {
+    KeyTile t = stream->describe(cursor, index);
+    t.valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, index,
+                                    numTiles);
+    return t;
+  };
+
+  // Prologue.
+  LoopState init;
+  e.loadQueryTile();
+  init.cursor = stream->begin();
+  const int64_t prefetched = std::max<int64_t>(stages - 1, 1);
+  for (int64_t s = 0; s < prefetched; ++s) {
+    Value index = e.cIdx(s);
+    e.loadKeyTile(tileAt(init.cursor, index), index);
+    init.pending.push_back(init.cursor);
+    if (stages > 1)
+      init.cursor = stream->advance(init.cursor);
+  }
+  if (stages == 1) // the loop computes `pending[0]` and loads its successor
+    init.cursor.clear();
+  e.waitGroups(prefetched); // Q's group is the oldest
+  e.barrier();
+  SmallVector<Value> qFrags = e.loadQueryFragments();
+  Value negInf = e.cF32(-std::numeric_limits<double>::infinity());
+  Value zero = e.cF32(0.0);
+  init.softmax = {{negInf, negInf}, {zero, zero}};
+  auto accType = VectorType::get({2, 2}, b.getF32Type());
+  Value accZero = arith::ConstantOp::create(
+      b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+  init.acc.assign(e.dTiles, accZero);
+
+  // Key-tile loop.
+  unsigned cursorSize = stream->cursorSize();
+  unsigned numPending = init.pending.size();
+  unsigned loadCursorSize = init.cursor.size();
+  auto loop = scf::ForOp::create(b, loc, e.cIdx(0), numTiles, e.cIdx(1),
+                                 init.flatten());
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value i = loop.getInductionVar();
+    ValueRange iterArgs = loop.getRegionIterArgs();
+    LoopState st = LoopState::unflatten(iterArgs, loadCursorSize, cursorSize,
+                                        numPending, e.dTiles);
+
+    KeyTile tile = stream->describe(st.pending[0], i);
+    LoopState next;
+    if (stages > 1) {
+      e.waitGroups(stages - 2);
+      e.barrier();
+      Value loadIndex = e.addIdx(i, stages - 1);
+      Value stage = arith::RemUIOp::create(b, loc, loadIndex, e.cIdx(stages));
+      e.loadKeyTile(tileAt(st.cursor, loadIndex), stage);
+      Value buffer = arith::RemUIOp::create(b, loc, i, e.cIdx(stages));
+      emitTileCompute(e, qFrags, tile, buffer, st);
+      next.cursor = stream->advance(st.cursor);
+      next.pending.assign(st.pending.begin() + 1, st.pending.end());
+      next.pending.push_back(st.cursor);
+    } else {
+      e.waitGroups(0);
+      e.barrier();
+      Value buffer = e.cIdx(0);
+      emitTileCompute(e, qFrags, tile, buffer, st);
+      e.barrier();
+      SmallVector<Value> succ = stream->advance(st.pending[0]);
+      e.loadKeyTile(tileAt(succ, e.addIdx(i, 1)), buffer);
+      next.pending.push_back(succ);
+    }
+    next.softmax = st.softmax;
+    next.acc = st.acc;
+    scf::YieldOp::create(b, loc, next.flatten());
+  }
+  LoopState done = LoopState::unflatten(loop.getResults(), loadCursorSize,
+                                        cursorSize, numPending, e.dTiles);
+
+  // Epilogue. Drain the (zero-fill) prefetches past the last tile, and let
+  // every warp finish its last tile before O is staged over the Q/K rows.
+  e.waitGroups(0);
+  e.barrier();
+  e.storeOutput(done.acc, e.finalRowScale(done.softmax));
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+FailureOr<gpu::GPUFuncOp>
+mlir::minfer::buildAttentionKernel(OpBuilder &builder, Location loc,
+                                   gpu::GPUModuleOp module,
+                                   const TileConfig &cfg) {
+  if (std::string err = cfg.validate(); !err.empty())
+    return emitError(loc) << "invalid kernel tile config: " << err;
+  std::string name = cfg.kernelName();
+  if (SymbolTable::lookupSymbolIn(module, name))
+    return emitError(loc) << "symbol '" << name
+                          << "' already exists in gpu.module @"
+                          << module.getName();
+
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToEnd(module.getBody());
+  MLIRContext *ctx = builder.getContext();
+  auto funcType =
+      builder.getFunctionType(getAttentionKernelArgTypes(ctx, cfg), {});
+  auto func = gpu::GPUFuncOp::create(builder, loc, name, funcType);
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                builder.getUnitAttr());
+  int32_t threads = static_cast<int32_t>(cfg.threads());
+  func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr({threads, 1, 1}));
+
+  Block &entry = func.getBody().front();
+  builder.setInsertionPointToStart(&entry);
+  KernelEmitter e(builder, loc, cfg);
+  bindArguments(e, entry);
+  // Guard against a grid wider than ceil(N / 64): such CTAs do nothing.
+  Value blockX = gpu::BlockIdOp::create(builder, loc, gpu::Dimension::x);
+  Value n = e.toIdx(e.seqLen);
+  Value numBlocks = arith::DivUIOp::create(
+      builder, loc, e.addIdx(n, cfg.blockM - 1), e.cIdx(cfg.blockM));
+  Value inGrid = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult,
+                                       blockX, numBlocks);
+  auto guardIf =
+      scf::IfOp::create(builder, loc, inGrid, /*withElseRegion=*/false);
+  builder.setInsertionPoint(guardIf.thenBlock()->getTerminator());
+  emitCoordinates(e, blockX);
+  emitKernelBody(e);
+  builder.setInsertionPointToEnd(&entry);
+  gpu::ReturnOp::create(builder, loc);
+  return func;
+}
+
+FailureOr<gpu::GPUFuncOp>
+mlir::minfer::getOrCreateAttentionKernel(ModuleOp top, Location loc,
+                                         const TileConfig &cfg) {
+  std::string name = cfg.kernelName();
+  if (auto module = top.lookupSymbol<gpu::GPUModuleOp>(name)) {
+    if (auto func = module.lookupSymbol<gpu::GPUFuncOp>(name))
+      return func;
+    return emitError(loc) << "gpu.module @" << name
+                          << " exists but has no kernel of that name";
+  }
+  if (top.lookupSymbol(name))
+    return emitError(loc) << "symbol '" << name
+                          << "' is taken by something other than a gpu.module";
+  top->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+               UnitAttr::get(top.getContext()));
+  OpBuilder builder(top.getContext());
+  builder.setInsertionPointToEnd(top.getBody());
+  auto module = gpu::GPUModuleOp::create(builder, loc, name);
+  FailureOr<gpu::GPUFuncOp> func =
+      buildAttentionKernel(builder, loc, module, cfg);
+  if (failed(func))
+    module->erase();
+  return func;
+}

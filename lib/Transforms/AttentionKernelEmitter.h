@@ -1,0 +1,182 @@
+//===- AttentionKernelEmitter.h - shared state of the FA2 kernel builder --===//
+//
+// Private to lib/Transforms. The FlashAttention-2 kernel builder is split by
+// concern; the pieces share one `KernelEmitter`: the builder, the TileConfig,
+// the kernel arguments, per-thread and per-CTA coordinates and the shared
+// memory view. Each .cpp adds one group of members:
+//
+//   AttentionKernelFragments.cpp  ldmatrix / mma.sync fragments, S = Q K^T, O
+//   += P V AttentionKernelSoftmax.cpp    masking and the online softmax (fp32)
+//   AttentionKernelMemory.cpp     cp.async global->shared tiles, epilogue
+//   stores AttentionKernelSchedule.cpp   which key tiles a query block visits
+//   AttentionKernelBuilder.cpp    kernel signature, prologue, pipelined loop
+//
+// Every register-level loop is a C++ loop, so register arrays (fragments,
+// accumulators) are SmallVectors of SSA values indexed by constants only.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MINFER_LIB_TRANSFORMS_ATTENTIONKERNELEMITTER_H
+#define MINFER_LIB_TRANSFORMS_ATTENTIONKERNELEMITTER_H
+
+#include "minfer/Kernel/TileConfig.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/SmallVector.h"
+
+namespace mlir::minfer::detail {
+
+using ::minfer::kernel::KernelKind;
+using ::minfer::kernel::TileConfig;
+
+/// m16n8k16: the only tensor-core shape the kernels use.
+inline constexpr int64_t kMmaM = 16, kMmaN = 8, kMmaK = 16;
+/// Elements per 16-byte cp.async / vector access (2-byte element types).
+inline constexpr int64_t kVecElems = 8;
+
+/// One 64-key tile as the kernel sees it. Range tiles cover keys
+/// [start, min(start + 64, limit)); column strips cover column_index
+/// positions [start, min(start + 64, limit)) with limit = column_count.
+struct KeyTile {
+  Value start;    ///< i32
+  Value limit;    ///< i32
+  Value isColumn; ///< i1; null when the kernel kind has no column strips
+  Value valid;    ///< i1; false for prefetches past the last tile
+};
+
+/// Running row statistics of the online softmax for the two rows a thread
+/// owns (g and g + 8 of its warp's 16 rows). `rowMax` is in raw score units.
+struct SoftmaxState {
+  Value rowMax[2]; ///< f32, -inf until a finite score was seen
+  Value rowSum[2]; ///< f32, per-thread partial sums (quad-reduced at the end)
+};
+
+class KernelEmitter {
+public:
+  KernelEmitter(OpBuilder &b, Location loc, const TileConfig &cfg);
+
+  OpBuilder &b;
+  Location loc;
+  const TileConfig &cfg;
+
+  // Shapes derived from the TileConfig.
+  Type elemTy;
+  int64_t headDim, rowElems;
+  int64_t queryRow0; ///< shared row of the Q tile / O staging
+  int64_t qkSteps;   ///< headDim / 16: k-steps of S = Q K^T
+  int64_t keyTiles;  ///< blockN / 8: n8 tiles of S per warp
+  int64_t pvSteps;   ///< blockN / 16: k-steps of O += P V
+  int64_t dTiles;    ///< headDim / 8: n8 tiles of O per warp
+
+  // Kernel arguments (ABI order in TileConfig.h).
+  Value q, k, v, o;               ///< memref<?xT>
+  Value rangeCount, ranges;       ///< memref<?xi32> or null
+  Value columnCount, columnIndex; ///< memref<?xi32> or null
+  Value seqLen, heads, kvHeads;   ///< i32
+  Value maxRanges, maxColumns;    ///< i32 or null
+  Value scaleLog2e;               ///< f32
+
+  // Thread coordinates (index): warp, lane, g = lane / 4, t = lane % 4.
+  Value tid, warp, lane, group, quad;
+  // CTA coordinates.
+  Value qBlock;    ///< index m
+  Value qRowStart; ///< i32 64 m
+  Value qBase;     ///< index: element offset of Q/O row 64 m of (b, h)
+  Value kvBase;    ///< index: element offset of key 0 of (b, h / group)
+  Value indexRow;  ///< index: (b H + h) NB + m, row of the sparse index
+  Value seqLenIdx; ///< index N
+  // Shared memory, TileConfig::sharedRows() x rowElems of elemTy:
+  // [K stages | V stages (| Q if stages == 1)]; Q shares the last K stage.
+  Value smem;
+  // Lane-dependent ldmatrix offsets (rows relative to a tile, index).
+  Value qLdRow, qLdCol, kLdRow, kLdCol, vLdRow, vLdCol;
+
+  //===--- constants and arithmetic (AttentionKernelBuilder.cpp) ----------===//
+  Value cIdx(int64_t v);
+  Value cI32(int64_t v);
+  Value cF32(double v);
+  Value addIdx(Value a, int64_t c);
+  Value toIdx(Value i32);
+  Value toI32(Value idx);
+  /// scf.if with results; each callback builds its region at `b`'s insertion
+  /// point and returns the values to yield.
+  SmallVector<Value> emitIf(Value cond, TypeRange types,
+                            function_ref<SmallVector<Value>()> thenFn,
+                            function_ref<SmallVector<Value>()> elseFn);
+  /// Row of the shared view where stage `buffer` of K (or V) starts.
+  Value keyBufferRow(Value buffer);
+  Value valueBufferRow(Value buffer);
+
+  //===--- fragments (AttentionKernelFragments.cpp) -----------------------===//
+  /// Per-lane ldmatrix row/column offsets; call once before the key loop.
+  void initLaneOffsets();
+  Value ldmatrixX4(Value row, Value col, bool transpose);
+  Value mma(Value a, Value bFrag, Value acc);
+  /// The two m16n8k16 B fragments (vector<2x2xT>) of one ldmatrix.x4.
+  std::pair<Value, Value> splitX4(Value x4);
+  /// Q tile rows of this warp as qkSteps A fragments (vector<4x2xT>).
+  SmallVector<Value> loadQueryFragments();
+  /// S = Q K^T for the K tile starting at shared row `kRow`: keyTiles C
+  /// fragments (vector<2x2xf32>).
+  SmallVector<Value> computeScores(ArrayRef<Value> qFrags, Value kRow);
+  /// P as pvSteps A fragments from 4 * keyTiles fp32 probabilities.
+  SmallVector<Value> packProbabilities(ArrayRef<Value> p);
+  /// acc[dTiles] += P V for the V tile starting at shared row `vRow`.
+  void accumulateOutput(ArrayRef<Value> pFrags, Value vRow,
+                        SmallVector<Value> &acc);
+
+  //===--- softmax (AttentionKernelSoftmax.cpp) ---------------------------===//
+  /// The 4 * keyTiles scores of a thread, index 4 j + 2 i + e is row g + 8 i,
+  /// key 8 j + 2 t + e.
+  SmallVector<Value> unpackScores(ArrayRef<Value> sFrags);
+  /// -inf where the key is causal-future, past the tile's limit or (strips)
+  /// past column_count; interior tiles skip all of it at run time.
+  SmallVector<Value> maskScores(ArrayRef<Value> s, const KeyTile &tile);
+  /// Updates `state`, rescales `acc` and returns exp2 probabilities.
+  SmallVector<Value> onlineSoftmax(ArrayRef<Value> s, SoftmaxState &state,
+                                   SmallVector<Value> &acc);
+  /// 1 / l per row (0 for rows that saw no key), after the quad reduction.
+  std::pair<Value, Value> finalRowScale(const SoftmaxState &state);
+  Value exp2(Value x);
+  Value quadReduce(Value x, bool isMax);
+
+  //===--- memory (AttentionKernelMemory.cpp) -----------------------------===//
+  /// cp.async the Q tile (rows >= N zero-filled) and commit it as a group.
+  void loadQueryTile();
+  /// cp.async K and V of `tile` into stage `buffer`; commits one group.
+  void loadKeyTile(const KeyTile &tile, Value buffer);
+  void waitGroups(int64_t pendingAllowed);
+  void barrier();
+  /// O / l to elemTy, through shared memory, 16-byte stores; rows >= N skipped.
+  void storeOutput(ArrayRef<Value> acc, std::pair<Value, Value> rowScale);
+
+private:
+  /// Copies 64 rows (key rows from `keyOf(row)` or zero-fill) of K and V.
+  void copyKeyRows(Value buffer,
+                   function_ref<std::pair<Value, Value>(int64_t)> keyOf);
+  /// Copies the 64 consecutive keys from `firstKey` (index), all readable.
+  void copyKeyRowsContiguous(Value buffer, Value firstKey);
+  Value asyncCopy(Value src, Value srcIndex, Value dstRow, Value dstCol,
+                  Value valid);
+};
+
+/// Tile schedule of one kernel kind: a cursor walks the key tiles of a query
+/// block in order; tile i of the loop is described by (cursor_i, i).
+class TileStream {
+public:
+  virtual ~TileStream();
+  /// Number of tiles (index).
+  virtual Value count() = 0;
+  /// Cursor of tile 0 (possibly empty: dense tiles are a function of i).
+  virtual SmallVector<Value> begin() = 0;
+  virtual SmallVector<Value> advance(ValueRange cursor) = 0;
+  /// The tile at `cursor`, the `index`-th of the stream (index).
+  virtual KeyTile describe(ValueRange cursor, Value index) = 0;
+  virtual unsigned cursorSize() const = 0;
+
+  static std::unique_ptr<TileStream> create(KernelEmitter &e);
+};
+
+} // namespace mlir::minfer::detail
+
+#endif // MINFER_LIB_TRANSFORMS_ATTENTIONKERNELEMITTER_H

@@ -1,0 +1,252 @@
+//===- AttentionKernelMemory.cpp - cp.async tiles and the epilogue --------===//
+//
+// Global <-> shared traffic of the kernel, all in 16-byte pieces:
+//  * Q and K/V tiles are copied with nvgpu.device_async_copy (cp.async.cg,
+//    16 bytes, L1 bypassed). A row that must not be read (query row >= N,
+//    key past the tile's limit or N, column strip entry past column_count,
+//    prefetch past the last tile) copies 0 source bytes: cp.async zero-fills
+//    it, and its source address is clamped to a valid row. Zero V rows keep
+//    P V finite where p = 0.
+//  * Full key tiles (64 keys below the limit) copy without any predicate.
+//  * Each load is one cp.async group (nvgpu.device_async_create_group); the
+//    pipeline waits with cp.async.wait_group N (nvvm), N = groups that may
+//    stay in flight, then a CTA barrier.
+//  * The epilogue writes O / l to the (no longer used) Q rows of shared
+//    memory, then every thread stores 16-byte chunks of whole rows.
+//
+// Thread -> chunk mapping of a 64 x D tile (128 threads, D / 8 chunks a row):
+// thread tid copies column 8 (tid % (D / 8)) of rows tid / (D / 8) + p R,
+// R = 128 / (D / 8), p < 64 / R; consecutive threads write consecutive 16
+// bytes of a row, so global accesses are fully coalesced.
+//
+//===----------------------------------------------------------------------===//
+#include "AttentionKernelEmitter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::minfer::detail;
+
+namespace {
+/// Chunk mapping of a `rows` x headDim tile over `threads` threads.
+struct ChunkMap {
+  int64_t chunksPerRow, rowsPerPass, passes;
+  ChunkMap(const TileConfig &cfg, int64_t rows, int64_t threads)
+      : chunksPerRow(cfg.headDim / kVecElems),
+        rowsPerPass(threads / chunksPerRow), passes(rows / rowsPerPass) {}
+};
+} // namespace
+
+Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dstRow,
+                               Value dstCol, Value valid) {
+  // Without `valid` the copy is unconditional (no src-size operand).
+  Value srcElems;
+  if (valid)
+    srcElems = arith::SelectOp::create(b, loc, valid, cIdx(kVecElems), cIdx(0));
+  return nvgpu::DeviceAsyncCopyOp::create(
+      b, loc, smem, ValueRange{dstRow, dstCol}, src, ValueRange{srcIndex},
+      b.getIndexAttr(kVecElems), srcElems, b.getUnitAttr());
+}
+
+void KernelEmitter::loadQueryTile() {
+  ChunkMap map(cfg, cfg.blockM, cfg.threads());
+  Value cpr = cIdx(map.chunksPerRow);
+  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
+  Value col = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
+  // Rows of this block that exist: N - 64 m.
+  Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
+  SmallVector<Value> tokens;
+  for (int64_t p = 0; p < map.passes; ++p) {
+    Value row = addIdx(row0, p * map.rowsPerPass);
+    Value valid =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rowsLeft);
+    Value srcRow = arith::SelectOp::create(b, loc, valid, row, cIdx(0));
+    Value srcIndex = arith::AddIOp::create(
+        b, loc, qBase,
+        arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)), col));
+    tokens.push_back(
+        asyncCopy(q, srcIndex, addIdx(row, queryRow0), col, valid));
+  }
+  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
+}
+
+void KernelEmitter::copyKeyRows(
+    Value buffer, function_ref<std::pair<Value, Value>(int64_t)> keyOf) {
+  ChunkMap map(cfg, cfg.blockN, cfg.threads());
+  Value cpr = cIdx(map.chunksPerRow);
+  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
+  Value col = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
+  Value kRow = arith::AddIOp::create(b, loc, keyBufferRow(buffer), row0);
+  Value vRow = arith::AddIOp::create(b, loc, valueBufferRow(buffer), row0);
+  Value kvCol = arith::AddIOp::create(b, loc, kvBase, col);
+  SmallVector<Value> tokens;
+  for (int64_t p = 0; p < map.passes; ++p) {
+    // keyOf gets the tile row (pass p of this thread); returns (key, valid)
+    // with key already clamped to a readable row when !valid.
+    auto [key, valid] = keyOf(p);
+    Value srcIndex = arith::AddIOp::create(
+        b, loc, kvCol, arith::MulIOp::create(b, loc, key, cIdx(headDim)));
+    int64_t dr = p * map.rowsPerPass;
+    tokens.push_back(asyncCopy(k, srcIndex, addIdx(kRow, dr), col, valid));
+    tokens.push_back(asyncCopy(v, srcIndex, addIdx(vRow, dr), col, valid));
+  }
+  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
+}
+
+void KernelEmitter::copyKeyRowsContiguous(Value buffer, Value firstKey) {
+  ChunkMap map(cfg, cfg.blockN, cfg.threads());
+  Value cpr = cIdx(map.chunksPerRow);
+  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
+  Value col = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
+  Value kRow = arith::AddIOp::create(b, loc, keyBufferRow(buffer), row0);
+  Value vRow = arith::AddIOp::create(b, loc, valueBufferRow(buffer), row0);
+  Value key = arith::AddIOp::create(b, loc, firstKey, row0);
+  Value base = arith::AddIOp::create(
+      b, loc, kvBase,
+      arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, key, cIdx(headDim)), col));
+  SmallVector<Value> tokens;
+  for (int64_t p = 0; p < map.passes; ++p) {
+    int64_t dr = p * map.rowsPerPass;
+    Value src = addIdx(base, dr * headDim);
+    tokens.push_back(asyncCopy(k, src, addIdx(kRow, dr), col, Value()));
+    tokens.push_back(asyncCopy(v, src, addIdx(vRow, dr), col, Value()));
+  }
+  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
+}
+
+void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer) {
+  ChunkMap map(cfg, cfg.blockN, cfg.threads());
+  auto tileRow = [&](int64_t p) {
+    Value row0 = arith::DivUIOp::create(b, loc, tid, cIdx(map.chunksPerRow));
+    return toI32(addIdx(row0, p * map.rowsPerPass));
+  };
+  auto predicatedRangeRows = [&]() -> SmallVector<Value> {
+    copyKeyRows(buffer, [&](int64_t p) -> std::pair<Value, Value> {
+      Value key = arith::AddIOp::create(b, loc, tile.start, tileRow(p));
+      // Unsigned compare: a negative key is invalid too. limit <= N.
+      Value valid = arith::AndIOp::create(
+          b, loc, tile.valid,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, key,
+                                tile.limit));
+      return {toIdx(arith::SelectOp::create(b, loc, valid, key, cI32(0))),
+              valid};
+    });
+    return {};
+  };
+  // Interior tiles (all 64 keys below the limit, itself <= N) skip every
+  // per-row predicate: plain 16-byte cp.async at constant offsets.
+  auto rangeRows = [&]() -> SmallVector<Value> {
+    Value end = arith::AddIOp::create(b, loc, tile.start, cI32(cfg.blockN));
+    Value full = arith::AndIOp::create(
+        b, loc, tile.valid,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, end,
+                              tile.limit));
+    emitIf(
+        full, TypeRange{},
+        [&]() -> SmallVector<Value> {
+          copyKeyRowsContiguous(buffer, toIdx(tile.start));
+          return {};
+        },
+        predicatedRangeRows);
+    return {};
+  };
+  auto columnRows = [&]() -> SmallVector<Value> {
+    Value colBase = arith::MulIOp::create(b, loc, indexRow, toIdx(maxColumns));
+    copyKeyRows(buffer, [&](int64_t p) -> std::pair<Value, Value> {
+      Value pos = arith::AddIOp::create(b, loc, tile.start, tileRow(p));
+      Value inList = arith::AndIOp::create(
+          b, loc, tile.valid,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, pos,
+                                tile.limit));
+      Value key = emitIf(
+          inList, b.getI32Type(),
+          [&]() -> SmallVector<Value> {
+            Value at = arith::AddIOp::create(b, loc, colBase, toIdx(pos));
+            return {
+                memref::LoadOp::create(b, loc, columnIndex, ValueRange{at})};
+          },
+          [&]() -> SmallVector<Value> { return {cI32(0)}; })[0];
+      Value valid = arith::AndIOp::create(
+          b, loc, inList,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, key,
+                                seqLen));
+      return {toIdx(arith::SelectOp::create(b, loc, valid, key, cI32(0))),
+              valid};
+    });
+    return {};
+  };
+  if (!tile.isColumn) {
+    rangeRows();
+    return;
+  }
+  emitIf(tile.isColumn, TypeRange{}, columnRows, rangeRows);
+}
+
+void KernelEmitter::waitGroups(int64_t pendingAllowed) {
+  NVVM::CpAsyncWaitGroupOp::create(b, loc,
+                                   static_cast<uint32_t>(pendingAllowed));
+}
+
+void KernelEmitter::barrier() { gpu::BarrierOp::create(b, loc); }
+
+void KernelEmitter::storeOutput(ArrayRef<Value> acc,
+                                std::pair<Value, Value> rowScale) {
+  // 1. Registers -> shared (this warp's own 16 Q rows): row 16 w + g + 8 i,
+  //    columns 8 nd + 2 t, 2t + 1.
+  auto f32x2 = VectorType::get({2}, b.getF32Type());
+  auto elemx2 = VectorType::get({2}, elemTy);
+  Value warpRow = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, warp, cIdx(cfg.rowsPerWarp())),
+      group);
+  Value twoT = arith::MulIOp::create(b, loc, quad, cIdx(2));
+  Value scales[2] = {rowScale.first, rowScale.second};
+  for (int64_t nd = 0; nd < dTiles; ++nd)
+    for (int64_t i = 0; i < 2; ++i) {
+      Value row =
+          vector::ExtractOp::create(b, loc, acc[nd], ArrayRef<int64_t>{i});
+      Value s = vector::BroadcastOp::create(b, loc, f32x2, scales[i]);
+      Value out = arith::TruncFOp::create(
+          b, loc, elemx2, arith::MulFOp::create(b, loc, row, s));
+      vector::StoreOp::create(b, loc, out, smem,
+                              ValueRange{addIdx(warpRow, queryRow0 + 8 * i),
+                                         addIdx(twoT, kMmaN * nd)},
+                              /*nontemporal=*/false, llvm::MaybeAlign(4));
+    }
+  barrier();
+
+  // 2. Shared -> global, 16 bytes per thread and pass; rows >= N skipped.
+  ChunkMap map(cfg, cfg.blockM, cfg.threads());
+  Value cpr = cIdx(map.chunksPerRow);
+  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
+  Value col = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
+  Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
+  auto vecType = VectorType::get({kVecElems}, elemTy);
+  for (int64_t p = 0; p < map.passes; ++p) {
+    Value row = addIdx(row0, p * map.rowsPerPass);
+    Value valid =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rowsLeft);
+    auto ifOp = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    Value chunk = vector::LoadOp::create(
+        b, loc, vecType, smem, ValueRange{addIdx(row, queryRow0), col},
+        /*nontemporal=*/false, llvm::MaybeAlign(16));
+    Value dst = arith::AddIOp::create(
+        b, loc, qBase,
+        arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, row, cIdx(headDim)), col));
+    vector::StoreOp::create(b, loc, chunk, o, ValueRange{dst},
+                            /*nontemporal=*/false, llvm::MaybeAlign(16));
+  }
+}

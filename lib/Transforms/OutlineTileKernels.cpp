@@ -1,0 +1,218 @@
+//===- OutlineTileKernels.cpp - minfer-outline-tile-kernels ---------------===//
+//
+// Replaces each tile-kernel op (`minfer.dense_attention`, `block_attention`,
+// `vs_attention`) in host code by a `gpu.launch_func` of the generated
+// FlashAttention-2 kernel of the same kind, head dim and element type. The
+// launch follows the ABI of TileConfig.h: buffers as flat memref<?xT> (the
+// 4-D/3-D/5-D operands are collapsed, which needs contiguous row-major
+// memrefs), grid (ceil(N / 64), H, B), TileConfig::threads() threads,
+// TileConfig::sharedBytes() of dynamic shared memory, then the i32 scalars and
+// f32 scale * log2(e). Unsupported operands are reported with emitOpError.
+//
+//===----------------------------------------------------------------------===//
+#include "minfer/Transforms/AttentionKernelBuilder.h"
+#include "minfer/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include <cmath>
+
+using namespace mlir;
+namespace kernel = ::minfer::kernel;
+
+namespace mlir::minfer {
+#define GEN_PASS_DEF_MINFEROUTLINETILEKERNELS
+#include "minfer/Transforms/Passes.h.inc"
+
+namespace {
+/// The operands of one tile-kernel op, in kernel ABI order.
+struct TileKernelOperands {
+  kernel::KernelKind kind;
+  Value query, key, value, output;
+  Value rangeCount, ranges, columnCount, columnIndex;
+  FloatAttr scale;
+};
+
+std::optional<TileKernelOperands> getOperands(Operation *op) {
+  if (auto d = dyn_cast<DenseAttentionOp>(op))
+    return TileKernelOperands{kernel::KernelKind::Dense,
+                              d.getQuery(),
+                              d.getKey(),
+                              d.getValue(),
+                              d.getOutput(),
+                              {},
+                              {},
+                              {},
+                              {},
+                              d.getScaleAttr()};
+  if (auto bl = dyn_cast<BlockAttentionOp>(op))
+    return TileKernelOperands{kernel::KernelKind::Block,
+                              bl.getQuery(),
+                              bl.getKey(),
+                              bl.getValue(),
+                              bl.getOutput(),
+                              bl.getRangeCount(),
+                              bl.getRanges(),
+                              {},
+                              {},
+                              bl.getScaleAttr()};
+  if (auto vs = dyn_cast<VsAttentionOp>(op))
+    return TileKernelOperands{kernel::KernelKind::VerticalSlash,
+                              vs.getQuery(),
+                              vs.getKey(),
+                              vs.getValue(),
+                              vs.getOutput(),
+                              vs.getRangeCount(),
+                              vs.getRanges(),
+                              vs.getColumnCount(),
+                              vs.getColumnIndex(),
+                              vs.getScaleAttr()};
+  return std::nullopt;
+}
+
+/// Checks the operand can be passed as a flat buffer: identity layout
+/// (contiguous row-major) in the default (global) memory space.
+LogicalResult checkFlattenable(Operation *op, StringRef name, Value v) {
+  auto type = cast<MemRefType>(v.getType());
+  if (!type.getLayout().isIdentity())
+    return op->emitOpError() << name
+                             << " must be a contiguous row-major memref "
+                                "(identity layout) to be passed to the kernel";
+  if (type.getMemorySpace())
+    return op->emitOpError()
+           << name << " must be in the default (global) memory space";
+  return success();
+}
+
+/// memref<AxBx...xT> -> memref<?xT>.
+Value flatten(OpBuilder &b, Location loc, Value v) {
+  auto type = cast<MemRefType>(v.getType());
+  ReassociationIndices all;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    all.push_back(i);
+  Value flat = v;
+  if (type.getRank() != 1)
+    flat = memref::CollapseShapeOp::create(b, loc, v,
+                                           ArrayRef<ReassociationIndices>{all});
+  auto dynType = MemRefType::get({ShapedType::kDynamic}, type.getElementType());
+  if (flat.getType() != dynType)
+    flat = memref::CastOp::create(b, loc, dynType, flat);
+  return flat;
+}
+
+Value dimI32(OpBuilder &b, Location loc, Value v, int64_t dim) {
+  Value d = memref::DimOp::create(b, loc, v, dim);
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), d);
+}
+
+struct OutlineTileKernelsPass final
+    : impl::MinferOutlineTileKernelsBase<OutlineTileKernelsPass> {
+  using Base::Base;
+
+  LogicalResult outline(Operation *op, const TileKernelOperands &ops,
+                        kernel::Chip chipValue) {
+    ModuleOp module = getOperation();
+    Location loc = op->getLoc();
+    auto qType = cast<MemRefType>(ops.query.getType());
+    Type elem = qType.getElementType();
+    kernel::TileConfig cfg;
+    cfg.kind = ops.kind;
+    cfg.chip = chipValue;
+    cfg.stages = stages;
+    if (cfg.kind == kernel::KernelKind::Dense) {
+      cfg.blockM = denseBlockM;
+      cfg.warps = denseBlockM / 16;
+    }
+    if (elem.isBF16())
+      cfg.elem = kernel::ElemType::BF16;
+    else if (elem.isF16())
+      cfg.elem = kernel::ElemType::F16;
+    else
+      return op->emitOpError()
+             << "has no tensor-core kernel for element type " << elem
+             << " (mma.sync m16n8k16 needs bf16 or f16)";
+    int64_t d = qType.getDimSize(3);
+    if (ShapedType::isDynamic(d) || !kernel::isSupportedHeadDim(d))
+      return op->emitOpError("needs a static head dim of 64 or 128");
+    cfg.headDim = d;
+    if (std::string err = cfg.validate(); !err.empty())
+      return op->emitOpError() << "invalid kernel configuration: " << err;
+
+    SmallVector<std::pair<StringRef, Value>> buffers = {{"query", ops.query},
+                                                        {"key", ops.key},
+                                                        {"value", ops.value},
+                                                        {"output", ops.output}};
+    if (ops.rangeCount)
+      buffers.append({{"range_count", ops.rangeCount}, {"ranges", ops.ranges}});
+    if (ops.columnCount)
+      buffers.append({{"column_count", ops.columnCount},
+                      {"column_index", ops.columnIndex}});
+    for (auto [name, v] : buffers)
+      if (failed(checkFlattenable(op, name, v)))
+        return failure();
+
+    FailureOr<gpu::GPUFuncOp> func =
+        getOrCreateAttentionKernel(module, loc, cfg);
+    if (failed(func))
+      return failure();
+
+    OpBuilder b(op);
+    SmallVector<Value> args;
+    for (auto [name, v] : buffers)
+      args.push_back(flatten(b, loc, v));
+    Value seqLen = dimI32(b, loc, ops.query, 2);
+    args.push_back(seqLen);
+    args.push_back(dimI32(b, loc, ops.query, 1));
+    args.push_back(dimI32(b, loc, ops.key, 1));
+    if (ops.ranges)
+      args.push_back(dimI32(b, loc, ops.ranges, 3));
+    if (ops.columnIndex)
+      args.push_back(dimI32(b, loc, ops.columnIndex, 3));
+    double scaleLog2e = ops.scale.getValueAsDouble() * M_LOG2E;
+    args.push_back(arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(static_cast<float>(scaleLog2e))));
+
+    Value n = memref::DimOp::create(b, loc, ops.query, 2);
+    Value numBlocks = arith::CeilDivUIOp::create(
+        b, loc, n, arith::ConstantIndexOp::create(b, loc, cfg.blockM));
+    Value heads = memref::DimOp::create(b, loc, ops.query, 1);
+    Value batch = memref::DimOp::create(b, loc, ops.query, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value threads = arith::ConstantIndexOp::create(b, loc, cfg.threads());
+    Value smemBytes =
+        arith::ConstantIntOp::create(b, loc, cfg.sharedBytes(), 32);
+    gpu::LaunchFuncOp::create(
+        b, loc, *func, gpu::KernelDim3{numBlocks, heads, batch},
+        gpu::KernelDim3{threads, one, one}, smemBytes, args);
+    op->erase();
+    return success();
+  }
+
+  void runOnOperation() override {
+    std::optional<kernel::Chip> chipValue = parseChip(chip);
+    if (!chipValue) {
+      getOperation().emitError()
+          << "minfer-outline-tile-kernels: unknown chip '" << chip
+          << "' (expected sm_80 or sm_90)";
+      return signalPassFailure();
+    }
+    SmallVector<std::pair<Operation *, TileKernelOperands>> work;
+    getOperation().walk([&](Operation *op) {
+      if (op->getParentOfType<gpu::GPUModuleOp>())
+        return;
+      if (std::optional<TileKernelOperands> ops = getOperands(op))
+        work.emplace_back(op, *ops);
+    });
+    bool failedAny = false;
+    for (auto &[op, ops] : work)
+      failedAny |= failed(outline(op, ops, *chipValue));
+    if (failedAny)
+      signalPassFailure();
+  }
+};
+} // namespace
+} // namespace mlir::minfer

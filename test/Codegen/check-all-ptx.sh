@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Generates every kernel variant through minfer-to-ptx, assembles each PTX with
+# `ptxas -v` and prints its registers / shared memory / spills:
+#   3 kinds x D 64|128 x bf16|f16 x sm_80|sm_90 = 24 kernels (64-row CTAs),
+#   plus the 128-row dense variants (dense-block-m=128) x 2 chips.
+# Fails if ptxas rejects a kernel or if a D = 128 kernel spills.
+#
+# usage: check-all-ptx.sh MINFER_OPT PTXAS OUT_DIR
+# The PTX stays in OUT_DIR/<kernel>.<chip>.ptx (what the runtime loads).
+set -u
+opt=$1 ptxas=$2 out=$3
+rm -rf "$out" && mkdir -p "$out" || exit 1
+
+status=0
+for chip in sm_80 sm_90; do
+  for gen in "minfer-generate-kernels{chip=$chip}" \
+             "minfer-generate-kernels{kinds=dense dense-block-m=128 chip=$chip}"; do
+    if ! echo 'module {}' | "$opt" - -o /dev/null \
+        --pass-pipeline="builtin.module($gen, minfer-to-ptx{chip=$chip}, minfer-dump-ptx{dir=$out})"; then
+      echo "FAIL: minfer-opt ($gen, chip $chip)"
+      status=1
+    fi
+  done
+done
+
+count=0
+printf '%-30s %-6s %5s %9s %9s %12s %12s\n' kernel chip regs "dyn-smem" "st-smem" "spill-st(B)" "spill-ld(B)"
+for ptx in "$out"/*.ptx; do
+  [ -e "$ptx" ] || { echo "FAIL: no PTX generated"; exit 1; }
+  base=$(basename "$ptx" .ptx)          # <kernel>.<chip>
+  kernel=${base%.*} chip=${base##*.}
+  if ! log=$("$ptxas" -arch="$chip" -v "$ptx" -o "$out/$base.cubin" 2>&1); then
+    echo "$log"
+    echo "FAIL: ptxas rejected $base"
+    status=1
+    continue
+  fi
+  regs=$(sed -n 's/.*Used \([0-9]*\) registers.*/\1/p' <<<"$log")
+  smem=$(sed -n 's/.*registers.* \([0-9]*\) bytes smem.*/\1/p' <<<"$log")
+  st=$(sed -n 's/.* \([0-9]*\) bytes spill stores.*/\1/p' <<<"$log")
+  ld=$(sed -n 's/.* \([0-9]*\) bytes spill loads.*/\1/p' <<<"$log")
+  # Dynamic shared memory the launch passes: TileConfig::sharedBytes() with
+  # the default 2 stages: 4 x 64 rows (+ 128 Q rows for 128-row CTAs) x (D + 8).
+  d=${kernel##*_d}; d=${d%%_*}
+  rows=256; [[ $kernel == *_m128_* ]] && rows=384
+  printf '%-30s %-6s %5s %9s %9s %12s %12s\n' "$kernel" "$chip" "$regs" \
+    $((rows * (d + 8) * 2)) "${smem:-0}" "$st" "$ld"
+  if [[ $kernel == *_d128_* ]] && { [ "${st:-1}" != 0 ] || [ "${ld:-1}" != 0 ]; }; then
+    echo "FAIL: $base spills (D = 128 must not)"
+    status=1
+  fi
+  count=$((count + 1))
+done
+echo "$count kernels assembled (dynamic shared memory: TileConfig::sharedBytes())"
+if [ "$count" -lt 32 ]; then
+  echo "FAIL: expected 32 kernels (24 + 8 dense-block-m=128), got $count"
+  status=1
+fi
+exit $status

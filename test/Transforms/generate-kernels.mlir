@@ -1,0 +1,75 @@
+// RUN: minfer-opt %s -minfer-generate-kernels='kinds=dense,vs head-dims=128 dtypes=bf16' | FileCheck %s
+// RUN: minfer-opt %s -minfer-generate-kernels='kinds=block head-dims=64 dtypes=f16 stages=3' | FileCheck %s --check-prefix=F16
+// RUN: minfer-opt %s -minfer-generate-kernels='kinds=dense head-dims=64 dtypes=bf16 dense-block-m=128 stages=1' | FileCheck %s --check-prefix=M128
+// RUN: minfer-opt %s -minfer-generate-kernels | FileCheck %s --check-prefix=ALL
+// Idempotent: kernels already present are kept, not duplicated.
+// RUN: minfer-opt %s -minfer-generate-kernels='kinds=dense' -minfer-generate-kernels='kinds=dense' | FileCheck %s --check-prefix=ONCE
+
+// Bad option values are diagnostics.
+// RUN: not minfer-opt %s -minfer-generate-kernels='kinds=sparse' 2>&1 | FileCheck %s --check-prefix=KIND
+// RUN: not minfer-opt %s -minfer-generate-kernels='dtypes=f32' 2>&1 | FileCheck %s --check-prefix=DTYPE
+// RUN: not minfer-opt %s -minfer-generate-kernels='head-dims=96' 2>&1 | FileCheck %s --check-prefix=DIM
+// RUN: not minfer-opt %s -minfer-generate-kernels='chip=sm_75' 2>&1 | FileCheck %s --check-prefix=CHIP
+// RUN: not minfer-opt %s -minfer-generate-kernels='stages=4' 2>&1 | FileCheck %s --check-prefix=STAGES
+// RUN: not minfer-opt %s -minfer-generate-kernels='kinds=dense dense-block-m=96' 2>&1 | FileCheck %s --check-prefix=BLOCKM
+// KIND: error: minfer-generate-kernels: unknown kernel kind 'sparse' (expected dense, block or vs)
+// DTYPE: error: minfer-generate-kernels: unknown dtype 'f32' (expected bf16 or f16)
+// DIM: error: minfer-generate-kernels: head_dim must be 64 or 128, got 96
+// CHIP: error: minfer-generate-kernels: unknown chip 'sm_75' (expected sm_80 or sm_90)
+// STAGES: error: minfer-generate-kernels: stages must be 1, 2 or 3, got 4
+// BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense kernels)
+
+// One gpu.module per kernel, named like it; the ABI of TileConfig.h.
+// CHECK: module attributes {gpu.container_module}
+// CHECK-LABEL: gpu.module @minfer_dense_d128_bf16
+// CHECK: gpu.func @minfer_dense_d128_bf16(%{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: gpu.block_id x
+// Shared memory: 2 K stages + 2 V stages of 64 rows, rows padded to D + 8.
+// CHECK: gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK: memref.view {{.*}} to memref<256x136xbf16, #gpu.address_space<workgroup>>
+// Q: cp.async with zero-fill, then ldmatrix x4 into A fragments.
+// CHECK: nvgpu.device_async_copy {{.*}}, 8, %{{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_create_group
+// CHECK: nvvm.cp.async.wait.group 1
+// CHECK: gpu.barrier
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false} : memref<256x136xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+// The key-tile loop: m, l of two rows and 16 O fragments are carried.
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, vector<2x2xf32>
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK: gpu.barrier
+// Interior tiles load without predicates (no src-size operand).
+// CHECK: scf.if
+// CHECK: nvgpu.device_async_copy {{.*}}, 8 {bypassL1}
+// CHECK: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: gpu.shuffle xor
+// CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+// CHECK: nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
+// CHECK: scf.yield
+// Epilogue: 16-byte stores of whole rows.
+// CHECK: vector.store {{.*}} {alignment = 16 : i64} : memref<?xbf16>, vector<8xbf16>
+// CHECK: gpu.return
+
+// CHECK-LABEL: gpu.module @minfer_vs_d128_bf16
+// CHECK: gpu.func @minfer_vs_d128_bf16(%{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel
+// CHECK: scf.for
+// CHECK: memref.load
+
+// F16-LABEL: gpu.module @minfer_block_d64_f16
+// F16: gpu.func @minfer_block_d64_f16({{.*}}memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32)
+// 3 stages: 6 x 64 rows of 72 elements.
+// F16: memref.view {{.*}} to memref<384x72xf16, #gpu.address_space<workgroup>>
+// F16: nvvm.cp.async.wait.group 2
+// F16: nvvm.cp.async.wait.group 1
+// F16: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+
+// 128-row dense CTAs: 8 warps; one stage keeps Q in rows of its own.
+// M128-LABEL: gpu.module @minfer_dense_m128_d64_bf16
+// M128: known_block_size = array<i32: 256, 1, 1>
+// M128: memref.view {{.*}} to memref<256x72xbf16, #gpu.address_space<workgroup>>
+
+// ALL-COUNT-12: gpu.func @minfer_{{(dense|block|vs)_d(64|128)_(bf16|f16)}}(
+
+// ONCE-COUNT-4: gpu.module @minfer_dense
+// ONCE-NOT: gpu.module
+module {
+}
