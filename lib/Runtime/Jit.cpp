@@ -9,20 +9,13 @@
 //
 //===----------------------------------------------------------------------===//
 #include "minfer/Runtime/Jit.h"
-#include "minfer/Dialect/Minfer/IR/MinferDialect.h"
-#include "minfer/Transforms/Passes.h"
-#include "minfer/Transforms/Pipelines.h"
+#include "minfer/InitMinfer.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Target/LLVM/NVVM/Target.h"
-#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -51,11 +44,7 @@ std::string pipelineFor(kernel::Chip chip) {
 
 void registerOnce() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    mlir::registerAllPasses();
-    mlir::minfer::registerMinferPasses();
-    mlir::minfer::registerMinferToPtxPipeline();
-  });
+  std::call_once(once, [] { mlir::minfer::registerMinferPassesAndPipelines(); });
 }
 
 const char *elemSpelling(kernel::ElemType t) {
@@ -173,12 +162,7 @@ Status minfer::jit::compile(const JitRequest &request, JitResult &result,
 
   registerOnce();
   mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  // The ConvertToLLVM interfaces of arith, vector, ... live in extensions.
-  mlir::registerAllExtensions(registry);
-  mlir::registerAllToLLVMIRTranslations(registry);
-  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
-  registry.insert<mlir::minfer::MinferDialect>();
+  mlir::minfer::registerMinferDialects(registry);
   mlir::MLIRContext context(registry, mlir::MLIRContext::Threading::DISABLED);
   context.loadAllAvailableDialects();
 
