@@ -10,6 +10,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/SmallSet.h"
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::minfer;
@@ -24,18 +25,37 @@ bool compatible(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
+/// The static one of two compatible extents, if any. Joining before comparing
+/// keeps `?` from bridging two different static extents (1 vs ? vs 2).
+int64_t join(int64_t a, int64_t b) { return ShapedType::isDynamic(a) ? b : a; }
+
 std::string dimStr(int64_t d) {
   return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
 }
 
-/// The extents named by the attention operands: [B, H, Hkv, N, D].
+/// Token positions are int32 in the sparse index and the kernel ABI.
+constexpr int64_t kMaxSeqLen = std::numeric_limits<int32_t>::max();
+
+/// ceil(n / 64) without overflow; dynamic stays dynamic.
+int64_t ceilBlocks(int64_t n) {
+  if (ShapedType::isDynamic(n))
+    return n;
+  return n / kernel::kBlockM + (n % kernel::kBlockM != 0 ? 1 : 0);
+}
+
+LogicalResult verifySeqLen(Operation *op, int64_t n) {
+  if (!ShapedType::isDynamic(n) && n > kMaxSeqLen)
+    return op->emitOpError("sequence length ")
+           << n << " exceeds the int32 sparse index range (" << kMaxSeqLen
+           << ")";
+  return success();
+}
+
+/// The extents named by the attention operands: [B, H, Hkv, N, D], each the
+/// static one among all operands that carry it.
 struct AttentionShape {
   int64_t batch, heads, kvHeads, seqLen, headDim;
-  int64_t queryBlocks() const {
-    return ShapedType::isDynamic(seqLen)
-               ? ShapedType::kDynamic
-               : (seqLen + kernel::kBlockM - 1) / kernel::kBlockM;
-  }
+  int64_t queryBlocks() const { return ceilBlocks(seqLen); }
 };
 
 FailureOr<AttentionShape> verifyAttentionOperands(Operation *op, Value q,
@@ -46,34 +66,43 @@ FailureOr<AttentionShape> verifyAttentionOperands(Operation *op, Value q,
   if (qt.getElementType() != kt.getElementType() ||
       qt.getElementType() != vt.getElementType())
     return op->emitOpError("query, key and value must share an element type");
+  SmallVector<int64_t, 4> qo(qt.getShape()), kv(kt.getShape());
   if (out) {
     auto ot = cast<MemRefType>(out.getType());
     if (ot.getElementType() != qt.getElementType())
       return op->emitOpError("output element type must match the query's");
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 4; ++i) {
       if (!compatible(qt.getDimSize(i), ot.getDimSize(i)))
         return op->emitOpError("output shape must match query shape [B, H, N, D]");
+      qo[i] = join(qo[i], ot.getDimSize(i));
+    }
   }
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 4; ++i) {
     if (!compatible(kt.getDimSize(i), vt.getDimSize(i)))
       return op->emitOpError("key and value shapes must match");
-  AttentionShape s{qt.getDimSize(0), qt.getDimSize(1), kt.getDimSize(1),
-                   qt.getDimSize(2), qt.getDimSize(3)};
-  if (!compatible(s.batch, kt.getDimSize(0)))
+    kv[i] = join(kv[i], vt.getDimSize(i));
+  }
+  AttentionShape s{join(qo[0], kv[0]), qo[1], kv[1], join(qo[2], kv[2]),
+                   qt.getDimSize(3)};
+  if (!compatible(qo[0], kv[0]))
     return op->emitOpError("batch mismatch: query has ")
-           << dimStr(s.batch) << ", key has " << dimStr(kt.getDimSize(0));
-  if (!compatible(s.seqLen, kt.getDimSize(2)))
+           << dimStr(qo[0]) << ", key has " << dimStr(kv[0]);
+  if (!compatible(qo[2], kv[2]))
     return op->emitOpError("sequence length mismatch: query has ")
-           << dimStr(s.seqLen) << ", key has " << dimStr(kt.getDimSize(2));
+           << dimStr(qo[2]) << ", key has " << dimStr(kv[2]);
+  if (failed(verifySeqLen(op, s.seqLen)))
+    return failure();
   if (ShapedType::isDynamic(s.headDim) || !kernel::isSupportedHeadDim(s.headDim))
     return op->emitOpError("head dim must be static 64 or 128, got ")
            << dimStr(s.headDim);
-  if (!compatible(s.headDim, kt.getDimSize(3)))
+  if (!compatible(s.headDim, kv[3]))
     return op->emitOpError("key head dim ")
-           << dimStr(kt.getDimSize(3)) << " differs from query head dim "
-           << s.headDim;
+           << dimStr(kv[3]) << " differs from query head dim " << s.headDim;
+  if (!ShapedType::isDynamic(s.kvHeads) && s.kvHeads <= 0)
+    return op->emitOpError("key/value heads must be positive, got ")
+           << s.kvHeads;
   if (!ShapedType::isDynamic(s.heads) && !ShapedType::isDynamic(s.kvHeads) &&
-      (s.kvHeads <= 0 || s.heads % s.kvHeads != 0))
+      s.heads % s.kvHeads != 0)
     return op->emitOpError("query heads (")
            << s.heads << ") must be a multiple of key/value heads ("
            << s.kvHeads << ")";
@@ -102,18 +131,34 @@ LogicalResult verifyBuffer(Operation *op, StringRef name, Value buffer,
   return success();
 }
 
-/// The four sparse-index buffers over [B, H, NB].
+/// Replaces dynamic entries of `dims` by the static leading dims of `buffer`
+/// (which verifyBuffer has checked compatible).
+void joinLeading(MutableArrayRef<int64_t> dims, Value buffer) {
+  auto t = cast<MemRefType>(buffer.getType());
+  for (size_t i = 0; i < dims.size(); ++i)
+    dims[i] = join(dims[i], t.getDimSize(i));
+}
+
+/// The four sparse-index buffers over [B, H, NB]; each buffer's static dims
+/// also constrain the buffers after it.
 LogicalResult verifyIndexBuffers(Operation *op, Value rangeCount, Value ranges,
                                  Value columnCount, Value columnIndex,
-                                 ArrayRef<int64_t> bhnb) {
-  if (failed(verifyBuffer(op, "range_count", rangeCount, 3, bhnb)) ||
-      failed(verifyBuffer(op, "ranges", ranges, 5, bhnb)))
+                                 ArrayRef<int64_t> expected) {
+  SmallVector<int64_t, 3> bhnb(3, ShapedType::kDynamic);
+  llvm::copy(expected, bhnb.begin());
+  auto check = [&](StringRef name, Value buffer, int64_t rank) {
+    if (failed(verifyBuffer(op, name, buffer, rank, bhnb)))
+      return failure();
+    joinLeading(bhnb, buffer);
+    return success();
+  };
+  if (failed(check("range_count", rangeCount, 3)) ||
+      failed(check("ranges", ranges, 5)))
     return failure();
   if (cast<MemRefType>(ranges.getType()).getDimSize(4) != 2)
     return op->emitOpError("ranges must end in a dimension of 2 ([start, end))");
-  if (columnCount &&
-      (failed(verifyBuffer(op, "column_count", columnCount, 3, bhnb)) ||
-       failed(verifyBuffer(op, "column_index", columnIndex, 4, bhnb))))
+  if (columnCount && (failed(check("column_count", columnCount, 3)) ||
+                      failed(check("column_index", columnIndex, 4))))
     return failure();
   return success();
 }
@@ -153,13 +198,33 @@ LogicalResult verifyHeads(Operation *op, ArrayRef<int64_t> heads, int64_t h,
   return success();
 }
 
-/// Returns [B, H, NB] of the first index buffer; B and H of score buffers.
+/// Pooled block scores pair every query block with every key block.
+LogicalResult verifySquareScores(Operation *op, MemRefType scores) {
+  if (!compatible(scores.getDimSize(2), scores.getDimSize(3)))
+    return op->emitOpError("block_scores must be [B, H, NB, NB], got ")
+           << dimStr(scores.getDimSize(2)) << " query blocks and "
+           << dimStr(scores.getDimSize(3)) << " key blocks";
+  return success();
+}
+
+/// The first `n` dims of `buffer` (fewer when its rank is lower).
 SmallVector<int64_t> leadingDims(Value buffer, int n) {
   auto t = cast<MemRefType>(buffer.getType());
   SmallVector<int64_t> dims;
   for (int i = 0; i < n && i < t.getRank(); ++i)
     dims.push_back(t.getDimSize(i));
   return dims;
+}
+
+/// H of an index op whose four buffers verifyIndexBuffers accepted: the
+/// static one among them, if any.
+template <typename IndexOp>
+int64_t indexHeads(IndexOp op) {
+  int64_t h = ShapedType::kDynamic;
+  for (Value buffer : {op.getRangeCount(), op.getRanges(), op.getColumnCount(),
+                       op.getColumnIndex()})
+    h = join(h, cast<MemRefType>(buffer.getType()).getDimSize(1));
+  return h;
 }
 } // namespace
 
@@ -172,7 +237,8 @@ LogicalResult SparseAttentionOp::verify() {
                                        getOutput());
   if (failed(shape) || failed(verifyScale(*this, getScaleAttr())))
     return failure();
-  if (ShapedType::isDynamic(shape->heads))
+  // The query's own H: the expansion sizes its buffers from the query type.
+  if (getQuery().getType().isDynamicDim(1))
     return emitOpError("the number of query heads must be static");
   if (static_cast<int64_t>(getPatterns().size()) != shape->heads)
     return emitOpError("expects one pattern per query head: got ")
@@ -201,17 +267,23 @@ LogicalResult VsEstimateOp::verify() {
   if (failed(shape) || failed(verifyScale(*this, getScaleAttr())))
     return failure();
   SmallVector<int64_t> bhn{shape->batch, shape->heads, shape->seqLen};
-  if (failed(verifyBuffer(*this, "vertical_scores", getVerticalScores(), 3, bhn)) ||
-      failed(verifyBuffer(*this, "slash_scores", getSlashScores(), 3, bhn)) ||
+  if (failed(verifyBuffer(*this, "vertical_scores", getVerticalScores(), 3, bhn)))
+    return failure();
+  joinLeading(bhn, getVerticalScores());
+  if (failed(verifyBuffer(*this, "slash_scores", getSlashScores(), 3, bhn)) ||
       failed(verifyHeads(*this, getHeads(), shape->heads)))
+    return failure();
+  joinLeading(bhn, getSlashScores());
+  int64_t n = bhn[2]; // N, also when only a score buffer has it static
+  if (failed(verifySeqLen(*this, n)))
     return failure();
   if (getLastQ() <= 0 || getLastQ() % 16 != 0)
     return emitOpError("last_q must be a positive multiple of 16, got ")
            << getLastQ();
-  if (!ShapedType::isDynamic(shape->seqLen) && getLastQ() > shape->seqLen)
+  if (!ShapedType::isDynamic(n) && getLastQ() > n)
     return emitOpError("last_q (") << getLastQ()
-                                   << ") exceeds the sequence length ("
-                                   << shape->seqLen << ")";
+                                   << ") exceeds the sequence length (" << n
+                                   << ")";
   return success();
 }
 
@@ -225,22 +297,23 @@ LogicalResult BsEstimateOp::verify() {
   return failure(
       failed(verifyBuffer(*this, "block_scores", getBlockScores(), 4,
                           {shape->batch, shape->heads, nb, nb})) ||
+      failed(verifySquareScores(*this, getBlockScores().getType())) ||
       failed(verifyHeads(*this, getHeads(), shape->heads)));
 }
 
 LogicalResult BuildVsIndexOp::verify() {
-  auto bhn = leadingDims(getVerticalScores(), 3);
-  if (failed(verifyBuffer(*this, "vertical_scores", getVerticalScores(), 3, {})) ||
-      failed(verifyBuffer(*this, "slash_scores", getSlashScores(), 3, bhn)) ||
-      failed(verifyBlock(*this, getBlock())))
+  if (failed(verifyBuffer(*this, "vertical_scores", getVerticalScores(), 3, {})))
     return failure();
-  int64_t nb = ShapedType::isDynamic(bhn[2])
-                   ? ShapedType::kDynamic
-                   : (bhn[2] + kernel::kBlockM - 1) / kernel::kBlockM;
-  if (failed(verifyIndexBuffers(*this, getRangeCount(), getRanges(),
+  auto bhn = leadingDims(getVerticalScores(), 3);
+  if (failed(verifyBuffer(*this, "slash_scores", getSlashScores(), 3, bhn)))
+    return failure();
+  joinLeading(bhn, getSlashScores());
+  if (failed(verifySeqLen(*this, bhn[2])) ||
+      failed(verifyBlock(*this, getBlock())) ||
+      failed(verifyIndexBuffers(*this, getRangeCount(), getRanges(),
                                 getColumnCount(), getColumnIndex(),
-                                {bhn[0], bhn[1], nb})) ||
-      failed(verifyHeads(*this, getHeads(), bhn[1],
+                                {bhn[0], bhn[1], ceilBlocks(bhn[2])})) ||
+      failed(verifyHeads(*this, getHeads(), join(bhn[1], indexHeads(*this)),
                          {{"vertical", getVertical()}, {"slash", getSlash()}})))
     return failure();
   if (getForcedVerticalAttr().getInt() < 0 || getForcedSlashAttr().getInt() < 0)
@@ -249,21 +322,27 @@ LogicalResult BuildVsIndexOp::verify() {
 }
 
 LogicalResult BuildBsIndexOp::verify() {
-  auto bhnb = leadingDims(getBlockScores(), 3);
-  if (failed(verifyBuffer(*this, "block_scores", getBlockScores(), 4, {})) ||
-      failed(verifyBlock(*this, getBlock())) ||
+  if (failed(verifyBuffer(*this, "block_scores", getBlockScores(), 4, {})))
+    return failure();
+  auto scores = getBlockScores().getType();
+  if (failed(verifySquareScores(*this, scores)))
+    return failure();
+  SmallVector<int64_t> bhnb{scores.getDimSize(0), scores.getDimSize(1),
+                            join(scores.getDimSize(2), scores.getDimSize(3))};
+  if (failed(verifyBlock(*this, getBlock())) ||
       failed(verifyIndexBuffers(*this, getRangeCount(), getRanges(),
                                 getColumnCount(), getColumnIndex(), bhnb)))
     return failure();
-  return verifyHeads(*this, getHeads(), bhnb[1], {{"top_k", getTopK()}});
+  return verifyHeads(*this, getHeads(), indexHeads(*this),
+                     {{"top_k", getTopK()}});
 }
 
 LogicalResult BuildAShapeIndexOp::verify() {
-  auto bhnb = leadingDims(getRangeCount(), 3);
   if (failed(verifyBlock(*this, getBlock())) ||
       failed(verifyIndexBuffers(*this, getRangeCount(), getRanges(),
-                                getColumnCount(), getColumnIndex(), bhnb)) ||
-      failed(verifyHeads(*this, getHeads(), bhnb[1], {{"local", getLocal()}})))
+                                getColumnCount(), getColumnIndex(), {})) ||
+      failed(verifyHeads(*this, getHeads(), indexHeads(*this),
+                         {{"local", getLocal()}})))
     return failure();
   if (getSink().size() != getHeads().size())
     return emitOpError("sink has ") << getSink().size()
@@ -276,12 +355,11 @@ LogicalResult BuildAShapeIndexOp::verify() {
 }
 
 LogicalResult BuildDenseIndexOp::verify() {
-  auto bhnb = leadingDims(getRangeCount(), 3);
   if (failed(verifyBlock(*this, getBlock())) ||
       failed(verifyIndexBuffers(*this, getRangeCount(), getRanges(),
-                                getColumnCount(), getColumnIndex(), bhnb)))
+                                getColumnCount(), getColumnIndex(), {})))
     return failure();
-  return verifyHeads(*this, getHeads(), bhnb[1]);
+  return verifyHeads(*this, getHeads(), indexHeads(*this));
 }
 
 //===----------------------------------------------------------------------===//
@@ -290,39 +368,33 @@ LogicalResult BuildDenseIndexOp::verify() {
 
 namespace {
 template <typename KernelOp>
-LogicalResult verifyKernelOp(KernelOp op, Value columnCount = Value(),
-                             Value columnIndex = Value()) {
+FailureOr<AttentionShape> verifyKernelOp(KernelOp op) {
   auto shape = verifyAttentionOperands(op, op.getQuery(), op.getKey(),
                                        op.getValue(), op.getOutput());
   if (failed(shape) || failed(verifyScale(op, op.getScaleAttr())))
     return failure();
   if (!op.getCausal())
     return op.emitOpError("only causal attention is supported (prefill)");
-  return success();
+  return shape;
 }
 } // namespace
 
 LogicalResult DenseAttentionOp::verify() { return verifyKernelOp(*this); }
 
 LogicalResult BlockAttentionOp::verify() {
-  if (failed(verifyKernelOp(*this)))
+  auto shape = verifyKernelOp(*this);
+  if (failed(shape))
     return failure();
-  auto q = cast<MemRefType>(getQuery().getType());
-  int64_t n = q.getDimSize(2);
-  int64_t nb = ShapedType::isDynamic(n) ? n
-                                        : (n + kernel::kBlockM - 1) / kernel::kBlockM;
   return verifyIndexBuffers(*this, getRangeCount(), getRanges(), Value(),
-                            Value(), {q.getDimSize(0), q.getDimSize(1), nb});
+                            Value(),
+                            {shape->batch, shape->heads, shape->queryBlocks()});
 }
 
 LogicalResult VsAttentionOp::verify() {
-  if (failed(verifyKernelOp(*this)))
+  auto shape = verifyKernelOp(*this);
+  if (failed(shape))
     return failure();
-  auto q = cast<MemRefType>(getQuery().getType());
-  int64_t n = q.getDimSize(2);
-  int64_t nb = ShapedType::isDynamic(n) ? n
-                                        : (n + kernel::kBlockM - 1) / kernel::kBlockM;
   return verifyIndexBuffers(*this, getRangeCount(), getRanges(),
                             getColumnCount(), getColumnIndex(),
-                            {q.getDimSize(0), q.getDimSize(1), nb});
+                            {shape->batch, shape->heads, shape->queryBlocks()});
 }
