@@ -199,7 +199,8 @@ struct ExpandSparseAttentionPass final
   void runOnOperation() override {
     if (blockSize != kernel::kBlockM) {
       getOperation().emitError("minfer-expand-sparse-attention: block-size must be ")
-          << kernel::kBlockM << " (the kernel tile), got " << blockSize;
+          << kernel::kBlockM << " (the kernel tile), got "
+          << static_cast<int64_t>(blockSize);
       return signalPassFailure();
     }
     if (lastQ < 0 || lastQ % 16 != 0 || forcedVertical < 0 || forcedSlash < 0) {
@@ -208,6 +209,23 @@ struct ExpandSparseAttentionPass final
                                "non-negative");
       return signalPassFailure();
     }
+    // The verifier checks each pattern's own last_q against a static N; the
+    // override bypasses it, so check it here rather than emit invalid IR.
+    bool tooLong = false;
+    getOperation().walk([&](SparseAttentionOp op) {
+      int64_t n = cast<MemRefType>(op.getQuery().getType()).getDimSize(2);
+      bool hasVs = llvm::any_of(op.getPatterns(), [](Attribute a) {
+        return isa<VerticalSlashAttr>(a);
+      });
+      if (hasVs && lastQ > 0 && !ShapedType::isDynamic(n) && lastQ > n) {
+        op.emitOpError("last-q override (")
+            << static_cast<int64_t>(lastQ)
+            << ") exceeds the sequence length (" << n << ")";
+        tooLong = true;
+      }
+    });
+    if (tooLong)
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     patterns.add<ExpandSparseAttentionPattern>(
         &getContext(), ExpandOptions{lastQ, forcedVertical, forcedSlash});

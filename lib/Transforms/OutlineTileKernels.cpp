@@ -95,9 +95,18 @@ Value flatten(OpBuilder &b, Location loc, Value v) {
   for (int64_t i = 0; i < type.getRank(); ++i)
     all.push_back(i);
   Value flat = v;
-  if (type.getRank() != 1)
-    flat = memref::CollapseShapeOp::create(b, loc, v,
+  if (type.getRank() != 1) {
+    // Explicit result type: the inferred one folds a static 0 extent next to a
+    // `?` into a static 0, which collapse_shape's verifier then rejects.
+    int64_t size = 1;
+    for (int64_t d : type.getShape())
+      size = ShapedType::isDynamic(d) || ShapedType::isDynamic(size)
+                 ? ShapedType::kDynamic
+                 : size * d;
+    auto collapsed = MemRefType::get({size}, type.getElementType());
+    flat = memref::CollapseShapeOp::create(b, loc, collapsed, v,
                                            ArrayRef<ReassociationIndices>{all});
+  }
   auto dynType = MemRefType::get({ShapedType::kDynamic}, type.getElementType());
   if (flat.getType() != dynType)
     flat = memref::CastOp::create(b, loc, dynType, flat);

@@ -73,3 +73,18 @@ func.func @vs(%q: memref<?x4x?x128xbf16>, %k: memref<?x1x?x128xbf16>,
   return
 }
 
+
+// -----
+
+// Regression (fuzzer): a static 0 extent next to a `?` still flattens to
+// memref<?xT> (the inferred collapse type was a static 0, which collapse_shape
+// then rejected).
+// CHECK-LABEL: func.func @zero_batch
+// CHECK: memref.collapse_shape %{{.+}} {{\[\[}}0, 1, 2, 3]] : memref<0x1x?x64xbf16> into memref<?xbf16>
+// CHECK: gpu.launch_func  @minfer_dense_d64_bf16::@minfer_dense_d64_bf16
+func.func @zero_batch(%q: memref<0x1x?x64xbf16>, %k: memref<0x1x?x64xbf16>,
+                      %v: memref<0x1x?x64xbf16>, %o: memref<0x1x?x64xbf16>) {
+  minfer.dense_attention %q, %k, %v, %o {scale = 0.125 : f32}
+    : memref<0x1x?x64xbf16>, memref<0x1x?x64xbf16>, memref<0x1x?x64xbf16>, memref<0x1x?x64xbf16>
+  return
+}

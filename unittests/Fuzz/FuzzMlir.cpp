@@ -27,6 +27,7 @@
 // --iterations=0` under a debugger.
 //
 //===----------------------------------------------------------------------===//
+#include "minfer/InitMinfer.h"
 #include "FuzzHarness.h"
 
 #include "minfer/Dialect/Minfer/IR/MinferDialect.h"
@@ -736,11 +737,7 @@ int main(int argc, char **argv) {
   // What minfer-opt registers, so that any IR it reads parses here too and
   // the kernel pipelines find their dialects and targets already loaded.
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerAllToLLVMIRTranslations(registry);
-  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
-  registry.insert<mlir::minfer::MinferDialect>();
+  mlir::minfer::registerMinferDialects(registry);
 
   // Seeds: the lit corpus plus the snippets above.
   std::vector<std::string> dirs(corpusDirs.begin(), corpusDirs.end());
