@@ -8,7 +8,9 @@
 // Inputs are generated on the GPU (runtime/cuda/kernels/testing/Generate.cu):
 // uniform random, or structured long-context-like q/k (RoPE'd shared per-head
 // bias + heavy-hitter keys). Budgets are MInference's defaults: VS v=1000
-// s=6096, BS top-k=100, A-shape sink 128 + local 4096.
+// s=6096, BS top-k=100, A-shape sink 128 + local 4096. The runtime's dense
+// fallback is on (threshold kDenseFallback; counter `fallback` = 1 when the
+// call ran the dense kernel).
 //
 // Name: <impl>/<data>/n<N>/h<H>_<Hkv>; filter with --benchmark_filter, e.g.
 //   minfer-bench --benchmark_filter='/n(16384|131072)/' --benchmark_format=json
@@ -30,6 +32,8 @@ using namespace minfer::cuda;
 
 namespace {
 constexpr int64_t kHeadDim = 128;
+/// Kept fraction at which a call runs the dense kernel instead.
+constexpr double kDenseFallback = 0.9;
 
 enum class Impl { Dense, VerticalSlash, BlockSparse, AShape };
 enum class Data { Random, Structured };
@@ -150,7 +154,11 @@ void runCase(benchmark::State &state, Impl impl, Data data, int64_t n,
 
   // Stage times and density from one instrumented call (it synchronizes).
   RunStats stats;
-  RunOptions instrumented;
+  // The automatic dense fallback is on, as a user would run it: at short N
+  // (or dense-like data) the dense kernel beats a sparse one.
+  RunOptions plain;
+  plain.denseFallback = kDenseFallback;
+  RunOptions instrumented = plain;
   instrumented.timing = true;
   instrumented.countKept = true;
   instrumented.stats = &stats;
@@ -166,7 +174,7 @@ void runCase(benchmark::State &state, Impl impl, Data data, int64_t n,
   api.cuEventCreate(&stop, kEventDefault);
   for (auto _ : state) {
     api.cuEventRecord(start, nullptr);
-    s = b.rt->sparseAttention(t, patterns);
+    s = b.rt->sparseAttention(t, patterns, plain);
     api.cuEventRecord(stop, nullptr);
     api.cuEventSynchronize(stop);
     float ms = 0;
@@ -183,6 +191,7 @@ void runCase(benchmark::State &state, Impl impl, Data data, int64_t n,
   double causal = double(n) * (n + 1) / 2 * heads;
   double total = stats.estimateMs + stats.indexMs + stats.kernelMs;
   state.counters["n"] = double(n);
+  state.counters["fallback"] = stats.denseFallback ? 1 : 0;
   state.counters["estimate_ms"] = stats.estimateMs;
   state.counters["index_ms"] = stats.indexMs;
   state.counters["kernel_ms"] = stats.kernelMs;

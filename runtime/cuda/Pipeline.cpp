@@ -32,6 +32,11 @@ Status Runtime::validate(const AttentionTensors &t, const LayerPatterns &pattern
   MINFER_RETURN_IF_ERROR(validatePatterns(t, patterns, opts.vs));
   if (opts.workspaceBudget < 0)
     return invalidArgument("workspace budget must be non-negative");
+  if (!(opts.denseFallback >= 0.0 && opts.denseFallback <= 1.0))
+    return invalidArgument("denseFallback must be a density in [0, 1], got " +
+                           std::to_string(opts.denseFallback));
+  if (opts.denseFallbackProbeLen < 0)
+    return invalidArgument("denseFallbackProbeLen must be non-negative");
   return Status::success();
 }
 
@@ -57,6 +62,29 @@ Status Runtime::sparseAttention(const AttentionTensors &t,
                                 const LayerPatterns &patterns,
                                 const RunOptions &opts, CUstream stream) {
   MINFER_RETURN_IF_ERROR(validate(t, patterns, opts));
+  if (opts.denseFallback > 0 && !opts.indexOnly && kernelKindFor(patterns) !=
+                                                       kernel::KernelKind::Dense) {
+    bool dense = densityUpperBound(patterns, t.seqLen, opts.vs) >= opts.denseFallback;
+    if (dense && t.seqLen > opts.denseFallbackProbeLen) {
+      // The bound says nothing here: measure the index of this call's data.
+      RunStats probeStats;
+      RunOptions probe;
+      probe.vs = opts.vs;
+      probe.workspaceBudget = opts.workspaceBudget;
+      probe.indexOnly = probe.countKept = true;
+      probe.stats = &probeStats;
+      MINFER_RETURN_IF_ERROR(impl_->run(t, &patterns, nullptr, probe, stream));
+      double causal = double(t.batch) * t.heads * double(t.seqLen) * (t.seqLen + 1) / 2;
+      dense = probeStats.keptPairs >= opts.denseFallback * causal;
+    }
+    if (dense) {
+      LayerPatterns allDense(patterns.size(), HeadPattern::dense());
+      Status st = impl_->run(t, &allDense, nullptr, opts, stream);
+      if (opts.stats)
+        opts.stats->denseFallback = true;
+      return st;
+    }
+  }
   return impl_->run(t, &patterns, nullptr, opts, stream);
 }
 

@@ -88,6 +88,33 @@ Status validatePatterns(const AttentionTensors &t, const LayerPatterns &patterns
   return Status::success();
 }
 
+double densityUpperBound(const LayerPatterns &patterns, int64_t seqLen,
+                         const VsOptions &vs) {
+  if (patterns.empty() || seqLen <= 0)
+    return 0.0;
+  double n = double(seqLen), causal = n * (n + 1) / 2, kept = 0;
+  for (const HeadPattern &p : patterns) {
+    double c = n;
+    switch (p.kind) {
+    case PatternKind::Dense:
+      break;
+    case PatternKind::VerticalSlash:
+      c = 64.0 * std::min(n, double(std::max(p.slash, vs.forcedSlash))) +
+          std::min(n, double(std::max(p.vertical, vs.forcedVertical)));
+      break;
+    case PatternKind::BlockSparse:
+      c = 64.0 * double(p.topK);
+      break;
+    case PatternKind::AShape:
+      c = double(p.sink) + double(p.local) + 64.0;
+      break;
+    }
+    c = std::min(c, n);
+    kept += c * (c + 1) / 2 + (n - c) * c; // sum over rows of min(i + 1, c)
+  }
+  return kept / (causal * double(patterns.size()));
+}
+
 KernelKind kernelKindFor(const LayerPatterns &patterns) {
   bool anyVs = false, anySparse = false;
   for (const HeadPattern &p : patterns) {

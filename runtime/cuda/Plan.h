@@ -81,6 +81,13 @@ Status makePlan(const PlanRequest &req, CallPlan *plan);
 /// block if any is not dense, else dense.
 kernel::KernelKind kernelKindFor(const LayerPatterns &patterns);
 
+/// Upper bound of the fraction of causal query-key pairs `patterns` keep at
+/// length N, from the budgets alone: a row keeps at most
+/// min(i + 1, c) keys, c = 64 S + V (vertical-slash, effective budgets),
+/// 64 k (block-sparse), sink + local + 64 (A-shape), N (dense).
+double densityUpperBound(const LayerPatterns &patterns, int64_t seqLen,
+                         const VsOptions &vs);
+
 /// Chunk sizes the kernels' head -> kv-head mapping allows for H / Hkv =
 /// group: divisors of group and multiples of group up to `heads`, capped at
 /// kernels::kMaxChunkHeads; ascending.

@@ -192,5 +192,65 @@ TEST(CudaPlan, TileConfigLineOfPtxFiles) {
   EXPECT_EQ(vs.stages, 2);
 }
 
+// The dense-fallback bound: exact for dense, the closed form sum of
+// min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
+TEST(CudaPlan, DensityUpperBound) {
+  VsOptions vs;
+  EXPECT_DOUBLE_EQ(densityUpperBound({HeadPattern::dense()}, 1000, vs), 1.0);
+  // MInference's VS budgets cover every row up to N = 64 * 6096 + 1000.
+  EXPECT_DOUBLE_EQ(
+      densityUpperBound({HeadPattern::verticalSlash(1000, 6096)}, 16384, vs), 1.0);
+  // Block-sparse k = 4 at N = 1024: c = 256.
+  double n = 1024, c = 256;
+  double want = (c * (c + 1) / 2 + (n - c) * c) / (n * (n + 1) / 2);
+  EXPECT_DOUBLE_EQ(densityUpperBound({HeadPattern::blockSparse(4)}, 1024, vs), want);
+  // Mixed heads average; A-shape c = sink + local + 64.
+  double a = 128 + 512 + 64;
+  double wantA = (a * (a + 1) / 2 + (n - a) * a) / (n * (n + 1) / 2);
+  EXPECT_DOUBLE_EQ(densityUpperBound({HeadPattern::aShape(128, 512), HeadPattern::dense()},
+                                     1024, vs),
+                   (wantA + 1.0) / 2);
+  // The bound is an upper bound of what the CPU reference index keeps.
+  for (int64_t len : {100, 777, 2048}) {
+    AttentionShape s{1, 1, 1, len, 64};
+    for (HeadPattern p : {HeadPattern::blockSparse(3), HeadPattern::aShape(16, 100)}) {
+      auto [r, cols] = ref::requiredCapacity({p}, len);
+      SparseIndex index;
+      index.resize(1, 1, len, r, cols);
+      std::vector<float> scores(numQueryBlocks(len) * numQueryBlocks(len), 0.0f);
+      Status st = p.kind == PatternKind::AShape
+                      ? ref::fillAShapeIndex(index, 0, 0, p.sink, p.local)
+                      : ref::fillBsIndex(index, 0, 0, scores, p.topK);
+      ASSERT_TRUE(st.ok()) << st.str();
+      double kept = 0;
+      for (uint8_t m : ref::maskFromIndex(index, 0, 0))
+        kept += m;
+      EXPECT_LE(kept / (double(len) * (len + 1) / 2),
+                densityUpperBound({p}, len, vs) + 1e-12) << p.str() << " N=" << len;
+    }
+  }
+}
+
+TEST(CudaPlan, DenseFallbackOptionIsValidated) {
+  // Distinct, aligned fake device addresses: validate never dereferences.
+  AttentionTensors t;
+  t.q = reinterpret_cast<void *>(uintptr_t(1) << 20);
+  t.k = reinterpret_cast<void *>(uintptr_t(2) << 20);
+  t.v = reinterpret_cast<void *>(uintptr_t(3) << 20);
+  t.out = reinterpret_cast<void *>(uintptr_t(4) << 20);
+  t.seqLen = 64, t.headDim = 64;
+  t.scale = 0.125f;
+  RunOptions o;
+  o.denseFallback = 0.9;
+  Status ok = Runtime::validate(t, {HeadPattern::dense()}, o);
+  ASSERT_TRUE(ok.ok()) << ok.str();
+  o.denseFallback = 1.5;
+  EXPECT_EQ(Runtime::validate(t, {HeadPattern::dense()}, o).code(), ErrorCode::InvalidArgument);
+  o.denseFallback = 0.9;
+  o.denseFallbackProbeLen = -1;
+  EXPECT_EQ(Runtime::validate(t, {HeadPattern::dense()}, o).code(), ErrorCode::InvalidArgument);
+}
+
 } // namespace
 } // namespace minfer::cuda::testing
+

@@ -63,6 +63,8 @@ struct RunStats {
   /// Query-key pairs the executed mask keeps, over all batch entries and
   /// heads (RunOptions::countKept only; dense: B H N (N + 1) / 2).
   double keptPairs = 0.0;
+  /// The call ran the dense kernel instead (RunOptions::denseFallback).
+  bool denseFallback = false;
 };
 
 struct RunOptions {
@@ -76,6 +78,14 @@ struct RunOptions {
   /// Build the index and stop (no attention kernel, `out` untouched, no
   /// attention PTX needed). For tests and tools.
   bool indexOnly = false;
+  /// Automatic dense fallback: when the kept fraction of the causal work is
+  /// at least this (0: off), run the dense kernel instead, which is faster
+  /// than a sparse kernel at high density (short N). Up to
+  /// denseFallbackProbeLen the fraction is bounded from the budgets alone
+  /// (no device work); above it, an index-only pass measures it on the GPU
+  /// when the bound alone cannot rule the fallback out.
+  double denseFallback = 0.0;
+  int64_t denseFallbackProbeLen = 32768;
   /// Count the kept query-key pairs on the GPU (RunStats::keptPairs); the
   /// call then waits for the stream.
   bool countKept = false;
