@@ -14,17 +14,19 @@ namespace minfer {
 using ref::detail::num;
 
 Status AttentionShape::validate() const {
-  const std::pair<const char *, int64_t> sizes[] = {
-      {"batch", batch}, {"heads", heads}, {"kv_heads", kvHeads},
-      {"seq_len", seqLen}, {"head_dim", headDim}};
+  const std::pair<const char *, int64_t> sizes[] = {{"batch", batch},
+                                                    {"heads", heads},
+                                                    {"kv_heads", kvHeads},
+                                                    {"seq_len", seqLen},
+                                                    {"head_dim", headDim}};
   for (const auto &[name, value] : sizes)
     if (value <= 0)
       return invalidArgument(std::string(name) + " must be positive, got " +
                              num(value));
   if (heads % kvHeads != 0)
     return invalidArgument("heads (" + num(heads) +
-                           ") must be a multiple of kv_heads (" +
-                           num(kvHeads) + ")");
+                           ") must be a multiple of kv_heads (" + num(kvHeads) +
+                           ")");
   if (!kernel::isSupportedHeadDim(headDim))
     return Status(ErrorCode::Unsupported,
                   "head_dim must be 64 or 128, got " + num(headDim));
@@ -43,7 +45,8 @@ namespace ref {
 
 using detail::checkSize;
 
-Status checkAttentionInputs(const AttentionShape &s, const std::vector<float> &q,
+Status checkAttentionInputs(const AttentionShape &s,
+                            const std::vector<float> &q,
                             const std::vector<float> &k,
                             const std::vector<float> &v, float scale) {
   MINFER_RETURN_IF_ERROR(s.validate());
@@ -65,6 +68,28 @@ static Status checkOut(const std::vector<float> &q, const std::vector<float> &k,
   return Status::success();
 }
 
+/// Pointers of one (b, h): its query/output rows and its kv head's rows.
+struct HeadData {
+  const float *Q, *K, *V;
+  float *O;
+};
+
+/// Calls fn(b, h, head) for every query head (GQA: h reads kv head h / group).
+template <typename Fn>
+static void forEachHead(const AttentionShape &s, const std::vector<float> &q,
+                        const std::vector<float> &k,
+                        const std::vector<float> &v, std::vector<float> &out,
+                        Fn &&fn) {
+  const int64_t ND = s.seqLen * s.headDim;
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t h = 0; h < s.heads; ++h) {
+      int64_t kvh = b * s.kvHeads + s.kvHeadOf(h);
+      HeadData hd{q.data() + (b * s.heads + h) * ND, k.data() + kvh * ND,
+                  v.data() + kvh * ND, out.data() + (b * s.heads + h) * ND};
+      fn(b, h, hd);
+    }
+}
+
 Status denseAttention(const AttentionShape &s, const std::vector<float> &q,
                       const std::vector<float> &k, const std::vector<float> &v,
                       float scale, std::vector<float> &out) {
@@ -73,20 +98,16 @@ Status denseAttention(const AttentionShape &s, const std::vector<float> &q,
   const int64_t N = s.seqLen, D = s.headDim;
   out.assign(s.qElems(), 0.0f);
   detail::RowScratch w(N, D);
-  for (int64_t b = 0; b < s.batch; ++b)
-    for (int64_t h = 0; h < s.heads; ++h) {
-      const float *Q = q.data() + (b * s.heads + h) * N * D;
-      int64_t kvh = b * s.kvHeads + s.kvHeadOf(h);
-      const float *K = k.data() + kvh * N * D, *V = v.data() + kvh * N * D;
-      float *O = out.data() + (b * s.heads + h) * N * D;
-      for (int64_t i = 0; i < N; ++i) {
-        auto keys = [i](auto &&fn) {
-          for (int64_t j = 0; j <= i; ++j)
-            fn(j);
-        };
-        detail::attendRow(Q + i * D, K, V, D, scale, keys, w, O + i * D);
-      }
+  forEachHead(s, q, k, v, out, [&](int64_t, int64_t, const HeadData &hd) {
+    for (int64_t i = 0; i < N; ++i) {
+      auto keys = [i](auto &&fn) {
+        for (int64_t j = 0; j <= i; ++j)
+          fn(j);
+      };
+      detail::attendRow(hd.Q + i * D, hd.K, hd.V, D, scale, keys, w,
+                        hd.O + i * D);
     }
+  });
   return Status::success();
 }
 
@@ -98,10 +119,10 @@ Status indexedAttention(const AttentionShape &s, const std::vector<float> &q,
   MINFER_RETURN_IF_ERROR(checkOut(q, k, v, out));
   if (index.batch != s.batch || index.heads != s.heads ||
       index.seqLen != s.seqLen)
-    return invalidArgument(
-        "index is for [B, H, N] = [" + num(index.batch) + ", " +
-        num(index.heads) + ", " + num(index.seqLen) + "], attention is [" +
-        num(s.batch) + ", " + num(s.heads) + ", " + num(s.seqLen) + "]");
+    return invalidArgument("index is for [B, H, N] = [" + num(index.batch) +
+                           ", " + num(index.heads) + ", " + num(index.seqLen) +
+                           "], attention is [" + num(s.batch) + ", " +
+                           num(s.heads) + ", " + num(s.seqLen) + "]");
   // A malformed index (overlapping ranges, say) would count keys twice: the
   // reference refuses it rather than computing something no kernel computes.
   MINFER_RETURN_IF_ERROR(validateIndex(index));
@@ -110,33 +131,29 @@ Status indexedAttention(const AttentionShape &s, const std::vector<float> &q,
   const int64_t R = index.maxRanges, C = index.maxColumns;
   out.assign(s.qElems(), 0.0f);
   detail::RowScratch w(N, D);
-  for (int64_t b = 0; b < s.batch; ++b)
-    for (int64_t h = 0; h < s.heads; ++h) {
-      const float *Q = q.data() + (b * s.heads + h) * N * D;
-      int64_t kvh = b * s.kvHeads + s.kvHeadOf(h);
-      const float *K = k.data() + kvh * N * D, *V = v.data() + kvh * N * D;
-      float *O = out.data() + (b * s.heads + h) * N * D;
-      for (int64_t m = 0; m < NB; ++m) {
-        int64_t row = index.row(b, h, m);
-        const int32_t *rg = index.ranges.data() + row * R * 2;
-        const int32_t *cols = index.columnIndex.data() + row * C;
-        int64_t nr = index.rangeCount[row], nc = index.columnCount[row];
-        for (int64_t i = detail::blockStart(m); i < detail::blockEnd(m, N);
-             ++i) {
-          auto keys = [&](auto &&fn) {
-            for (int64_t r = 0; r < nr; ++r) {
-              int64_t hi = rg[2 * r + 1] < i + 1 ? rg[2 * r + 1] : i + 1;
-              for (int64_t j = rg[2 * r]; j < hi; ++j)
-                fn(j);
-            }
-            // Columns are sorted: stop at the causal diagonal.
-            for (int64_t c = 0; c < nc && cols[c] <= i; ++c)
-              fn(cols[c]);
-          };
-          detail::attendRow(Q + i * D, K, V, D, scale, keys, w, O + i * D);
-        }
+  forEachHead(s, q, k, v, out, [&](int64_t b, int64_t h, const HeadData &hd) {
+    const float *Q = hd.Q, *K = hd.K, *V = hd.V;
+    float *O = hd.O;
+    for (int64_t m = 0; m < NB; ++m) {
+      int64_t row = index.row(b, h, m);
+      const int32_t *rg = index.ranges.data() + row * R * 2;
+      const int32_t *cols = index.columnIndex.data() + row * C;
+      int64_t nr = index.rangeCount[row], nc = index.columnCount[row];
+      for (int64_t i = detail::blockStart(m); i < detail::blockEnd(m, N); ++i) {
+        auto keys = [&](auto &&fn) {
+          for (int64_t r = 0; r < nr; ++r) {
+            int64_t hi = rg[2 * r + 1] < i + 1 ? rg[2 * r + 1] : i + 1;
+            for (int64_t j = rg[2 * r]; j < hi; ++j)
+              fn(j);
+          }
+          // Columns are sorted: stop at the causal diagonal.
+          for (int64_t c = 0; c < nc && cols[c] <= i; ++c)
+            fn(cols[c]);
+        };
+        detail::attendRow(Q + i * D, K, V, D, scale, keys, w, O + i * D);
       }
     }
+  });
   return Status::success();
 }
 
