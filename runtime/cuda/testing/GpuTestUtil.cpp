@@ -19,61 +19,68 @@ namespace minfer::cuda::testing {
 using kernel::ElemType;
 using kernel::KernelKind;
 
+/// The 12 attention kernels (kind x dtype x D) with 64-row tiles; stops at
+/// the first config for which fn returns false.
+template <typename Fn> bool forEachKernelConfig(Fn &&fn) {
+  for (KernelKind kind :
+       {KernelKind::Dense, KernelKind::Block, KernelKind::VerticalSlash})
+    for (ElemType elem : {ElemType::BF16, ElemType::F16})
+      for (int64_t d : {64, 128}) {
+        kernel::TileConfig cfg;
+        cfg.kind = kind;
+        cfg.elem = elem;
+        cfg.headDim = d;
+        if (!fn(cfg))
+          return false;
+      }
+  return true;
+}
+
 Status registerNaiveKernels(Runtime &rt) {
   const EmbeddedPtx *e = findEmbeddedPtx(kTestKernelPtx, "NaiveAttention");
   if (!e)
     return Status(ErrorCode::Unsupported,
                   "naive test kernels were not built (nvcc not found)");
-  for (KernelKind kind : {KernelKind::Dense, KernelKind::Block,
-                          KernelKind::VerticalSlash})
-    for (ElemType elem : {ElemType::BF16, ElemType::F16})
-      for (int64_t d : {64, 128}) {
-        kernel::TileConfig cfg;
-        cfg.kind = kind;
-        cfg.elem = elem;
-        cfg.headDim = d;
-        cfg.chip = rt.device().chip;
-        MINFER_RETURN_IF_ERROR(rt.addKernelPtx(cfg, std::string(e->text, e->size)));
-      }
-  return Status::success();
+  Status st;
+  forEachKernelConfig([&](kernel::TileConfig cfg) {
+    cfg.chip = rt.device().chip;
+    st = rt.addKernelPtx(cfg, std::string(e->text, e->size));
+    return st.ok();
+  });
+  return st;
 }
 
 bool generatedPtxAvailable(const std::string &dir, kernel::Chip chip,
                            std::string *missing) {
-  for (KernelKind kind : {KernelKind::Dense, KernelKind::Block,
-                          KernelKind::VerticalSlash})
-    for (ElemType elem : {ElemType::BF16, ElemType::F16})
-      for (int64_t d : {64, 128}) {
-        kernel::TileConfig cfg;
-        cfg.kind = kind;
-        cfg.elem = elem;
-        cfg.headDim = d;
-        bool found = false;
-        // Dense kernels may come with 128-row CTAs (Runtime prefers them).
-        for (int64_t blockM : {int64_t(64), int64_t(128)}) {
-          if (blockM == 128 && kind != KernelKind::Dense)
-            continue;
-          cfg.blockM = blockM;
-          cfg.warps = blockM / 16;
-          const std::string base = dir + "/" + cfg.kernelName() + ".";
-          for (kernel::Chip c : {chip, kernel::Chip::SM80})
-            found |= static_cast<bool>(
-                std::ifstream(base + kernel::chipName(c) + ".ptx"));
-        }
-        if (!found) {
-          cfg.blockM = 64;
-          cfg.warps = 4;
-          if (missing)
-            *missing = dir + "/" + cfg.kernelName() + "." +
-                       kernel::chipName(chip) + ".ptx";
-          return false;
-        }
-      }
-  return true;
+  return forEachKernelConfig([&](kernel::TileConfig cfg) {
+    KernelKind kind = cfg.kind;
+    bool found = false;
+    // Dense kernels may come with 128-row CTAs (Runtime prefers them).
+    for (int64_t blockM : {int64_t(64), int64_t(128)}) {
+      if (blockM == 128 && kind != KernelKind::Dense)
+        continue;
+      cfg.blockM = blockM;
+      cfg.warps = blockM / 16;
+      const std::string base = dir + "/" + cfg.kernelName() + ".";
+      for (kernel::Chip c : {chip, kernel::Chip::SM80})
+        found |= static_cast<bool>(
+            std::ifstream(base + kernel::chipName(c) + ".ptx"));
+    }
+    if (!found) {
+      cfg.blockM = 64;
+      cfg.warps = 4;
+      if (missing)
+        *missing = dir + "/" + cfg.kernelName() + "." + kernel::chipName(chip) +
+                   ".ptx";
+      return false;
+    }
+    return true;
+  });
 }
 
 float elemToFloat(uint16_t bits, ElemType elem) {
-  return elem == ElemType::BF16 ? ref::bf16ToFloat(bits) : ref::f16ToFloat(bits);
+  return elem == ElemType::BF16 ? ref::bf16ToFloat(bits)
+                                : ref::f16ToFloat(bits);
 }
 
 void setValue(HostTensor &t, int64_t i, float v, ElemType elem) {
@@ -140,14 +147,15 @@ Status DeviceAttention::create(Runtime &rt, const AttentionShape &s,
 }
 
 Status DeviceAttention::poison(Runtime &rt) {
-  const size_t bytes = tensors.batch * tensors.heads * tensors.seqLen *
-                       tensors.headDim * 2;
+  const size_t bytes =
+      tensors.batch * tensors.heads * tensors.seqLen * tensors.headDim * 2;
   MINFER_RETURN_IF_ERROR(rt.fill(out.get(), 0xFF, bytes));
   return rt.synchronize();
 }
 
 Status DeviceAttention::downloadOut(std::vector<float> *o) const {
-  const int64_t n = tensors.batch * tensors.heads * tensors.seqLen * tensors.headDim;
+  const int64_t n =
+      tensors.batch * tensors.heads * tensors.seqLen * tensors.headDim;
   std::vector<uint16_t> bits(n);
   MINFER_RETURN_IF_ERROR(out.download(bits.data(), n * 2));
   o->resize(n);
@@ -158,8 +166,9 @@ Status DeviceAttention::downloadOut(std::vector<float> *o) const {
 
 Status referenceRows(const AttentionShape &s, const std::vector<float> &q,
                      const std::vector<float> &k, const std::vector<float> &v,
-                     float scale, const SparseIndex &index, int64_t b, int64_t h,
-                     const std::vector<int64_t> &rows, std::vector<float> *out) {
+                     float scale, const SparseIndex &index, int64_t b,
+                     int64_t h, const std::vector<int64_t> &rows,
+                     std::vector<float> *out) {
   MINFER_RETURN_IF_ERROR(ref::checkAttentionInputs(s, q, k, v, scale));
   MINFER_RETURN_IF_ERROR(ref::validateIndex(index));
   const int64_t N = s.seqLen, D = s.headDim;
@@ -178,7 +187,8 @@ Status referenceRows(const AttentionShape &s, const std::vector<float> &q,
       keys.clear();
       const int32_t *rg = index.ranges.data() + row * index.maxRanges * 2;
       for (int64_t r = 0; r < index.rangeCount[row]; ++r)
-        for (int64_t j = rg[2 * r]; j < std::min<int64_t>(rg[2 * r + 1], i + 1); ++j)
+        for (int64_t j = rg[2 * r]; j < std::min<int64_t>(rg[2 * r + 1], i + 1);
+             ++j)
           keys.push_back(j);
       const int32_t *ci = index.columnIndex.data() + row * index.maxColumns;
       for (int64_t c = 0; c < index.columnCount[row]; ++c)
@@ -209,8 +219,8 @@ Status referenceRows(const AttentionShape &s, const std::vector<float> &q,
     }
   };
   const size_t n = rows.size();
-  const size_t threads =
-      std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), n / 4 + 1));
+  const size_t threads = std::max<size_t>(
+      1, std::min<size_t>(std::thread::hardware_concurrency(), n / 4 + 1));
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t)
     pool.emplace_back(work, n * t / threads, n * (t + 1) / threads);
