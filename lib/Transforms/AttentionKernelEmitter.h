@@ -151,6 +151,17 @@ public:
   void storeOutput(ArrayRef<Value> acc, std::pair<Value, Value> rowScale);
 
 private:
+  /// This thread's place in a 64-row K/V copy: its tile row in pass 0 and its
+  /// 16-byte column.
+  struct KeyCopySlot {
+    Value row0, col;
+  };
+  /// The shared part of both K/V copies: `prepare` runs once with the slot
+  /// (for loop-invariant source math), `sourceOf(pass, rowOffset)` gives each
+  /// pass's (source element index, valid or null for unconditional).
+  void copyKeyRowsWith(
+      Value buffer, function_ref<void(const KeyCopySlot &)> prepare,
+      function_ref<std::pair<Value, Value>(int64_t, int64_t)> sourceOf);
   /// Copies 64 rows (key rows from `keyOf(row)` or zero-fill) of K and V.
   void copyKeyRows(Value buffer,
                    function_ref<std::pair<Value, Value>(int64_t)> keyOf);

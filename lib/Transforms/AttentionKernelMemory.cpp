@@ -77,51 +77,61 @@ void KernelEmitter::loadQueryTile() {
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }
 
-void KernelEmitter::copyKeyRows(
-    Value buffer, function_ref<std::pair<Value, Value>(int64_t)> keyOf) {
+void KernelEmitter::copyKeyRowsWith(
+    Value buffer, function_ref<void(const KeyCopySlot &)> prepare,
+    function_ref<std::pair<Value, Value>(int64_t, int64_t)> sourceOf) {
   ChunkMap map(cfg, cfg.blockN, cfg.threads());
   Value cpr = cIdx(map.chunksPerRow);
-  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
-  Value col = arith::MulIOp::create(
+  KeyCopySlot slot;
+  slot.row0 = arith::DivUIOp::create(b, loc, tid, cpr);
+  slot.col = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
-  Value kRow = arith::AddIOp::create(b, loc, keyBufferRow(buffer), row0);
-  Value vRow = arith::AddIOp::create(b, loc, valueBufferRow(buffer), row0);
-  Value kvCol = arith::AddIOp::create(b, loc, kvBase, col);
+  Value kRow = arith::AddIOp::create(b, loc, keyBufferRow(buffer), slot.row0);
+  Value vRow = arith::AddIOp::create(b, loc, valueBufferRow(buffer), slot.row0);
+  prepare(slot);
   SmallVector<Value> tokens;
   for (int64_t p = 0; p < map.passes; ++p) {
-    // keyOf gets the tile row (pass p of this thread); returns (key, valid)
-    // with key already clamped to a readable row when !valid.
-    auto [key, valid] = keyOf(p);
-    Value srcIndex = arith::AddIOp::create(
-        b, loc, kvCol, arith::MulIOp::create(b, loc, key, cIdx(headDim)));
     int64_t dr = p * map.rowsPerPass;
-    tokens.push_back(asyncCopy(k, srcIndex, addIdx(kRow, dr), col, valid));
-    tokens.push_back(asyncCopy(v, srcIndex, addIdx(vRow, dr), col, valid));
+    auto [src, valid] = sourceOf(p, dr);
+    tokens.push_back(asyncCopy(k, src, addIdx(kRow, dr), slot.col, valid));
+    tokens.push_back(asyncCopy(v, src, addIdx(vRow, dr), slot.col, valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }
 
+void KernelEmitter::copyKeyRows(
+    Value buffer, function_ref<std::pair<Value, Value>(int64_t)> keyOf) {
+  Value kvCol;
+  copyKeyRowsWith(
+      buffer,
+      [&](const KeyCopySlot &slot) {
+        kvCol = arith::AddIOp::create(b, loc, kvBase, slot.col);
+      },
+      [&](int64_t p, int64_t) -> std::pair<Value, Value> {
+        // keyOf gets the tile row (pass p of this thread); returns (key,
+        // valid) with key already clamped to a readable row when !valid.
+        auto [key, valid] = keyOf(p);
+        Value src = arith::AddIOp::create(
+            b, loc, kvCol, arith::MulIOp::create(b, loc, key, cIdx(headDim)));
+        return {src, valid};
+      });
+}
+
 void KernelEmitter::copyKeyRowsContiguous(Value buffer, Value firstKey) {
-  ChunkMap map(cfg, cfg.blockN, cfg.threads());
-  Value cpr = cIdx(map.chunksPerRow);
-  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
-  Value col = arith::MulIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
-  Value kRow = arith::AddIOp::create(b, loc, keyBufferRow(buffer), row0);
-  Value vRow = arith::AddIOp::create(b, loc, valueBufferRow(buffer), row0);
-  Value key = arith::AddIOp::create(b, loc, firstKey, row0);
-  Value base = arith::AddIOp::create(
-      b, loc, kvBase,
-      arith::AddIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, key, cIdx(headDim)), col));
-  SmallVector<Value> tokens;
-  for (int64_t p = 0; p < map.passes; ++p) {
-    int64_t dr = p * map.rowsPerPass;
-    Value src = addIdx(base, dr * headDim);
-    tokens.push_back(asyncCopy(k, src, addIdx(kRow, dr), col, Value()));
-    tokens.push_back(asyncCopy(v, src, addIdx(vRow, dr), col, Value()));
-  }
-  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
+  Value base;
+  copyKeyRowsWith(
+      buffer,
+      [&](const KeyCopySlot &slot) {
+        Value key = arith::AddIOp::create(b, loc, firstKey, slot.row0);
+        base = arith::AddIOp::create(
+            b, loc, kvBase,
+            arith::AddIOp::create(
+                b, loc, arith::MulIOp::create(b, loc, key, cIdx(headDim)),
+                slot.col));
+      },
+      [&](int64_t, int64_t dr) -> std::pair<Value, Value> {
+        return {addIdx(base, dr * headDim), Value()};
+      });
 }
 
 void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer) {
