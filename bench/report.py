@@ -120,10 +120,10 @@ def plot_png(path, series, title):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bench", required=True); ap.add_argument("--anchor", required=True)
+    ap.add_argument("--bench", required=True, nargs="+"); ap.add_argument("--anchor", required=True)
     ap.add_argument("--table", default="results.md"); ap.add_argument("--plot", default="time_vs_n.png")
     a = ap.parse_args()
-    rows = load_bench(a.bench)
+    rows = [r for path in a.bench for r in load_bench(path)]
     anchor, device = load_anchor(a.anchor)
     md = table(rows, anchor, device)
     keys = sorted({(r["h"], r["hkv"], r["data"]) for r in rows})

@@ -87,9 +87,9 @@ int main() {
   using namespace minfer::cuda;
   std::unique_ptr<Runtime> rt;
   Status created = Runtime::create(&rt);
-  kernel::Chip chip = created.ok() ? rt->device().chip : kernel::Chip::SM90;
 
 #ifdef MINFER_HAVE_JIT
+  kernel::Chip chip = created.ok() ? rt->device().chip : kernel::Chip::SM90;
   // Compile the four kernel kinds the patterns need, cold and then warm.
   for (const Named &n : kPatterns) {
     jit::JitRequest req;

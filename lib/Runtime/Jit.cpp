@@ -32,7 +32,7 @@ using namespace minfer::jit;
 
 namespace {
 /// Bump when the generated code changes without the IR or pipeline changing.
-constexpr const char *kCodegenVersion = "minfer-jit-1";
+constexpr const char *kCodegenVersion = "minfer-jit-2"; // 2: tuned stages per kind
 
 /// The passes run on the top-level module (the PassManager's anchor, so the
 /// text carries no `builtin.module(...)` wrapper).
@@ -138,11 +138,8 @@ Status minfer::jit::compile(const JitRequest &request, JitResult &result,
   hasher.update(pipeline);
   result.cacheKey = llvm::toHex(hasher.final(), /*LowerCase=*/true).substr(0, 32);
 
-  kernel::TileConfig cfg;
-  cfg.kind = kindFor(request.patterns);
-  cfg.elem = request.dtype;
-  cfg.headDim = request.headDim;
-  cfg.chip = request.chip;
+  const kernel::TileConfig cfg = kernel::TileConfig::tuned(
+      kindFor(request.patterns), request.dtype, request.headDim, request.chip);
   std::string dir = cacheDirectory(options);
   std::string path = cachePath(dir, result.cacheKey, cfg);
   auto elapsed = [&] {

@@ -10,6 +10,7 @@
 // over the kept keys, which is the same softmax.
 //
 //===----------------------------------------------------------------------===//
+#include "ScorerDetail.h"
 #include "minfer/Runtime/Reference.h"
 #include "minfer/Search/Scorer.h"
 #include <algorithm>
@@ -36,10 +37,9 @@ std::vector<int64_t> evaluationRows(int64_t n, const ScorerOptions &opts) {
 
 namespace {
 
-struct IndexRow {
-  const int32_t *ranges = nullptr, *columns = nullptr;
-  int64_t numRanges = 0, numColumns = 0;
-};
+using detail::forEachKept;
+using detail::IndexRow;
+using detail::indexRow;
 
 bool indexConsistent(const SparseIndex &x, int64_t b, int64_t h) {
   if (b < 0 || b >= x.batch || h < 0 || h >= x.heads || x.seqLen <= 0 ||
@@ -49,30 +49,6 @@ bool indexConsistent(const SparseIndex &x, int64_t b, int64_t h) {
   return x.rangeCount.size() == rows && x.columnCount.size() == rows &&
          x.ranges.size() == rows * x.maxRanges * 2 &&
          x.columnIndex.size() == rows * x.maxColumns;
-}
-
-IndexRow indexRow(const SparseIndex &x, int64_t b, int64_t h, int64_t m) {
-  int64_t row = x.row(b, h, m);
-  IndexRow r;
-  r.ranges = x.ranges.data() + row * x.maxRanges * 2;
-  r.columns = x.columnIndex.data() + row * x.maxColumns;
-  r.numRanges = std::clamp<int64_t>(x.rangeCount[row], 0, x.maxRanges);
-  r.numColumns = std::clamp<int64_t>(x.columnCount[row], 0, x.maxColumns);
-  return r;
-}
-
-/// Calls f(j) for every executed key j of query row i (causal).
-template <typename F>
-void forEachKept(const IndexRow &r, int64_t i, F f) {
-  for (int64_t t = 0; t < r.numRanges; ++t) {
-    int64_t a = std::max<int64_t>(r.ranges[2 * t], 0);
-    int64_t e = std::min<int64_t>(r.ranges[2 * t + 1], i + 1);
-    for (int64_t j = a; j < e; ++j)
-      f(j);
-  }
-  for (int64_t c = 0; c < r.numColumns; ++c)
-    if (r.columns[c] >= 0 && r.columns[c] <= i)
-      f(r.columns[c]);
 }
 
 } // namespace
@@ -116,21 +92,11 @@ public:
 
   Status setHead(const HeadTensors &head) override {
     ready = false;
+    MINFER_RETURN_IF_ERROR(detail::checkHead(head));
+    const int64_t per = head.seqLen * head.headDim;
     shape = AttentionShape();
     shape.seqLen = head.seqLen;
     shape.headDim = head.headDim;
-    MINFER_RETURN_IF_ERROR(shape.validate());
-    if (head.batch <= 0)
-      return invalidArgument("batch must be positive, got " +
-                             std::to_string(head.batch));
-    if (!std::isfinite(head.scale) || head.scale <= 0)
-      return invalidArgument("softmax scale must be positive and finite");
-    const int64_t per = head.seqLen * head.headDim;
-    if (static_cast<int64_t>(head.q.size()) != head.batch * per ||
-        static_cast<int64_t>(head.k.size()) != head.batch * per ||
-        static_cast<int64_t>(head.v.size()) != head.batch * per)
-      return invalidArgument("head tensors must each hold batch * N * D = " +
-                             std::to_string(head.batch * per) + " elements");
     N = head.seqLen;
     D = head.headDim;
     B = head.batch;
@@ -251,35 +217,13 @@ private:
     return Status::success();
   }
 
-  /// Dense softmax of each evaluation row of batch b; fails if a score
-  /// overflows fp32 (finite inputs with a huge q.k).
+  /// Dense softmax of each evaluation row of batch b.
   Status denseRows(int64_t b) {
     probs[b].assign(rows.size(), {});
-    for (size_t r = 0; r < rows.size(); ++r) {
-      const int64_t i = rows[r];
-      std::vector<float> &P = probs[b][r];
-      P.resize(i + 1);
-      const float *qi = q[b].data() + i * D;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j <= i; ++j) {
-        const float *kj = k[b].data() + j * D;
-        float s = 0;
-        for (int64_t d = 0; d < D; ++d)
-          s += qi[d] * kj[d];
-        P[j] = scale * s;
-        if (!std::isfinite(P[j]))
-          return invalidArgument(
-              "attention score of query " + std::to_string(i) + ", key " +
-              std::to_string(j) + " (batch " + std::to_string(b) +
-              ") is not finite: q/k values too large for fp32");
-        mx = std::max(mx, P[j]);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j <= i; ++j)
-        sum += std::exp(double(P[j]) - mx);
-      for (int64_t j = 0; j <= i; ++j)
-        P[j] = static_cast<float>(std::exp(double(P[j]) - mx) / sum);
-    }
+    for (size_t r = 0; r < rows.size(); ++r)
+      MINFER_RETURN_IF_ERROR(detail::denseSoftmaxRow(
+          q[b].data() + rows[r] * D, k[b].data(), rows[r], D, scale, b,
+          probs[b][r]));
     return Status::success();
   }
 

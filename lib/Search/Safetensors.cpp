@@ -4,12 +4,15 @@
 // caps N (ReadLimits::maxSafetensorsHeader and the file size), parses the
 // JSON with lib/Search/Json.h and checks every entry: dtype a string, shape
 // non-negative integers, data_offsets [begin, end] inside the buffer with
-// end - begin == numel * element size. Tensors of other dtypes (I64 ids,
-// ...) may sit in the file; only read() of one of them fails.
+// end - begin == numel * element size, and no two tensors sharing bytes (as
+// the safetensors library requires; aliased q/k/v would go unnoticed).
+// Tensors of other dtypes (I64 ids, ...) may sit in the file; only read() of
+// one of them fails. A failed open() leaves no entries behind.
 //
 //===----------------------------------------------------------------------===//
 #include "Json.h"
 #include "TensorIODetail.h"
+#include <algorithm>
 
 namespace minfer::search {
 
@@ -75,11 +78,13 @@ Status parseEntry(const std::string &path, const std::string &name,
                            " data_offsets [" + std::to_string(e.begin) + ", " +
                            std::to_string(e.end) + "] exceed the " +
                            std::to_string(dataSize) + "-byte data buffer");
+  // The element count must be representable even when the dtype is unknown
+  // (its size then cannot be checked against the offsets).
   int64_t eb = elemBytes(e.dtype);
+  int64_t numel = 0, bytes = 0;
+  MINFER_RETURN_IF_ERROR(detail::checkedNumel(
+      e.shape, eb > 0 ? eb : 1, path + ": " + where, numel, bytes));
   if (eb > 0) {
-    int64_t numel = 0, bytes = 0;
-    MINFER_RETURN_IF_ERROR(
-        detail::checkedNumel(e.shape, eb, path + ": " + where, numel, bytes));
     if (bytes != e.end - e.begin)
       return headerError(path, where + " of shape " +
                                    detail::shapeStr(e.shape) + " and dtype " +
@@ -90,18 +95,42 @@ Status parseEntry(const std::string &path, const std::string &name,
   return Status::success();
 }
 
-} // namespace
+/// Fails when two tensors' non-empty byte ranges overlap.
+Status checkDisjoint(const std::string &path,
+                     const std::vector<SafetensorsEntry> &entries) {
+  std::vector<const SafetensorsEntry *> byBegin;
+  for (const SafetensorsEntry &e : entries)
+    if (e.end > e.begin)
+      byBegin.push_back(&e);
+  std::sort(byBegin.begin(), byBegin.end(),
+            [](const SafetensorsEntry *a, const SafetensorsEntry *b) {
+              return a->begin != b->begin ? a->begin < b->begin
+                                          : a->end < b->end;
+            });
+  // Sorted by begin, the ranges are disjoint iff each neighbour pair is.
+  for (size_t i = 1; i < byBegin.size(); ++i) {
+    const SafetensorsEntry &a = *byBegin[i - 1], &b = *byBegin[i];
+    if (b.begin < a.end)
+      return headerError(path, "tensors '" + a.name + "' (data_offsets [" +
+                                   std::to_string(a.begin) + ", " +
+                                   std::to_string(a.end) + "]) and '" +
+                                   b.name + "' (data_offsets [" +
+                                   std::to_string(b.begin) + ", " +
+                                   std::to_string(b.end) + "]) overlap");
+  }
+  return Status::success();
+}
 
-Status SafetensorsFile::open(const std::string &path,
-                             const ReadLimits &limits) {
-  path_ = path;
-  entries_.clear();
+/// open() without touching the object: it keeps its state only on success.
+Status openFile(const std::string &path, const ReadLimits &limits,
+                int64_t &dataStart, int64_t &fileSize,
+                std::vector<SafetensorsEntry> &entries) {
   detail::InFile f;
   MINFER_RETURN_IF_ERROR(f.open(path));
-  fileSize_ = f.size();
-  if (fileSize_ < 8)
+  fileSize = f.size();
+  if (fileSize < 8)
     return invalidArgument(path + ": truncated safetensors file (" +
-                           std::to_string(fileSize_) + " bytes)");
+                           std::to_string(fileSize) + " bytes)");
   uint8_t lenBytes[8];
   MINFER_RETURN_IF_ERROR(f.readAt(0, 8, lenBytes));
   uint64_t n = 0;
@@ -111,28 +140,44 @@ Status SafetensorsFile::open(const std::string &path,
     return invalidArgument(path + ": safetensors header too large (" +
                            std::to_string(n) + " bytes, limit " +
                            std::to_string(limits.maxSafetensorsHeader) + ")");
-  if (static_cast<int64_t>(n) > fileSize_ - 8)
+  if (static_cast<int64_t>(n) > fileSize - 8)
     return invalidArgument(path + ": truncated safetensors header (" +
                            std::to_string(n) + " bytes declared, " +
-                           std::to_string(fileSize_ - 8) + " present)");
+                           std::to_string(fileSize - 8) + " present)");
   std::string text(static_cast<size_t>(n), '\0');
   MINFER_RETURN_IF_ERROR(f.readAt(8, static_cast<int64_t>(n), &text[0]));
-  dataStart_ = 8 + static_cast<int64_t>(n);
+  dataStart = 8 + static_cast<int64_t>(n);
   json::Value root;
   Status st = json::parse(text, root);
   if (!st.ok())
     return headerError(path, st.message());
   if (root.type != json::Type::Object)
     return headerError(path, "the header is not a JSON object");
-  int64_t dataSize = fileSize_ - dataStart_;
+  int64_t dataSize = fileSize - dataStart;
   for (const auto &kv : root.object) {
     if (kv.first == "__metadata__")
       continue;
     SafetensorsEntry e;
     MINFER_RETURN_IF_ERROR(
         parseEntry(path, kv.first, kv.second, dataSize, limits, e));
-    entries_.push_back(std::move(e));
+    entries.push_back(std::move(e));
   }
+  return checkDisjoint(path, entries);
+}
+
+} // namespace
+
+Status SafetensorsFile::open(const std::string &path,
+                             const ReadLimits &limits) {
+  path_ = path;
+  entries_.clear();
+  dataStart_ = fileSize_ = 0;
+  std::vector<SafetensorsEntry> entries;
+  int64_t dataStart = 0, fileSize = 0;
+  MINFER_RETURN_IF_ERROR(openFile(path, limits, dataStart, fileSize, entries));
+  entries_ = std::move(entries);
+  dataStart_ = dataStart;
+  fileSize_ = fileSize;
   return Status::success();
 }
 

@@ -24,6 +24,7 @@
 #include "AttentionKernelEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -397,6 +398,9 @@ mlir::minfer::buildAttentionKernel(OpBuilder &builder, Location loc,
                 builder.getUnitAttr());
   int32_t threads = static_cast<int32_t>(cfg.threads());
   func.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr({threads, 1, 1}));
+  if (cfg.minCtasPerSm > 0) // .minnctapersm: ptxas fits registers to it
+    func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                  builder.getI32IntegerAttr(cfg.minCtasPerSm));
 
   Block &entry = func.getBody().front();
   builder.setInsertionPointToStart(&entry);

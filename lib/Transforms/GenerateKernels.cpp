@@ -68,16 +68,13 @@ struct GenerateKernelsPass final
     for (kernel::KernelKind kind : kindList)
       for (int64_t d : dimList)
         for (kernel::ElemType elem : elemList) {
-          kernel::TileConfig cfg;
-          cfg.kind = kind;
-          cfg.elem = elem;
-          cfg.headDim = d;
-          cfg.chip = *chipValue;
-          cfg.stages = stages;
-          if (cfg.kind == kernel::KernelKind::Dense) {
-            cfg.blockM = denseBlockM;
-            cfg.warps = denseBlockM / 16;
-          }
+          kernel::TileConfig cfg = kernel::TileConfig::tuned(
+              kind, elem, d, *chipValue,
+              kind == kernel::KernelKind::Dense ? denseBlockM : kernel::kBlockM);
+          if (stages > 0)
+            cfg.stages = stages;
+          if (minCtasPerSm >= 0)
+            cfg.minCtasPerSm = minCtasPerSm;
           if (std::string err = cfg.validate(); !err.empty()) {
             module.emitError() << "minfer-generate-kernels: " << err;
             return signalPassFailure();

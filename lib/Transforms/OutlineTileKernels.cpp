@@ -128,14 +128,13 @@ struct OutlineTileKernelsPass final
     Location loc = op->getLoc();
     auto qType = cast<MemRefType>(ops.query.getType());
     Type elem = qType.getElementType();
-    kernel::TileConfig cfg;
-    cfg.kind = ops.kind;
-    cfg.chip = chipValue;
-    cfg.stages = stages;
-    if (cfg.kind == kernel::KernelKind::Dense) {
-      cfg.blockM = denseBlockM;
-      cfg.warps = denseBlockM / 16;
-    }
+    kernel::TileConfig cfg = kernel::TileConfig::tuned(
+        ops.kind, kernel::ElemType::BF16, 128, chipValue,
+        ops.kind == kernel::KernelKind::Dense ? denseBlockM : kernel::kBlockM);
+    if (stages > 0)
+      cfg.stages = stages;
+    if (minCtasPerSm >= 0)
+      cfg.minCtasPerSm = minCtasPerSm;
     if (elem.isBF16())
       cfg.elem = kernel::ElemType::BF16;
     else if (elem.isF16())

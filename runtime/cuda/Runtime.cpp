@@ -107,9 +107,8 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
 
   if (opts.kernelStages < 0 || opts.kernelStages > 3)
     return invalidArgument("kernel stages must be 1, 2 or 3 (0: default)");
-  impl->kernelStages = opts.kernelStages;
+  impl->kernelStages = opts.kernelStages; // 0: each kind's tuned stages
   if (impl->kernelStages == 0) {
-    impl->kernelStages = 2;
     if (const char *env = std::getenv("MINFER_KERNEL_STAGES"); env && *env) {
       const int v = std::atoi(env);
       if (v < 1 || v > 3)
@@ -284,14 +283,9 @@ Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
   for (int64_t blockM : {int64_t(128), int64_t(64)}) {
     if (blockM == 128 && kind != kernel::KernelKind::Dense)
       continue;
-    TileConfig cfg;
-    cfg.kind = kind;
-    cfg.elem = elem;
-    cfg.headDim = headDim;
-    cfg.chip = info.chip;
-    cfg.blockM = blockM;
-    cfg.warps = blockM / 16;
-    cfg.stages = kernelStages;
+    TileConfig cfg = TileConfig::tuned(kind, elem, headDim, info.chip, blockM);
+    if (kernelStages > 0)
+      cfg.stages = kernelStages;
     cands.push_back(cfg);
   }
   for (const TileConfig &cfg : cands)

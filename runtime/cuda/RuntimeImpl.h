@@ -42,7 +42,9 @@ struct Runtime::Impl {
   bool ctxRetained = false;
   std::string ptxDir;
   int64_t budget = 0;
-  int kernelStages = 2; ///< for PTX files without a tile-config line
+  /// Stages of PTX files without a tile-config line; 0: each kind's tuned
+  /// value (kernel::tunedFor), as minfer-generate-kernels emits by default.
+  int kernelStages = 0;
 
   std::map<std::string, CUmodule> modules;          ///< embedded, by name
   std::map<std::string, CUfunction> indexFns;       ///< by symbol

@@ -3,7 +3,9 @@
 # `ptxas -v` and prints its registers / shared memory / spills:
 #   3 kinds x D 64|128 x bf16|f16 x sm_80|sm_90 = 24 kernels (64-row CTAs),
 #   plus the 128-row dense variants (dense-block-m=128) x 2 chips.
-# Fails if ptxas rejects a kernel or if a D = 128 kernel spills.
+# Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
+# kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),
+# which trades at most 64 bytes of spills for a third CTA per SM.
 #
 # usage: check-all-ptx.sh MINFER_OPT PTXAS OUT_DIR
 # The PTX stays in OUT_DIR/<kernel>.<chip>.ptx (what the runtime loads).
@@ -40,13 +42,15 @@ for ptx in "$out"/*.ptx; do
   st=$(sed -n 's/.* \([0-9]*\) bytes spill stores.*/\1/p' <<<"$log")
   ld=$(sed -n 's/.* \([0-9]*\) bytes spill loads.*/\1/p' <<<"$log")
   # Dynamic shared memory the launch passes: TileConfig::sharedBytes() with
-  # the default 2 stages: 4 x 64 rows (+ 128 Q rows for 128-row CTAs) x (D + 8).
+  # the tuned stages (3 for vs, else 2): 2 x stages x 64 rows (+ 128 Q rows
+  # for 128-row CTAs) x (D + 8).
   d=${kernel##*_d}; d=${d%%_*}
-  rows=256; [[ $kernel == *_m128_* ]] && rows=384
+  rows=256; [[ $kernel == *_m128_* || $kernel == minfer_vs_* ]] && rows=384
   printf '%-30s %-6s %5s %9s %9s %12s %12s\n' "$kernel" "$chip" "$regs" \
     $((rows * (d + 8) * 2)) "${smem:-0}" "$st" "$ld"
-  if [[ $kernel == *_d128_* ]] && { [ "${st:-1}" != 0 ] || [ "${ld:-1}" != 0 ]; }; then
-    echo "FAIL: $base spills (D = 128 must not)"
+  maxSpill=0; grep -q '^\.minnctapersm' "$ptx" && maxSpill=64
+  if [[ $kernel == *_d128_* ]] && { [ "${st:-999}" -gt $maxSpill ] || [ "${ld:-999}" -gt $maxSpill ]; }; then
+    echo "FAIL: $base spills more than $maxSpill bytes (D = 128)"
     status=1
   fi
   count=$((count + 1))

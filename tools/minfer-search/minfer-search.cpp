@@ -8,10 +8,15 @@
 //   minfer-search --q q0.npy --k k0.npy --v v0.npy [--q q1.npy ...] -o cfg.json
 //   minfer-search --safetensors acts.safetensors -o cfg.json --csv report.csv
 //
+// Candidates are scored on the CPU (fp32 reference) or, for long layers, on
+// the GPU through the CUDA runtime (GpuScorer.h): --scorer auto (default)
+// takes the GPU for layers with N >= --gpu-min-len when a device and the
+// kernels are there, and says on stderr which scorer each layer got and why.
 // Run with --help for every option.
 //
 //===----------------------------------------------------------------------===//
 #include "minfer/Runtime/Config.h"
+#include "minfer/Search/GpuScorer.h"
 #include "minfer/Search/Search.h"
 #include "minfer/Search/TensorIO.h"
 #include <cerrno>
@@ -20,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,13 +61,21 @@ const char *kUsage =
     "                           pattern wins (default 0.005)\n"
     "  --last-rows N            evaluation rows at the end (default 64)\n"
     "  --sample-rows N          plus N rows spread over the rest (default 64)\n"
-    "  --full-output-max-len N  rel-L2 over all rows up to this N, else over\n"
-    "                           the evaluation rows (default 8192)\n"
+    "  --full-output-max-len N  cpu scorer: rel-L2 over all rows up to this N,\n"
+    "                           else over the evaluation rows (default 8192;\n"
+    "                           the gpu scorer always takes all rows)\n"
     "  --scale F                softmax scale (default 1/sqrt(D))\n"
+    "  --scorer auto|cpu|gpu    cpu: the fp32 CPU reference; gpu: the CUDA\n"
+    "                           runtime on bf16-rounded inputs (needs a device,\n"
+    "                           the index kernels and the attention PTX, see\n"
+    "                           $MINFER_PTX_DIR); auto (default): gpu for\n"
+    "                           layers with N >= --gpu-min-len when it works,\n"
+    "                           else cpu\n"
+    "  --gpu-min-len N          auto's length threshold (default 16384)\n"
     "Outputs:\n"
     "  -o, --output PATH        the config (MInference's JSON), required\n"
     "  --csv PATH               the per-head report as CSV\n"
-    "  --quiet                  no progress lines on stderr\n";
+    "  --quiet                  no scorer and progress lines on stderr\n";
 
 int usageError(const std::string &m) {
   std::fprintf(stderr, "minfer-search: %s\n\n%s", m.c_str(), kUsage);
@@ -115,6 +129,8 @@ struct Args {
   double budgetFlops = -1;
   float scale = 0;
   bool quiet = false;
+  enum class ScorerMode { Auto, Cpu, Gpu } scorer = ScorerMode::Auto;
+  int64_t gpuMinLen = 16384;
   SearchOptions opts;
 };
 
@@ -223,6 +239,20 @@ int parseArgs(int argc, char **argv, Args &a) {
       (arg == "--last-rows"     ? a.opts.scorer.lastRows
        : arg == "--sample-rows" ? a.opts.scorer.sampleRows
                                 : a.opts.scorer.fullOutputMaxLen) = n;
+    } else if (arg == "--scorer") {
+      if (val == "auto")
+        a.scorer = Args::ScorerMode::Auto;
+      else if (val == "cpu")
+        a.scorer = Args::ScorerMode::Cpu;
+      else if (val == "gpu")
+        a.scorer = Args::ScorerMode::Gpu;
+      else
+        return usageError("--scorer is auto, cpu or gpu, got '" + val + "'");
+    } else if (arg == "--gpu-min-len") {
+      if (!parseInt(val, n) || n < 0)
+        return usageError("--gpu-min-len needs a non-negative integer, got '" +
+                          val + "'");
+      a.gpuMinLen = n;
     } else if (arg == "--scale") {
       if (!parseDouble(val, d) || !(d > 0))
         return usageError("--scale needs a positive number");
@@ -283,6 +313,93 @@ Status countLayers(const SafetensorsFile &st, int64_t &layers) {
   return Status::success();
 }
 
+/// The scorer of each layer under --scorer / --gpu-min-len. The CUDA runtime
+/// is created at most once, and each head_dim's kernels are checked once
+/// (checkGpuScorerSupport), so auto falls back to the CPU before a layer
+/// starts rather than failing in its middle.
+class ScorerPicker {
+public:
+  explicit ScorerPicker(const Args &a) : a(a) {}
+
+  /// --scorer gpu: fail now, before any input is read, without a device.
+  Status init() {
+    if (a.scorer != Args::ScorerMode::Gpu)
+      return Status::success();
+    return gpuError(runtime());
+  }
+
+  /// The scorer for a layer of length N and head_dim D; announces it on
+  /// stderr when the choice or its reason changes.
+  Status pick(int64_t N, int64_t D, Scorer *&out) {
+    std::string why;
+    const bool wantGpu =
+        a.scorer == Args::ScorerMode::Gpu ||
+        (a.scorer == Args::ScorerMode::Auto && N >= a.gpuMinLen);
+    Status st;
+    if (wantGpu) {
+      st = runtime();
+      if (st.ok())
+        st = support(D);
+      if (st.ok() && !gpu)
+        st = createGpuScorer(&gpu, *rt, a.opts.scorer);
+      MINFER_RETURN_IF_ERROR(gpuError(st));
+    }
+    if (wantGpu && st.ok()) {
+      out = gpu.get();
+      const cuda::DeviceInfo &dev = rt->device();
+      why = dev.name + ", " + kernel::chipName(dev.chip) + ", N=" +
+            std::to_string(N);
+    } else {
+      if (!cpu)
+        cpu = createCpuScorer(a.opts.scorer);
+      out = cpu.get();
+      if (a.scorer == Args::ScorerMode::Cpu)
+        why = "--scorer cpu";
+      else if (!wantGpu)
+        why = "N=" + std::to_string(N) + " < --gpu-min-len " +
+              std::to_string(a.gpuMinLen);
+      else if (st.code() == ErrorCode::NoDevice)
+        why = st.message(); // "no CUDA device: ..."
+      else
+        why = "GPU scorer unavailable: " + st.str();
+    }
+    std::string line = std::string("scorer ") + out->name() + " (" + why + ")";
+    if (!a.quiet && line != announced)
+      std::fprintf(stderr, "minfer-search: %s\n", line.c_str());
+    announced = line;
+    return Status::success();
+  }
+
+private:
+  const Args &a;
+  // The runtime outlives the GPU scorer that borrows it.
+  std::unique_ptr<cuda::Runtime> rt;
+  Status rtStatus;
+  bool triedRuntime = false;
+  std::map<int64_t, Status> supported; ///< by head_dim
+  std::unique_ptr<Scorer> cpu, gpu;
+  std::string announced;
+
+  Status runtime() {
+    if (!triedRuntime)
+      rtStatus = cuda::Runtime::create(&rt);
+    triedRuntime = true;
+    return rtStatus;
+  }
+  Status support(int64_t D) {
+    auto it = supported.find(D);
+    if (it == supported.end())
+      it = supported.emplace(D, checkGpuScorerSupport(*rt, D)).first;
+    return it->second;
+  }
+  /// A GPU failure is an error with --scorer gpu (auto falls back).
+  Status gpuError(const Status &st) const {
+    if (st.ok() || a.scorer != Args::ScorerMode::Gpu)
+      return Status::success();
+    return Status(st.code(), "--scorer gpu: " + st.message());
+  }
+};
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -303,7 +420,9 @@ int main(int argc, char **argv) {
   if (a.maxLayers > 0 && a.maxLayers < layers)
     layers = a.maxLayers;
 
-  std::unique_ptr<Scorer> scorer = createCpuScorer(a.opts.scorer);
+  ScorerPicker picker(a);
+  if (Status s = picker.init(); !s.ok())
+    return fail(s);
   std::vector<HeadResult> results;
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t l = 0; l < layers; ++l) {
@@ -336,6 +455,10 @@ int main(int argc, char **argv) {
                    configName(r.best.pattern.kind), r.best.recall,
                    r.best.density, secs);
     };
+    Scorer *scorer = nullptr;
+    s = picker.pick(t.q.shape[2], t.q.shape[3], scorer);
+    if (!s.ok())
+      return fail(s);
     s = searchLayer(*scorer, lt, l, a.scale, a.opts, results, progress);
     if (!s.ok())
       return fail(s);

@@ -22,27 +22,6 @@ namespace {
 
 using kernel::ElemType;
 
-enum class Backend { Naive, Generated };
-
-/// The runtime for a backend, or skip.
-#define MINFER_REQUIRE_BACKEND(backend, rt)                                    \
-  Runtime *rt = nullptr;                                                       \
-  do {                                                                         \
-    Status minfer_st_;                                                         \
-    if ((backend) == Backend::Naive) {                                         \
-      rt = naiveRuntime(&minfer_st_);                                          \
-    } else {                                                                   \
-      rt = sharedRuntime(&minfer_st_);                                         \
-      std::string missing;                                                     \
-      if (rt && !generatedPtxAvailable(rt->ptxDir(), rt->device().chip,        \
-                                       &missing))                              \
-        GTEST_SKIP() << "generated attention PTX not found (" << missing       \
-                     << "); set MINFER_PTX_DIR";                               \
-    }                                                                          \
-    if (!rt)                                                                   \
-      GTEST_SKIP() << "no GPU runtime: " << minfer_st_.str();                  \
-  } while (0)
-
 double tolerance(ElemType e) { return e == ElemType::BF16 ? 2e-2 : 1e-2; }
 
 /// Runs `layer`, checks every output element was written and the sampled
@@ -172,8 +151,7 @@ TEST_P(CudaAttention, FullBudgetEqualsDense) {
 INSTANTIATE_TEST_SUITE_P(Backends, CudaAttention,
                          ::testing::Values(Backend::Naive, Backend::Generated),
                          [](const ::testing::TestParamInfo<Backend> &i) {
-                           return i.param == Backend::Naive ? "Naive"
-                                                            : "Generated";
+                           return backendName(i.param);
                          });
 
 TEST(CudaAttentionErrors, MissingPtxNamesTheFile) {

@@ -212,7 +212,6 @@ TEST(CudaPlan, DensityUpperBound) {
                    (wantA + 1.0) / 2);
   // The bound is an upper bound of what the CPU reference index keeps.
   for (int64_t len : {100, 777, 2048}) {
-    AttentionShape s{1, 1, 1, len, 64};
     for (HeadPattern p : {HeadPattern::blockSparse(3), HeadPattern::aShape(16, 100)}) {
       auto [r, cols] = ref::requiredCapacity({p}, len);
       SparseIndex index;

@@ -58,6 +58,33 @@ inline bool indexKernelsBuilt() {
       GTEST_SKIP() << "index kernels not built (nvcc missing at configure)";   \
   } while (0)
 
+/// Which attention kernels a test runs: the test-only naive ABI kernels or
+/// the MLIR-generated PTX in Runtime::ptxDir().
+enum class Backend { Naive, Generated };
+
+inline const char *backendName(Backend b) {
+  return b == Backend::Naive ? "Naive" : "Generated";
+}
+
+/// The runtime for a backend, or skip.
+#define MINFER_REQUIRE_BACKEND(backend, rt)                                    \
+  Runtime *rt = nullptr;                                                       \
+  do {                                                                         \
+    Status minfer_st_;                                                         \
+    if ((backend) == Backend::Naive) {                                         \
+      rt = naiveRuntime(&minfer_st_);                                          \
+    } else {                                                                   \
+      rt = sharedRuntime(&minfer_st_);                                         \
+      std::string missing;                                                     \
+      if (rt && !generatedPtxAvailable(rt->ptxDir(), rt->device().chip,        \
+                                       &missing))                              \
+        GTEST_SKIP() << "generated attention PTX not found (" << missing       \
+                     << "); set MINFER_PTX_DIR";                               \
+    }                                                                          \
+    if (!rt)                                                                   \
+      GTEST_SKIP() << "no GPU runtime: " << minfer_st_.str();                  \
+  } while (0)
+
 #define MINFER_ASSERT_OK(expr)                                                 \
   do {                                                                         \
     ::minfer::Status minfer_st_ = (expr);                                      \

@@ -315,6 +315,8 @@ void runForked(const std::vector<Input> &inputs, unsigned jobs,
         done(next++, r);
         continue;
       }
+      // Before the input is sent: a fast child may already be writing.
+      clearFile(fileno(s.output));
       if (!runner.send(s, next)) {
         // The idle child died between inputs: start another, try again.
         runner.retire(s);
@@ -326,7 +328,6 @@ void runForked(const std::vector<Input> &inputs, unsigned jobs,
           continue;
         }
       }
-      clearFile(fileno(s.output)); // the child clears it too; no stale text
       s.inFlight = static_cast<long>(next++);
       ++running;
     }

@@ -5,12 +5,15 @@
 // with loadModelConfig: the loaded patterns and scores must equal the
 // search's exactly and name the structure each head was built with. With the
 // tool built, the same runs end to end through .npy and .safetensors files,
-// and bad inputs must fail with their message and exit code.
+// and bad inputs must fail with their message and exit code; the scorer
+// choice (--scorer, --gpu-min-len) is checked on the paths this machine has:
+// without a device, --scorer gpu fails cleanly and auto falls back to cpu.
 //
 //===----------------------------------------------------------------------===//
 #include "Synthetic.h"
 #include "TestUtil.h"
 #include "minfer/Runtime/Config.h"
+#include "minfer/Runtime/CudaRuntime.h"
 #include "minfer/Search/Search.h"
 #include "minfer/Search/TensorIO.h"
 #include <sys/wait.h>
@@ -240,6 +243,108 @@ TEST(SearchTool, BadInputsFailWithTheirMessage) {
   r = runTool(dir, "--safetensors '" + st + "'" + out);
   EXPECT_EQ(r.rc, 1);
   EXPECT_CONTAINS(r.err, "no tensor 'layers.0.q'");
+}
+
+/// One layer of the model as .npy files: the tool's input arguments.
+std::string writeFirstLayer(TempDir &dir, const ModelTensors &m) {
+  std::string args;
+  const char *names[3] = {"q", "k", "v"};
+  const Tensor *ts[3] = {&m.q[0], &m.k[0], &m.v[0]};
+  for (int i = 0; i < 3; ++i) {
+    std::string p = dir.file(std::string("layer0_") + names[i] + ".npy");
+    EXPECT_TRUE(writeNpy(p, *ts[i]).ok()) << p;
+    args += std::string(" --") + names[i] + " '" + p + "'";
+  }
+  return args;
+}
+
+bool haveCudaDevice() {
+  std::unique_ptr<cuda::Runtime> rt;
+  return cuda::Runtime::create(&rt).ok();
+}
+
+size_t countOf(const std::string &hay, const std::string &needle) {
+  size_t n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos;
+       p = hay.find(needle, p + 1))
+    ++n;
+  return n;
+}
+
+TEST(SearchTool, ScorerChoiceIsAnnounced) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const std::string in = writeFirstLayer(dir, makeModel());
+  const std::string cfgA = dir.file("auto.json"), cfgC = dir.file("cpu.json");
+  // N = 1024 is below the default --gpu-min-len: cpu on every machine.
+  ToolRun a = runTool(dir, in + " --budget 0.4 -o '" + cfgA + "'");
+  ASSERT_EQ(a.rc, 0) << a.err;
+  EXPECT_CONTAINS(a.err, "minfer-search: scorer cpu (N=1024 < --gpu-min-len "
+                         "16384)\n");
+  EXPECT_EQ(countOf(a.err, "minfer-search: scorer "), 1u) << a.err;
+  ToolRun c = runTool(dir, in + " --budget 0.4 --scorer cpu --gpu-min-len 1 "
+                                "-o '" + cfgC + "'");
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_CONTAINS(c.err, "minfer-search: scorer cpu (--scorer cpu)\n");
+  EXPECT_EQ(readText(cfgA), readText(cfgC));
+
+  ToolRun r = runTool(dir, in + " --scorer tpu -o '" + cfgC + "'");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_CONTAINS(r.err, "--scorer is auto, cpu or gpu, got 'tpu'");
+  r = runTool(dir, in + " --gpu-min-len -3 -o '" + cfgC + "'");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_CONTAINS(r.err, "--gpu-min-len needs a non-negative integer");
+}
+
+TEST(SearchTool, WithoutDeviceGpuFailsAndAutoFallsBack) {
+  if (haveCudaDevice())
+    GTEST_SKIP() << "this machine has a CUDA device";
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const std::string in = writeFirstLayer(dir, makeModel());
+  const std::string cfgG = dir.file("gpu.json"), cfgA = dir.file("auto.json"),
+                    cfgC = dir.file("cpu.json");
+  ToolRun g = runTool(dir, in + " --budget 0.4 --scorer gpu -o '" + cfgG + "'");
+  EXPECT_EQ(g.rc, 1) << g.err;
+  EXPECT_CONTAINS(g.err, "minfer-search: error: --scorer gpu: no CUDA device: ");
+  EXPECT_EQ(readText(cfgG), ""); // failed before writing anything
+  ToolRun a = runTool(dir, in + " --budget 0.4 --gpu-min-len 1 -o '" + cfgA +
+                               "'");
+  ASSERT_EQ(a.rc, 0) << a.err;
+  EXPECT_CONTAINS(a.err, "minfer-search: scorer cpu (no CUDA device: ");
+  ToolRun c = runTool(dir, in + " --budget 0.4 --scorer cpu -o '" + cfgC + "'");
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_EQ(readText(cfgA), readText(cfgC));
+}
+
+TEST(SearchTool, WithDeviceGpuRunsOrFailsCleanly) {
+  if (!haveCudaDevice())
+    GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const std::string in = writeFirstLayer(dir, makeModel());
+  const std::string cfgG = dir.file("gpu.json"), cfgA = dir.file("auto.json");
+  ToolRun g = runTool(dir, in + " --budget 0.4 --scorer gpu -o '" + cfgG + "'");
+  if (g.rc != 0) {
+    // E.g. no attention PTX: a message, not a crash.
+    EXPECT_EQ(g.rc, 1);
+    EXPECT_CONTAINS(g.err, "minfer-search: error: --scorer gpu: ");
+    ToolRun a = runTool(dir, in + " --budget 0.4 --gpu-min-len 1 -o '" +
+                                 cfgA + "'");
+    ASSERT_EQ(a.rc, 0) << a.err;
+    EXPECT_CONTAINS(a.err, "minfer-search: scorer cpu (GPU scorer "
+                           "unavailable: ");
+    return;
+  }
+  EXPECT_CONTAINS(g.err, "minfer-search: scorer gpu (");
+  EXPECT_CONTAINS(g.err, ", N=1024)\n");
+  ModelConfig cfg;
+  Status s = loadModelConfig(cfgG, cfg);
+  ASSERT_TRUE(s.ok()) << s.str();
+  ASSERT_EQ(cfg.numHeads(), 3);
+  for (size_t h = 0; h < kModel[0].size(); ++h)
+    EXPECT_EQ(cfg.layers[0][h].kind, expectedKind(kModel[0][h]))
+        << "head " << h << "\n" << g.out;
 }
 
 #endif // MINFER_SEARCH_TOOL

@@ -314,6 +314,94 @@ TEST(Safetensors, BadFilesGetClearErrors) {
                   "tensor 't': non-finite value (inf) at flat element 1");
 }
 
+// Found by minfer-fuzz-tensors: a header whose tensors share bytes was
+// accepted (two aliased tensors, e.g. q and k, read the same data), and a
+// failed open() left the entries parsed before the bad one in entries().
+TEST(Safetensors, OverlappingTensorsAreRejected) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const std::string data = f32Bytes({1, 2, 3, 4});
+  auto two = [](const char *a, const char *b) {
+    return std::string("{\"q\": {\"dtype\": \"F32\", \"shape\": [2], "
+                       "\"data_offsets\": ") +
+           a +
+           "}, \"k\": {\"dtype\": \"F32\", \"shape\": [2], "
+           "\"data_offsets\": " +
+           b + "}}";
+  };
+  // The same bytes twice, and a range straddling its neighbour.
+  EXPECT_CONTAINS(stOpenError(dir, stImage(two("[0, 8]", "[0, 8]"), data)),
+                  "malformed safetensors header: tensors 'q' (data_offsets "
+                  "[0, 8]) and 'k' (data_offsets [0, 8]) overlap");
+  EXPECT_CONTAINS(stOpenError(dir, stImage(two("[8, 16]", "[4, 12]"), data)),
+                  "tensors 'k' (data_offsets [4, 12]) and 'q' (data_offsets "
+                  "[8, 16]) overlap");
+  // Adjacent, in any order, and empty tensors anywhere are fine.
+  for (const auto &[a, b] : std::vector<std::pair<const char *, const char *>>{
+           {"[8, 16]", "[0, 8]"}, {"[0, 8]", "[8, 16]"}}) {
+    std::string p = dir.file("adjacent" + std::to_string(std::rand()) +
+                             ".safetensors");
+    writeBytes(p, stImage(two(a, b), data));
+    SafetensorsFile f;
+    Status st = f.open(p);
+    EXPECT_TRUE(st.ok()) << st.str();
+  }
+  std::string p = dir.file("empty.safetensors");
+  writeBytes(p, stImage("{\"q\": {\"dtype\": \"F32\", \"shape\": [2], "
+                        "\"data_offsets\": [0, 8]}, \"e\": {\"dtype\": "
+                        "\"F32\", \"shape\": [0], \"data_offsets\": [4, 4]}}",
+                        data));
+  SafetensorsFile f;
+  Status st = f.open(p);
+  EXPECT_TRUE(st.ok()) << st.str();
+}
+
+// Also from the fuzzer: a tensor of an unknown dtype skipped the shape
+// checks, so entries() could hold a shape whose element count overflows.
+TEST(Safetensors, UnknownDtypeShapeMustNotOverflow) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  EXPECT_CONTAINS(
+      stOpenError(dir, stImage("{\"x\": {\"dtype\": \"f32\", \"shape\": "
+                               "[16, 4611686018427387903], "
+                               "\"data_offsets\": [0, 8]}}",
+                               f32Bytes({1, 2}))),
+      "tensor 'x': shape [16, 4611686018427387903] overflows");
+  // A sane shape of an unknown dtype is still tolerated (read() fails).
+  std::string p = dir.file("unknown.safetensors");
+  writeBytes(p, stImage("{\"x\": {\"dtype\": \"C64\", \"shape\": [3], "
+                        "\"data_offsets\": [0, 8]}}",
+                        f32Bytes({1, 2})));
+  SafetensorsFile f;
+  Status st = f.open(p);
+  ASSERT_TRUE(st.ok()) << st.str();
+  Tensor t;
+  EXPECT_EQ(f.read("x", t).code(), ErrorCode::Unsupported);
+}
+
+TEST(Safetensors, FailedOpenLeavesNoEntries) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  std::string good = dir.file("good.safetensors");
+  ASSERT_TRUE(writeSafetensors(good, {{"a", sample({2})}}).ok());
+  // "a" is fine, "b" is not: nothing of the file may stay visible.
+  std::string bad = dir.file("bad.safetensors");
+  writeBytes(bad, stImage("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], "
+                          "\"data_offsets\": [0, 8]}, \"b\": {\"dtype\": "
+                          "\"F32\", \"shape\": [3], \"data_offsets\": [0, 8]}}",
+                          f32Bytes({1, 2})));
+  SafetensorsFile f;
+  ASSERT_TRUE(f.open(good).ok());
+  ASSERT_EQ(f.entries().size(), 1u);
+  Status st = f.open(bad);
+  EXPECT_CONTAINS(st.message(), "needs 12 bytes, data_offsets span 8");
+  EXPECT_TRUE(f.entries().empty());
+  EXPECT_EQ(f.find("a"), nullptr);
+  Tensor t;
+  EXPECT_CONTAINS(f.read("a", t).message(), "no tensor named 'a'");
+  EXPECT_TRUE(t.shape.empty() && t.data.empty());
+}
+
 TEST(TensorIO, MutatedFilesNeverCrash) {
   // Byte flips and truncations of valid images: every outcome is a Status.
   TempDir dir;

@@ -54,6 +54,28 @@ inline const char *elemTypeName(ElemType t) {
 }
 inline const char *chipName(Chip c) { return c == Chip::SM80 ? "sm_80" : "sm_90"; }
 
+/// Per-kind launch tuning, measured on an H100 (bench/results/tuning.md):
+///   vertical-slash  3 K/V stages: its gathered column tiles have the longest
+///                   load latency; the deeper pipeline hides it (VS at 1M
+///                   tokens 325 -> 271 ms) although only 2 CTAs fit an SM;
+///   block           2 stages and at least 3 CTAs per SM (ptxas caps the
+///                   registers at 168, a few bytes of spills): 12 warps per
+///                   SM instead of 8 hide the shared-memory latency that
+///                   ncu shows as its main stall (BS 7.5 -> 6.5 ms at 128K);
+///   dense           2 stages, no cap (its 128-row CTAs need the registers).
+struct TileTuning {
+  int64_t stages = 2;
+  int64_t minCtasPerSm = 0; ///< 0: no .minnctapersm directive
+};
+inline TileTuning tunedFor(KernelKind kind) {
+  switch (kind) {
+  case KernelKind::VerticalSlash: return {3, 0};
+  case KernelKind::Block: return {2, 3};
+  case KernelKind::Dense: return {2, 0};
+  }
+  return {};
+}
+
 /// One FlashAttention-2 kernel configuration.
 struct TileConfig {
   KernelKind kind = KernelKind::Dense;
@@ -64,6 +86,25 @@ struct TileConfig {
   int64_t blockN = kBlockN; ///< keys per K/V tile
   int64_t warps = 4;        ///< each warp owns blockM / warps query rows
   int64_t stages = 2;       ///< K/V shared-memory buffers (cp.async pipeline)
+  /// Occupancy request to ptxas (.minnctapersm; 0: none). Compile-time only:
+  /// the launch ABI does not depend on it.
+  int64_t minCtasPerSm = 0;
+
+  /// The tuned configuration of a kernel (tunedFor(kind); dense kernels with
+  /// blockM rows, warps = blockM / 16).
+  static TileConfig tuned(KernelKind kind, ElemType elem, int64_t headDim,
+                          Chip chip, int64_t blockM = kBlockM) {
+    TileConfig cfg;
+    cfg.kind = kind;
+    cfg.elem = elem;
+    cfg.headDim = headDim;
+    cfg.chip = chip;
+    cfg.blockM = blockM;
+    cfg.warps = blockM / 16;
+    cfg.stages = tunedFor(kind).stages;
+    cfg.minCtasPerSm = tunedFor(kind).minCtasPerSm;
+    return cfg;
+  }
 
   /// Shared-memory rows are padded by 8 elements (16 bytes) so that the 8 row
   /// addresses of one ldmatrix hit distinct banks.
@@ -111,6 +152,9 @@ struct TileConfig {
       return "each warp owns 16 query rows: warps must be blockM / 16";
     if (stages < 1 || stages > 3)
       return "stages must be 1, 2 or 3, got " + std::to_string(stages);
+    if (minCtasPerSm < 0 || minCtasPerSm > 32)
+      return "min CTAs per SM must be 0 (none) to 32, got " +
+             std::to_string(minCtasPerSm);
     return "";
   }
 };

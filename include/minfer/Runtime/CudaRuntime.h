@@ -127,7 +127,8 @@ struct RuntimeOptions {
   /// K/V pipeline stages the PTX files were generated with
   /// (minfer-generate-kernels' `stages`), which set their shared memory; a
   /// `// minfer-tile-config: stages=N ...` line in a PTX file overrides it.
-  /// 0: $MINFER_KERNEL_STAGES, else 2.
+  /// 0: $MINFER_KERNEL_STAGES, else each kind's tuned value
+  /// (kernel::tunedFor, what minfer-generate-kernels emits by default).
   int kernelStages = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;

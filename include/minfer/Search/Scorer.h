@@ -10,8 +10,9 @@
 // will really execute.
 //
 // createCpuScorer() answers on the CPU with the fp32 reference (lib/Runtime).
-// A GPU backend implements the same interface (index construction and the
-// sparse kernels on the device) and plugs into searchLayer unchanged.
+// createGpuScorer() (GpuScorer.h, library MinferGpuScorer) answers with the
+// CUDA runtime's index construction and kernels, for long heads; it plugs
+// into searchLayer unchanged.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MINFER_SEARCH_SCORER_H
@@ -46,7 +47,8 @@ struct ScorerOptions {
   int64_t lastRows = 64;   ///< evaluation rows: the last `lastRows` queries
   int64_t sampleRows = 64; ///< ... plus this many spread over the rest
   /// rel-L2 over every row (full dense and sparse attention) when N is at
-  /// most this; above it, over the evaluation rows only.
+  /// most this; above it, over the evaluation rows only. (The GPU scorer
+  /// always takes every row.)
   int64_t fullOutputMaxLen = 8192;
   VsOptions vs;
 };

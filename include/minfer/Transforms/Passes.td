@@ -60,8 +60,12 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     Option<"denseBlockM", "dense-block-m", "int64_t", "64",
            "Query rows per CTA of dense kernels: 64, or 128 (8 warps, half "
            "the K/V traffic per FLOP, grid ceil(N / 128), name *_m128_*)">,
-    Option<"stages", "stages", "int64_t", "2",
-           "K/V shared-memory stages of the cp.async pipeline (1-3)">,
+    Option<"stages", "stages", "int64_t", "0",
+           "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
+           "kind's tuned value, kernel::tunedFor)">,
+    Option<"minCtasPerSm", "min-ctas-per-sm", "int64_t", "-1",
+           "Occupancy request to ptxas (.minnctapersm; 0: none, -1: the "
+           "kind's tuned value)">,
   ];
 }
 
@@ -85,8 +89,12 @@ def MinferOutlineTileKernels : Pass<"minfer-outline-tile-kernels", "ModuleOp"> {
     Option<"denseBlockM", "dense-block-m", "int64_t", "64",
            "Query rows per CTA of dense kernels: 64, or 128 (8 warps, half "
            "the K/V traffic per FLOP, grid ceil(N / 128), name *_m128_*)">,
-    Option<"stages", "stages", "int64_t", "2",
-           "K/V shared-memory stages of the cp.async pipeline (1-3)">,
+    Option<"stages", "stages", "int64_t", "0",
+           "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
+           "kind's tuned value, kernel::tunedFor)">,
+    Option<"minCtasPerSm", "min-ctas-per-sm", "int64_t", "-1",
+           "Occupancy request to ptxas (.minnctapersm; 0: none, -1: the "
+           "kind's tuned value)">,
   ];
 }
 

@@ -120,10 +120,11 @@ Status DeviceBuffer::download(void *dst, size_t bytes) const {
 }
 
 Status DeviceAttention::create(Runtime &rt, const AttentionShape &s,
-                               ElemType elem, float scale, uint64_t seed) {
-  randomTensor(s.qElems(), elem, seed * 3 + 1, &hq);
-  randomTensor(s.kvElems(), elem, seed * 3 + 2, &hk);
-  randomTensor(s.kvElems(), elem, seed * 3 + 3, &hv);
+                               ElemType elem, float scale, uint64_t seed,
+                               float magnitude) {
+  randomTensor(s.qElems(), elem, seed * 3 + 1, &hq, -magnitude, magnitude);
+  randomTensor(s.kvElems(), elem, seed * 3 + 2, &hk, -magnitude, magnitude);
+  randomTensor(s.kvElems(), elem, seed * 3 + 3, &hv, -magnitude, magnitude);
   MINFER_RETURN_IF_ERROR(q.allocate(rt, s.qElems() * 2));
   MINFER_RETURN_IF_ERROR(k.allocate(rt, s.kvElems() * 2));
   MINFER_RETURN_IF_ERROR(v.allocate(rt, s.kvElems() * 2));
@@ -153,11 +154,16 @@ Status DeviceAttention::poison(Runtime &rt) {
   return rt.synchronize();
 }
 
+Status DeviceAttention::downloadOutBits(std::vector<uint16_t> *bits) const {
+  bits->resize(tensors.batch * tensors.heads * tensors.seqLen *
+               tensors.headDim);
+  return out.download(bits->data(), bits->size() * 2);
+}
+
 Status DeviceAttention::downloadOut(std::vector<float> *o) const {
-  const int64_t n =
-      tensors.batch * tensors.heads * tensors.seqLen * tensors.headDim;
-  std::vector<uint16_t> bits(n);
-  MINFER_RETURN_IF_ERROR(out.download(bits.data(), n * 2));
+  std::vector<uint16_t> bits;
+  MINFER_RETURN_IF_ERROR(downloadOutBits(&bits));
+  const int64_t n = static_cast<int64_t>(bits.size());
   o->resize(n);
   for (int64_t i = 0; i < n; ++i)
     (*o)[i] = elemToFloat(bits[i], tensors.dtype);

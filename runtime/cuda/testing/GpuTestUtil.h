@@ -60,8 +60,11 @@ struct DeviceAttention {
   DeviceBuffer q, k, v, out;
   HostTensor hq, hk, hv;
   AttentionTensors tensors;
+  /// Inputs uniform in [-magnitude, magnitude), rounded to `elem`.
   Status create(Runtime &rt, const AttentionShape &s, kernel::ElemType elem,
-                float scale, uint64_t seed);
+                float scale, uint64_t seed, float magnitude = 1.0f);
+  /// The raw output bits (for bit-exact comparisons).
+  Status downloadOutBits(std::vector<uint16_t> *bits) const;
   /// Fills out with 0xFF bytes: NaN in bf16 and f16, so unwritten elements
   /// fail any comparison.
   Status poison(Runtime &rt);

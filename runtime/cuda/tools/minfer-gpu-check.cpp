@@ -19,6 +19,16 @@
 // --naive registers the slow reference kernels (kernels/testing) instead of
 // loading generated PTX: it checks the runtime alone.
 //
+//   minfer-gpu-check --sweep [--lengths 1,63,64,65,4097,131072]
+//                    [--heads 4/1,4/4] [--dtypes bf16,f16] [--no-reference]
+//
+// the reliability sweep (run under compute-sanitizer): per N x D x dtype x
+// (H, Hkv), the layers above plus, per kernel kind, a layer whose every
+// budget is at or beyond N (vertical/slash counts >= N, top_k >= blocks,
+// sink/local >= N). Those must be clamped, never overrun, and execute exactly
+// the full causal mask: the GPU-counted kept pairs must equal H N (N+1) / 2.
+// --no-reference skips the CPU comparison (for sanitizer runs at large N).
+//
 //   minfer-gpu-check --bench [--lengths 131072,1048576] [--with-kernel]
 //
 // times the online index construction alone (estimate + index, no
@@ -52,6 +62,9 @@ struct Options {
   int device = 0;
   bool bench = false, withKernel = false;
   bool lengthsGiven = false;
+  bool sweep = false, reference = true;
+  std::vector<std::pair<int64_t, int64_t>> heads = {{4, 1}, {4, 4}};
+  std::vector<ElemType> dtypes = {ElemType::BF16, ElemType::F16};
 };
 
 bool parseList(const char *s, std::vector<std::string> *out) {
@@ -67,7 +80,8 @@ int usage(const char *msg) {
   std::fprintf(stderr,
                "minfer-gpu-check: %s\nusage: minfer-gpu-check [--ptx-dir DIR] "
                "[--naive] [--lengths 100,4096] [--kinds dense,block,vs] "
-               "[--seed S] [--device N]\n",
+               "[--seed S] [--device N] [--sweep [--heads 4/1,4/4] "
+               "[--dtypes bf16,f16] [--no-reference]] [--bench]\n",
                msg);
   return 2;
 }
@@ -90,6 +104,36 @@ LayerPatterns layerFor(KernelKind kind, int64_t N) {
   return {};
 }
 
+/// A layer of `kind` whose budgets are all at or beyond N (full coverage).
+LayerPatterns layerBeyondN(KernelKind kind, int64_t N) {
+  const int64_t NB = numQueryBlocks(N);
+  switch (kind) {
+  case KernelKind::Dense:
+    return LayerPatterns(4, HeadPattern::dense());
+  case KernelKind::Block:
+    return {HeadPattern::blockSparse(NB), HeadPattern::aShape(N, N),
+            HeadPattern::blockSparse(NB + 5), HeadPattern::aShape(2 * N + 1, 3 * N)};
+  case KernelKind::VerticalSlash:
+    return {HeadPattern::verticalSlash(N, N), HeadPattern::verticalSlash(3 * N + 1, 5 * N + 3),
+            HeadPattern::blockSparse(NB + 2), HeadPattern::aShape(N + 1, N)};
+  }
+  return {};
+}
+
+/// `layer` repeated or cut to H heads.
+LayerPatterns resized(const LayerPatterns &layer, int64_t H) {
+  LayerPatterns out;
+  for (int64_t h = 0; h < H; ++h)
+    out.push_back(layer[h % layer.size()]);
+  return out;
+}
+
+struct Check {
+  bool fullCoverage = false; ///< kept pairs must equal the causal pairs
+  bool reference = true;     ///< compare sampled rows with the CPU
+  bool timed = true;         ///< a second, timed run
+};
+
 struct Result {
   bool pass = false;
   double err = 0;
@@ -98,8 +142,9 @@ struct Result {
   std::string note;
 };
 
-Result runOne(Runtime &rt, KernelKind kind, int64_t D, ElemType elem, int64_t N,
-              int64_t H, int64_t Hkv, uint64_t seed) {
+Result runOne(Runtime &rt, KernelKind kind, const LayerPatterns &layer,
+              int64_t D, ElemType elem, int64_t N, int64_t H, int64_t Hkv,
+              uint64_t seed, const Check &check) {
   Result res;
   AttentionShape s;
   s.batch = 1;
@@ -108,7 +153,6 @@ Result runOne(Runtime &rt, KernelKind kind, int64_t D, ElemType elem, int64_t N,
   s.seqLen = N;
   s.headDim = D;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const LayerPatterns layer = layerFor(kind, N);
   testing::DeviceAttention da;
   Status st = da.create(rt, s, elem, scale, seed);
   if (st.ok())
@@ -117,6 +161,7 @@ Result runOne(Runtime &rt, KernelKind kind, int64_t D, ElemType elem, int64_t N,
   RunOptions o;
   o.indexOut = &gpuIndex;
   o.checkIndex = true;
+  o.countKept = check.fullCoverage;
   o.stats = &res.stats;
   if (st.ok())
     st = rt.sparseAttention(da.tensors, layer, o);
@@ -136,20 +181,35 @@ Result runOne(Runtime &rt, KernelKind kind, int64_t D, ElemType elem, int64_t N,
   int64_t unwritten = 0;
   for (float x : out)
     unwritten += std::isnan(x);
-
-  // The index the CPU builds from the same (rounded) inputs.
-  SparseIndex cpuIndex;
-  st = ref::buildIndex(s, da.hq.values, da.hk.values, scale, layer, cpuIndex);
-  if (!st.ok()) {
-    res.note = "ref::buildIndex: " + st.str();
+  const double causal = double(H) * N * (N + 1) / 2;
+  if (check.fullCoverage && res.stats.keptPairs != causal)
+    res.note = "kept " + std::to_string((long long)res.stats.keptPairs) +
+               " of " + std::to_string((long long)causal) + " causal pairs";
+  const bool covered = !check.fullCoverage || res.stats.keptPairs == causal;
+  if (!check.reference) {
+    res.pass = unwritten == 0 && covered;
+    if (unwritten)
+      res.note = std::to_string(unwritten) + " output elements unwritten (NaN)";
     return res;
   }
-  res.idxDiff = testing::indexRowMismatches(gpuIndex, cpuIndex);
-  res.idxRows = H * numQueryBlocks(N);
+
+  // The index the CPU builds from the same (rounded) inputs (informational;
+  // single-threaded estimation, so only up to 64K tokens).
+  if (N <= 65536) {
+    SparseIndex cpuIndex;
+    st = ref::buildIndex(s, da.hq.values, da.hk.values, scale, layer, cpuIndex);
+    if (!st.ok()) {
+      res.note = "ref::buildIndex: " + st.str();
+      return res;
+    }
+    res.idxDiff = testing::indexRowMismatches(gpuIndex, cpuIndex);
+    res.idxRows = H * numQueryBlocks(N);
+  }
 
   for (int64_t h = 0; h < H && st.ok(); ++h) {
+    // Fewer sampled rows at long N: each is an O(N D) fp64 dot sweep.
     const std::vector<int64_t> rows =
-        testing::sampleRows(N, 4096, 256, seed * 31 + h);
+        testing::sampleRows(N, 4097, N > 65536 ? 48 : 256, seed * 31 + h);
     std::vector<float> want;
     st = testing::referenceRows(s, da.hq.values, da.hk.values, da.hv.values,
                                 scale, gpuIndex, 0, h, rows, &want);
@@ -168,13 +228,13 @@ Result runOne(Runtime &rt, KernelKind kind, int64_t D, ElemType elem, int64_t N,
   RunOptions timed;
   timed.timing = true;
   timed.stats = &res.stats;
-  st = rt.sparseAttention(da.tensors, layer, timed);
+  st = check.timed ? rt.sparseAttention(da.tensors, layer, timed) : st;
   if (!st.ok()) {
     res.note = "timed run: " + st.str();
     return res;
   }
   const double tol = elem == ElemType::BF16 ? 2e-2 : 1e-2;
-  res.pass = unwritten == 0 && res.err <= tol;
+  res.pass = unwritten == 0 && res.err <= tol && covered;
   if (unwritten)
     res.note = std::to_string(unwritten) + " output elements unwritten (NaN)";
   return res;
@@ -271,6 +331,38 @@ int main(int argc, char **argv) {
       opt.naive = true;
     } else if (!std::strcmp(a, "--bench")) {
       opt.bench = true;
+    } else if (!std::strcmp(a, "--sweep")) {
+      opt.sweep = true;
+    } else if (!std::strcmp(a, "--no-reference")) {
+      opt.reference = false;
+    } else if (!std::strcmp(a, "--heads")) {
+      std::vector<std::string> items;
+      const char *v = next();
+      if (!v || !parseList(v, &items))
+        return usage("--heads needs a list like 4/1,4/4");
+      opt.heads.clear();
+      for (const std::string &x : items) {
+        long long h = 0, kv = 0;
+        char tail = 0;
+        if (std::sscanf(x.c_str(), "%lld/%lld%c", &h, &kv, &tail) != 2 ||
+            h <= 0 || kv <= 0 || h % kv)
+          return usage(("bad heads " + x + " (H/Hkv, H a multiple of Hkv)").c_str());
+        opt.heads.push_back({h, kv});
+      }
+    } else if (!std::strcmp(a, "--dtypes")) {
+      std::vector<std::string> items;
+      const char *v = next();
+      if (!v || !parseList(v, &items))
+        return usage("--dtypes needs a list");
+      opt.dtypes.clear();
+      for (const std::string &x : items) {
+        if (x == "bf16")
+          opt.dtypes.push_back(ElemType::BF16);
+        else if (x == "f16")
+          opt.dtypes.push_back(ElemType::F16);
+        else
+          return usage(("bad dtype " + x).c_str());
+      }
     } else if (!std::strcmp(a, "--with-kernel")) {
       opt.withKernel = true;
     } else if (!std::strcmp(a, "--ptx-dir")) {
@@ -362,29 +454,40 @@ int main(int argc, char **argv) {
 
   if (opt.bench)
     return runBench(*rt, opt);
-  std::printf("%-6s %4s %-5s %7s %6s %11s %13s %8s %8s %9s  %s\n", "kernel",
-              "D", "dtype", "N", "H/Hkv", "max_abs_err", "idx_diff/rows",
-              "est_ms", "idx_ms", "kernel_ms", "result");
+  if (opt.sweep && !opt.lengthsGiven)
+    opt.lengths = {1, 63, 64, 65, 4097, 131072};
+  std::printf("%-6s %-6s %4s %-5s %7s %6s %11s %13s %8s %8s %9s  %s\n",
+              "kernel", "budget", "D", "dtype", "N", "H/Hkv", "max_abs_err",
+              "idx_diff/rows", "est_ms", "idx_ms", "kernel_ms", "result");
   int failures = 0, runs = 0;
   for (KernelKind kind : opt.kinds)
     for (int64_t D : {64, 128})
-      for (ElemType elem : {ElemType::BF16, ElemType::F16})
+      for (ElemType elem : opt.dtypes)
         for (int64_t N : opt.lengths)
-          for (auto [H, Hkv] : {std::pair<int64_t, int64_t>{4, 1}, {4, 4}}) {
-            const uint64_t seed = opt.seed + 7919 * (uint64_t)runs++;
-            Result r = runOne(*rt, kind, D, elem, N, H, Hkv, seed);
-            failures += !r.pass;
-            std::printf("%-6s %4lld %-5s %7lld %3lld/%-2lld %11.3e %6lld/%-6lld "
-                        "%8.3f %8.3f %9.3f  %s%s%s\n",
-                        kernel::kernelKindName(kind), (long long)D,
-                        kernel::elemTypeName(elem), (long long)N, (long long)H,
-                        (long long)Hkv, r.err, (long long)r.idxDiff,
-                        (long long)r.idxRows, r.stats.estimateMs,
-                        r.stats.indexMs, r.stats.kernelMs,
-                        r.pass ? "PASS" : "FAIL", r.note.empty() ? "" : "  ",
-                        r.note.c_str());
-            std::fflush(stdout);
-          }
+          for (auto [H, Hkv] : opt.heads)
+            for (bool beyond : {false, true}) {
+              if (beyond && !opt.sweep)
+                continue;
+              Check check;
+              check.fullCoverage = beyond;
+              check.reference = opt.reference;
+              check.timed = !opt.sweep;
+              const LayerPatterns layer = resized(
+                  beyond ? layerBeyondN(kind, N) : layerFor(kind, N), H);
+              const uint64_t seed = opt.seed + 7919 * (uint64_t)runs++;
+              Result r = runOne(*rt, kind, layer, D, elem, N, H, Hkv, seed, check);
+              failures += !r.pass;
+              std::printf("%-6s %-6s %4lld %-5s %7lld %3lld/%-2lld %11.3e "
+                          "%6lld/%-6lld %8.3f %8.3f %9.3f  %s%s%s\n",
+                          kernel::kernelKindName(kind), beyond ? ">=N" : "mixed",
+                          (long long)D, kernel::elemTypeName(elem), (long long)N,
+                          (long long)H, (long long)Hkv, r.err,
+                          (long long)r.idxDiff, (long long)r.idxRows,
+                          r.stats.estimateMs, r.stats.indexMs, r.stats.kernelMs,
+                          r.pass ? "PASS" : "FAIL", r.note.empty() ? "" : "  ",
+                          r.note.c_str());
+              std::fflush(stdout);
+            }
   std::printf("%d of %d configurations passed\n", runs - failures, runs);
   return failures ? 1 : 0;
 }

@@ -280,7 +280,7 @@ LogicalResult VsEstimateOp::verify() {
   if (getLastQ() <= 0 || getLastQ() % 16 != 0)
     return emitOpError("last_q must be a positive multiple of 16, got ")
            << getLastQ();
-  if (!ShapedType::isDynamic(n) && getLastQ() > n)
+  if (!ShapedType::isDynamic(n) && static_cast<int64_t>(getLastQ()) > n)
     return emitOpError("last_q (") << getLastQ()
                                    << ") exceeds the sequence length (" << n
                                    << ")";
