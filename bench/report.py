@@ -128,7 +128,10 @@ def main():
     md = table(rows, anchor, device)
     keys = sorted({(r["h"], r["hkv"], r["data"]) for r in rows})
     if keys:
-        h, hkv, data = max(keys, key=lambda k: sum(1 for r in rows if (r["h"], r["hkv"], r["data"]) == k))
+        # The fullest series; ties go to structured data (where vertical-slash is
+        # sparse) and to fewer heads (the 1M-token dense anchors exist there).
+        h, hkv, data = max(keys, key=lambda k: (sum(1 for r in rows if (r["h"], r["hkv"], r["data"]) == k),
+                                                k[2] == "structured", -k[0]))
         legend = plot_png(a.plot, series_of(rows, anchor, h, hkv, data), f"{device}: H={h}/{hkv}, {data}, D=128 bf16")
         if legend:
             md += "\nPlot legend (top-right swatches, top to bottom): " + ", ".join(legend) + "\n"
