@@ -210,12 +210,7 @@ private:
   bool haveBs = false;
   SparseIndex index;
 
-  Status checkReady() const {
-    if (!ready)
-      return invalidArgument("scorer has no head (setHead failed or was not "
-                             "called)");
-    return Status::success();
-  }
+  Status checkReady() const { return detail::checkReady(ready); }
 
   /// Dense softmax of each evaluation row of batch b.
   Status denseRows(int64_t b) {

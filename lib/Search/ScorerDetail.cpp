@@ -50,4 +50,11 @@ Status denseSoftmaxRow(const float *qi, const float *k, int64_t i, int64_t D,
   return Status::success();
 }
 
+Status checkReady(bool ready) {
+  if (!ready)
+    return invalidArgument("scorer has no head (setHead failed or was not "
+                           "called)");
+  return Status::success();
+}
+
 } // namespace minfer::search::detail

@@ -20,6 +20,8 @@ namespace minfer::search::detail {
 /// Sizes consistent (q, k, v each batch * N * D), batch and scale positive,
 /// N and D valid for the runtime (D 64 or 128, else Unsupported).
 Status checkHead(const HeadTensors &head);
+/// InvalidArgument unless a setHead() succeeded (`ready`).
+Status checkReady(bool ready);
 
 /// P[j], j <= i: the dense causal softmax of query row i over keys `k`
 /// ([N][D] of one batch entry), scale * q_i . k_j accumulated in fp32 and

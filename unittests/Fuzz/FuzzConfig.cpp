@@ -34,13 +34,11 @@ using namespace ::minfer::fuzz;
 
 namespace {
 
-struct Options {
-  unsigned iterations = 2000;
-  uint64_t seed = 0x6a736f6eull;
-  unsigned jobs = 2;
-  unsigned timeout = 10;
-  std::string crashDir = "fuzz-config-findings";
-  std::vector<std::string> corpusDirs;
+struct Options : CommonOptions {
+  Options() {
+    seed = 0x6a736f6eull;
+    crashDir = "fuzz-config-findings";
+  }
 };
 
 const char *const kSnippets[] = {
@@ -342,24 +340,7 @@ int runChild(const std::string &text) {
 
 bool parseArgs(int argc, char **argv, Options &o) {
   for (int i = 1; i < argc; ++i) {
-    const char *a = argv[i];
-    auto value = [&](const char *name) -> const char * {
-      size_t n = strlen(name);
-      return strncmp(a, name, n) == 0 && a[n] == '=' ? a + n + 1 : nullptr;
-    };
-    if (const char *v = value("--iterations"))
-      o.iterations = strtoul(v, nullptr, 10);
-    else if (const char *v = value("--seed"))
-      o.seed = strtoull(v, nullptr, 0);
-    else if (const char *v = value("--jobs"))
-      o.jobs = strtoul(v, nullptr, 10);
-    else if (const char *v = value("--timeout"))
-      o.timeout = strtoul(v, nullptr, 10);
-    else if (const char *v = value("--crash-dir"))
-      o.crashDir = v;
-    else if (const char *v = value("--corpus-dir"))
-      o.corpusDirs.push_back(v);
-    else {
+    if (!parseCommonOption(argv[i], o)) {
       fprintf(stderr, "usage: minfer-fuzz-config [--iterations=N] [--seed=S] "
                       "[--jobs=J] [--timeout=SECONDS] [--crash-dir=DIR] "
                       "[--corpus-dir=DIR]...\n");
@@ -418,22 +399,13 @@ int main(int argc, char **argv) {
         if (!bad && !isFinding(r.outcome))
           return;
         findings += !bad;
-        const char *kind = r.kind == Result::Crash  ? "crash"
-                           : r.kind == Result::Hang ? "hang"
-                                                    : "finding";
-        std::string base =
-            opts.crashDir + "/" + kind + "-" + std::to_string(index);
         const Input &in = inputs[index];
-        writeFile(base + ".json", in.text);
-        writeFile(base + ".log",
-                  "origin: " + in.origin + "\nmutations:\n" + in.mutations +
-                      "status: " + (bad ? r.status : kOutcomeNames[r.outcome]) +
-                      "\noutput:\n" + r.output);
-        fprintf(stderr,
-                "minfer-fuzz-config: %s on input %zu (%s), written to "
-                "%s.json\n",
-                bad ? r.status.c_str() : kOutcomeNames[r.outcome].c_str(),
-                index, in.origin.c_str(), base.c_str());
+        const std::string status =
+            bad ? r.status : kOutcomeNames[r.outcome];
+        const std::string file =
+            saveFinding(opts.crashDir, index, ".json", in, r, status);
+        fprintf(stderr, "minfer-fuzz-config: %s on input %zu (%s), written to %s\n",
+                status.c_str(), index, in.origin.c_str(), file.c_str());
       });
 
   double seconds =

@@ -584,4 +584,40 @@ void Stats::print(FILE *out, const char *title, double seconds) const {
   fprintf(out, "  %-28s %zu\n", "HANGS", hangs);
 }
 
+bool parseCommonOption(const char *arg, CommonOptions &o) {
+  auto value = [&](const char *name) -> const char * {
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && arg[n] == '=' ? arg + n + 1 : nullptr;
+  };
+  if (const char *v = value("--iterations"))
+    o.iterations = strtoul(v, nullptr, 10);
+  else if (const char *v = value("--seed"))
+    o.seed = strtoull(v, nullptr, 0);
+  else if (const char *v = value("--jobs"))
+    o.jobs = strtoul(v, nullptr, 10);
+  else if (const char *v = value("--timeout"))
+    o.timeout = strtoul(v, nullptr, 10);
+  else if (const char *v = value("--crash-dir"))
+    o.crashDir = v;
+  else if (const char *v = value("--corpus-dir"))
+    o.corpusDirs.push_back(v);
+  else
+    return false;
+  return true;
+}
+
+std::string saveFinding(const std::string &dir, size_t index,
+                        const std::string &ext, const Input &in,
+                        const Result &r, const std::string &status) {
+  const char *kind = r.kind == Result::Crash  ? "crash"
+                     : r.kind == Result::Hang ? "hang"
+                                              : "finding";
+  const std::string base = dir + "/" + kind + "-" + std::to_string(index);
+  writeFile(base + ext, in.text);
+  writeFile(base + ".log", "origin: " + in.origin + "\nmutations:\n" +
+                               in.mutations + "status: " + status +
+                               "\noutput:\n" + r.output);
+  return base + ext;
+}
+
 } // namespace minfer::fuzz

@@ -116,6 +116,27 @@ bool replaceWord(std::string &text, Rng &rng, std::string &log,
 std::vector<std::pair<size_t, size_t>> findIntegers(const std::string &text);
 
 /// Prints the summary table: one row per outcome, then crashes and hangs.
+/// What every fuzzer's command line sets, as `--name=value`.
+struct CommonOptions {
+  unsigned iterations = 2000;
+  uint64_t seed = 0;
+  unsigned jobs = 2;
+  unsigned timeout = 10; ///< seconds per child
+  std::string crashDir;
+  std::vector<std::string> corpusDirs;
+};
+
+/// Parses `arg` into `o` if it is --iterations=, --seed=, --jobs=,
+/// --timeout=, --crash-dir= or --corpus-dir= (repeatable); false otherwise.
+bool parseCommonOption(const char *arg, CommonOptions &o);
+
+/// Writes a crash, hang or finding: the input to <dir>/<kind>-<index><ext>
+/// and <dir>/<kind>-<index>.log (origin, mutations, `status`, the child's
+/// output). Returns the input file's path.
+std::string saveFinding(const std::string &dir, size_t index,
+                        const std::string &ext, const Input &in,
+                        const Result &r, const std::string &status);
+
 struct Stats {
   std::vector<std::string> outcomeNames;
   std::vector<size_t> outcomes;

@@ -788,21 +788,11 @@ int main(int argc, char **argv) {
     if (!bad && !isFinding(r.outcome))
       return;
     findings += !bad;
-    const char *kind = r.kind == Result::Crash  ? "crash"
-                       : r.kind == Result::Hang ? "hang"
-                                                : "finding";
-    std::string base =
-        std::string(crashDir) + "/" + kind + "-" + std::to_string(index);
     const Input &in = inputs[index];
-    writeFile(base + ".mlir", in.text);
-    writeFile(base + ".log",
-              "origin: " + in.origin + "\nmutations:\n" + in.mutations +
-                  "status: " + (bad ? r.status : kOutcomeNames[r.outcome]) +
-                  "\noutput:\n" + r.output);
-    fprintf(stderr,
-            "minfer-fuzz-mlir: %s on input %zu (%s), written to %s.mlir\n",
-            bad ? r.status.c_str() : kOutcomeNames[r.outcome].c_str(), index,
-            in.origin.c_str(), base.c_str());
+    const std::string status = bad ? r.status : kOutcomeNames[r.outcome];
+    const std::string file = saveFinding(crashDir, index, ".mlir", in, r, status);
+    fprintf(stderr, "minfer-fuzz-mlir: %s on input %zu (%s), written to %s\n",
+            status.c_str(), index, in.origin.c_str(), file.c_str());
   };
 
   // Phase 1: every seed as is. Seeds that verify are the ones mutants of

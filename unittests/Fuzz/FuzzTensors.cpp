@@ -62,13 +62,11 @@ using namespace ::minfer::fuzz;
 
 namespace {
 
-struct Options {
-  unsigned iterations = 2000;
-  uint64_t seed = 0x74656e736f72ull; // "tensor"
-  unsigned jobs = 2;
-  unsigned timeout = 10;
-  std::string crashDir = "fuzz-tensors-findings";
-  std::vector<std::string> corpusDirs;
+struct Options : CommonOptions {
+  Options() {
+    seed = 0x74656e736f72ull; // "tensor"
+    crashDir = "fuzz-tensors-findings";
+  }
   std::string abortOn, hangOn; ///< self-test: an origin (seed name)
 };
 
@@ -619,16 +617,10 @@ bool reshape(std::vector<std::string> &dims, Rng &rng, std::string &log) {
   return true;
 }
 
-/// Replaces the value text after `key` (up to the next ',' or '}').
-bool replaceDictValue(std::string &dict, const std::string &key,
-                      const std::string &to, std::string &log) {
-  size_t k = dict.find(key);
-  if (k == std::string::npos)
-    return false;
-  size_t colon = dict.find(':', k + key.size());
-  if (colon == std::string::npos)
-    return false;
-  size_t b = colon + 1, e = b;
+/// End of the dict item value starting at `from`: the next ',' or '}' outside
+/// parentheses (a shape tuple has commas of its own).
+size_t itemEnd(const std::string &dict, size_t from) {
+  size_t e = from;
   int depth = 0;
   while (e < dict.size()) {
     char c = dict[e];
@@ -640,6 +632,19 @@ bool replaceDictValue(std::string &dict, const std::string &key,
       break;
     ++e;
   }
+  return e;
+}
+
+/// Replaces the value text after `key` (up to the next ',' or '}').
+bool replaceDictValue(std::string &dict, const std::string &key,
+                      const std::string &to, std::string &log) {
+  size_t k = dict.find(key);
+  if (k == std::string::npos)
+    return false;
+  size_t colon = dict.find(':', k + key.size());
+  if (colon == std::string::npos)
+    return false;
+  size_t b = colon + 1, e = itemEnd(dict, b);
   log += key + " value '" + dict.substr(b, e - b) + "' -> '" + to + "'\n";
   dict.replace(b, e - b, " " + to);
   return true;
@@ -652,18 +657,7 @@ std::vector<std::pair<size_t, size_t>> dictItems(const std::string &dict) {
     size_t k = dict.find(key);
     if (k == std::string::npos)
       continue;
-    size_t e = k;
-    int depth = 0;
-    while (e < dict.size()) {
-      char c = dict[e];
-      if (c == '(')
-        ++depth;
-      else if (c == ')')
-        --depth;
-      else if ((c == ',' || c == '}') && depth <= 0)
-        break;
-      ++e;
-    }
+    size_t e = itemEnd(dict, k);
     items.push_back({k, e});
   }
   return items;
@@ -1644,19 +1638,9 @@ bool parseArgs(int argc, char **argv, Options &o) {
       size_t n = strlen(name);
       return strncmp(a, name, n) == 0 && a[n] == '=' ? a + n + 1 : nullptr;
     };
-    if (const char *v = value("--iterations"))
-      o.iterations = strtoul(v, nullptr, 10);
-    else if (const char *v = value("--seed"))
-      o.seed = strtoull(v, nullptr, 0);
-    else if (const char *v = value("--jobs"))
-      o.jobs = strtoul(v, nullptr, 10);
-    else if (const char *v = value("--timeout"))
-      o.timeout = strtoul(v, nullptr, 10);
-    else if (const char *v = value("--crash-dir"))
-      o.crashDir = v;
-    else if (const char *v = value("--corpus-dir"))
-      o.corpusDirs.push_back(v);
-    else if (const char *v = value("--abort-on"))
+    if (parseCommonOption(a, o))
+      continue;
+    if (const char *v = value("--abort-on"))
       o.abortOn = v;
     else if (const char *v = value("--hang-on"))
       o.hangOn = v;
@@ -1781,25 +1765,16 @@ int main(int argc, char **argv) {
               if (!bad && !isFinding(r.outcome))
                 return;
               findings += !bad;
-              const char *kind = r.kind == Result::Crash  ? "crash"
-                                 : r.kind == Result::Hang ? "hang"
-                                                          : "finding";
-              std::string base =
-                  opts.crashDir + "/" + kind + "-" + std::to_string(index);
               const Input &in = gInputs[index];
-              std::string file = base + (npy ? ".npy" : ".safetensors");
-              writeFile(file, in.text);
-              writeFile(base + ".log",
-                        "origin: " + in.origin + "\nmutations:\n" +
-                            in.mutations + "status: " +
-                            (bad ? r.status : kOutcomeNames[r.outcome]) +
-                            "\noutput:\n" + r.output);
+              const std::string status =
+                  bad ? r.status : kOutcomeNames[r.outcome];
+              const std::string file = saveFinding(
+                  opts.crashDir, index, npy ? ".npy" : ".safetensors", in, r,
+                  status);
               fprintf(stderr,
                       "minfer-fuzz-tensors: %s on input %zu (%s), written to "
                       "%s\n%s",
-                      bad ? r.status.c_str()
-                          : kOutcomeNames[r.outcome].c_str(),
-                      index, in.origin.c_str(), file.c_str(),
+                      status.c_str(), index, in.origin.c_str(), file.c_str(),
                       r.output.c_str());
             });
 

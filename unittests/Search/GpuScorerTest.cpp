@@ -291,18 +291,27 @@ TEST(SearchGpuScorerDevice, FullBudgetIsDense) {
   EXPECT_LT(e.relL2, 1e-6); // the same dense run as setHead's
 }
 
+/// The three synthetic kinds as one bf16-rounded layer of N tokens.
+struct SyntheticLayer {
+  std::vector<HeadKind> kinds = {HeadKind::VerticalSlash, HeadKind::SinkLocal,
+                                 HeadKind::BlockCluster};
+  std::vector<float> q, k, v;
+  std::vector<int64_t> shape;
+  SyntheticLayer(int64_t N, int64_t D, uint64_t seed) {
+    makeLayer(kinds, N, D, seed, q, k, v);
+    roundToBf16(q);
+    roundToBf16(k);
+    roundToBf16(v);
+    shape = {1, int64_t(kinds.size()), N, D};
+  }
+  LayerTensors tensors() const { return {shape, shape, shape, &q, &k, &v}; }
+};
+
 TEST(SearchGpuScorerDevice, SearchLayerPicksTheTruePatterns) {
   REQUIRE_SCORER_RUNTIME(rt);
-  const int64_t N = 2500, D = 64;
-  const std::vector<HeadKind> kinds = {
-      HeadKind::VerticalSlash, HeadKind::SinkLocal, HeadKind::BlockCluster};
-  std::vector<float> q, k, v;
-  makeLayer(kinds, N, D, 21, q, k, v);
-  roundToBf16(q);
-  roundToBf16(k);
-  roundToBf16(v);
-  const std::vector<int64_t> shape = {1, int64_t(kinds.size()), N, D};
-  LayerTensors t{shape, shape, shape, &q, &k, &v};
+  const SyntheticLayer layer(2500, 64, 21);
+  const std::vector<HeadKind> &kinds = layer.kinds;
+  const LayerTensors t = layer.tensors();
   const SearchOptions opts = searchOptions();
   auto cpu = createCpuScorer(opts.scorer);
   std::unique_ptr<Scorer> gpu;
@@ -332,16 +341,10 @@ TEST(SearchGpuScorerDevice, LongSampleMatchesCpuSearch) {
   scorerRuntime(&why, &generated);
   if (!generated)
     GTEST_SKIP() << "generated PTX not found: naive kernels are too slow at 64K";
-  const int64_t N = 65536, D = 128;
-  const std::vector<HeadKind> kinds = {
-      HeadKind::VerticalSlash, HeadKind::SinkLocal, HeadKind::BlockCluster};
-  std::vector<float> q, k, v;
-  makeLayer(kinds, N, D, 21, q, k, v);
-  roundToBf16(q);
-  roundToBf16(k);
-  roundToBf16(v);
-  const std::vector<int64_t> shape = {1, int64_t(kinds.size()), N, D};
-  LayerTensors t{shape, shape, shape, &q, &k, &v};
+  const int64_t N = 65536;
+  const SyntheticLayer layer(N, 128, 21);
+  const std::vector<HeadKind> &kinds = layer.kinds;
+  const LayerTensors t = layer.tensors();
   SearchOptions opts;
   opts.budget = 0.05;
   auto cpu = createCpuScorer(opts.scorer);

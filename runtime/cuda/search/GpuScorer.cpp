@@ -219,12 +219,7 @@ private:
   double denseNorm2 = 0;
   SparseIndex index;
 
-  Status checkReady() const {
-    if (!ready)
-      return invalidArgument("scorer has no head (setHead failed or was not "
-                             "called)");
-    return Status::success();
-  }
+  Status checkReady() const { return detail::checkReady(ready); }
 
   /// Runs `p` on the current head into `out` (host copy of the output);
   /// with `idx`, also copies the executed index there ([B, 1, NB]).

@@ -76,6 +76,54 @@ bool parseList(const char *s, std::vector<std::string> *out) {
   return !out->empty();
 }
 
+/// Parses "a,b,c" into *out with parseItem(item, &value); false (and *out
+/// unspecified) on an empty list or a bad item.
+template <typename T, typename F>
+bool parseListOf(const char *s, std::vector<T> *out, F parseItem) {
+  std::vector<std::string> items;
+  if (!s || !parseList(s, &items))
+    return false;
+  out->clear();
+  for (const std::string &x : items) {
+    T value;
+    if (!parseItem(x, &value))
+      return false;
+    out->push_back(value);
+  }
+  return true;
+}
+
+bool parseLength(const std::string &x, int64_t *n) {
+  char *end = nullptr;
+  *n = std::strtoll(x.c_str(), &end, 10);
+  return !*end && *n > 0;
+}
+
+bool parseKind(const std::string &x, KernelKind *k) {
+  for (KernelKind c : {KernelKind::Dense, KernelKind::Block, KernelKind::VerticalSlash})
+    if (x == kernel::kernelKindName(c))
+      return *k = c, true;
+  return false;
+}
+
+bool parseDtype(const std::string &x, ElemType *e) {
+  for (ElemType c : {ElemType::BF16, ElemType::F16})
+    if (x == kernel::elemTypeName(c))
+      return *e = c, true;
+  return false;
+}
+
+/// "H/Hkv" with H a positive multiple of Hkv.
+bool parseHeads(const std::string &x, std::pair<int64_t, int64_t> *hk) {
+  long long h = 0, kv = 0;
+  char tail = 0;
+  if (std::sscanf(x.c_str(), "%lld/%lld%c", &h, &kv, &tail) != 2 || h <= 0 ||
+      kv <= 0 || h % kv)
+    return false;
+  *hk = {h, kv};
+  return true;
+}
+
 int usage(const char *msg) {
   std::fprintf(stderr,
                "minfer-gpu-check: %s\nusage: minfer-gpu-check [--ptx-dir DIR] "
@@ -336,33 +384,11 @@ int main(int argc, char **argv) {
     } else if (!std::strcmp(a, "--no-reference")) {
       opt.reference = false;
     } else if (!std::strcmp(a, "--heads")) {
-      std::vector<std::string> items;
-      const char *v = next();
-      if (!v || !parseList(v, &items))
-        return usage("--heads needs a list like 4/1,4/4");
-      opt.heads.clear();
-      for (const std::string &x : items) {
-        long long h = 0, kv = 0;
-        char tail = 0;
-        if (std::sscanf(x.c_str(), "%lld/%lld%c", &h, &kv, &tail) != 2 ||
-            h <= 0 || kv <= 0 || h % kv)
-          return usage(("bad heads " + x + " (H/Hkv, H a multiple of Hkv)").c_str());
-        opt.heads.push_back({h, kv});
-      }
+      if (!parseListOf(next(), &opt.heads, parseHeads))
+        return usage("--heads needs a list like 4/1,4/4 (H a multiple of Hkv)");
     } else if (!std::strcmp(a, "--dtypes")) {
-      std::vector<std::string> items;
-      const char *v = next();
-      if (!v || !parseList(v, &items))
-        return usage("--dtypes needs a list");
-      opt.dtypes.clear();
-      for (const std::string &x : items) {
-        if (x == "bf16")
-          opt.dtypes.push_back(ElemType::BF16);
-        else if (x == "f16")
-          opt.dtypes.push_back(ElemType::F16);
-        else
-          return usage(("bad dtype " + x).c_str());
-      }
+      if (!parseListOf(next(), &opt.dtypes, parseDtype))
+        return usage("--dtypes needs a list of bf16, f16");
     } else if (!std::strcmp(a, "--with-kernel")) {
       opt.withKernel = true;
     } else if (!std::strcmp(a, "--ptx-dir")) {
@@ -371,35 +397,12 @@ int main(int argc, char **argv) {
         return usage("--ptx-dir needs a value");
       opt.ptxDir = v;
     } else if (!std::strcmp(a, "--lengths")) {
-      std::vector<std::string> items;
-      const char *v = next();
-      if (!v || !parseList(v, &items))
-        return usage("--lengths needs a list");
-      opt.lengths.clear();
+      if (!parseListOf(next(), &opt.lengths, parseLength))
+        return usage("--lengths needs a list of positive lengths");
       opt.lengthsGiven = true;
-      for (const std::string &x : items) {
-        char *end = nullptr;
-        long long n = std::strtoll(x.c_str(), &end, 10);
-        if (*end || n <= 0)
-          return usage(("bad length " + x).c_str());
-        opt.lengths.push_back(n);
-      }
     } else if (!std::strcmp(a, "--kinds")) {
-      std::vector<std::string> items;
-      const char *v = next();
-      if (!v || !parseList(v, &items))
-        return usage("--kinds needs a list");
-      opt.kinds.clear();
-      for (const std::string &x : items) {
-        if (x == "dense")
-          opt.kinds.push_back(KernelKind::Dense);
-        else if (x == "block")
-          opt.kinds.push_back(KernelKind::Block);
-        else if (x == "vs")
-          opt.kinds.push_back(KernelKind::VerticalSlash);
-        else
-          return usage(("bad kind " + x).c_str());
-      }
+      if (!parseListOf(next(), &opt.kinds, parseKind))
+        return usage("--kinds needs a list of dense, block, vs");
     } else if (!std::strcmp(a, "--seed")) {
       const char *v = next();
       if (!v)
