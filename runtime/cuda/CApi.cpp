@@ -122,13 +122,13 @@ minfer_status_t minfer_add_kernel_ptx(minfer_runtime_t rt, int32_t kernel_kind,
                              std::to_string(dtype)));
   if (!rt || !rt->rt)
     return nullHandle();
-  minfer::kernel::TileConfig cfg;
-  cfg.kind = static_cast<minfer::kernel::KernelKind>(kernel_kind);
-  cfg.elem = static_cast<minfer::kernel::ElemType>(dtype);
-  cfg.headDim = head_dim;
-  cfg.chip = rt->rt->device().chip;
+  // The tuned configuration minfer-generate-kernels emits by default; block_m
+  // / warps / stages from the PTX's minfer-tile-config line, if any.
+  minfer::kernel::TileConfig cfg = minfer::kernel::TileConfig::tuned(
+      static_cast<minfer::kernel::KernelKind>(kernel_kind),
+      static_cast<minfer::kernel::ElemType>(dtype), head_dim,
+      rt->rt->device().chip);
   const std::string text(ptx);
-  // block_m / warps / stages from the PTX's minfer-tile-config line, if any.
   minfer::cuda::applyTileConfigLine(text, &cfg);
   return finish(rt->rt->addKernelPtx(cfg, text));
 }
