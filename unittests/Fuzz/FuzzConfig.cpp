@@ -243,16 +243,10 @@ bool nestDeep(std::string &text, Rng &rng, std::string &log) {
 }
 
 bool mutate(std::string &text, Rng &rng, std::string &log) {
-  switch (rng.below(16)) {
-  case 0:
-    return flipByte(text, rng, log);
-  case 1:
-    return insertSpecialChar(text, rng, log);
-  case 2:
-    return truncate(text, rng, log);
-  case 3:
-    return rng.percent(50) ? deleteLine(text, rng, log)
-                           : duplicateLine(text, rng, log);
+  const unsigned which = rng.below(16);
+  if (which < kTextMutations)
+    return textMutation(which, text, rng, log);
+  switch (which) {
   case 4:
     return swapNumbers(text, rng, log);
   case 5:
@@ -395,17 +389,9 @@ int main(int argc, char **argv) {
       [](size_t, const std::string &text) { return runChild(text); },
       [&](size_t index, const Result &r) {
         (index < seeds.size() ? seedStats : mutantStats).add(r);
-        bool bad = r.kind != Result::Normal;
-        if (!bad && !isFinding(r.outcome))
-          return;
-        findings += !bad;
-        const Input &in = inputs[index];
-        const std::string status =
-            bad ? r.status : kOutcomeNames[r.outcome];
-        const std::string file =
-            saveFinding(opts.crashDir, index, ".json", in, r, status);
-        fprintf(stderr, "minfer-fuzz-config: %s on input %zu (%s), written to %s\n",
-                status.c_str(), index, in.origin.c_str(), file.c_str());
+        findings += reportResult("minfer-fuzz-config", opts.crashDir, ".json",
+                                 index, inputs[index], r, kOutcomeNames,
+                                 isFinding(r.outcome));
       });
 
   double seconds =

@@ -606,18 +606,41 @@ bool parseCommonOption(const char *arg, CommonOptions &o) {
   return true;
 }
 
-std::string saveFinding(const std::string &dir, size_t index,
-                        const std::string &ext, const Input &in,
-                        const Result &r, const std::string &status) {
+bool textMutation(unsigned which, std::string &text, Rng &rng,
+                  std::string &log) {
+  switch (which) {
+  case 0:
+    return flipByte(text, rng, log);
+  case 1:
+    return insertSpecialChar(text, rng, log);
+  case 2:
+    return truncate(text, rng, log);
+  default:
+    return rng.percent(50) ? deleteLine(text, rng, log)
+                           : duplicateLine(text, rng, log);
+  }
+}
+
+size_t reportResult(const char *tool, const std::string &dir,
+                    const std::string &ext, size_t index, const Input &in,
+                    const Result &r, const std::vector<std::string> &outcomeNames,
+                    bool finding, bool echoOutput) {
+  const bool bad = r.kind != Result::Normal;
+  if (!bad && !finding)
+    return 0;
   const char *kind = r.kind == Result::Crash  ? "crash"
                      : r.kind == Result::Hang ? "hang"
                                               : "finding";
+  const std::string status = bad ? r.status : outcomeNames[r.outcome];
   const std::string base = dir + "/" + kind + "-" + std::to_string(index);
   writeFile(base + ext, in.text);
   writeFile(base + ".log", "origin: " + in.origin + "\nmutations:\n" +
                                in.mutations + "status: " + status +
                                "\noutput:\n" + r.output);
-  return base + ext;
+  fprintf(stderr, "%s: %s on input %zu (%s), written to %s%s\n%s", tool,
+          status.c_str(), index, in.origin.c_str(), base.c_str(), ext.c_str(),
+          echoOutput ? r.output.c_str() : "");
+  return bad ? 0 : 1;
 }
 
 } // namespace minfer::fuzz

@@ -113,6 +113,13 @@ bool replaceWord(std::string &text, Rng &rng, std::string &log,
 /// Spans [begin, end) of the integer literals of `text` (a leading '-'
 /// included), skipping digits inside identifiers such as bf16 or %arg0 but
 /// not the extents of a shape such as 1x2x64.
+/// The byte- and line-level mutations every text fuzzer starts its
+/// dispatcher with, `which` in [0, kTextMutations): flip a byte, insert a
+/// special character, truncate, delete or duplicate a line.
+inline constexpr unsigned kTextMutations = 4;
+bool textMutation(unsigned which, std::string &text, Rng &rng,
+                  std::string &log);
+
 std::vector<std::pair<size_t, size_t>> findIntegers(const std::string &text);
 
 /// Prints the summary table: one row per outcome, then crashes and hangs.
@@ -130,12 +137,17 @@ struct CommonOptions {
 /// --timeout=, --crash-dir= or --corpus-dir= (repeatable); false otherwise.
 bool parseCommonOption(const char *arg, CommonOptions &o);
 
-/// Writes a crash, hang or finding: the input to <dir>/<kind>-<index><ext>
-/// and <dir>/<kind>-<index>.log (origin, mutations, `status`, the child's
-/// output). Returns the input file's path.
-std::string saveFinding(const std::string &dir, size_t index,
-                        const std::string &ext, const Input &in,
-                        const Result &r, const std::string &status);
+/// What every fuzzer does with a child's result: a crash, a hang, or a
+/// normal outcome that `finding` marks as a broken promise is written to
+/// <dir>/<kind>-<index><ext> with a .log beside it (origin, mutations,
+/// status, the child's output) and reported on stderr as "<tool>: <status>
+/// on input <index> (<origin>), written to <file>", followed by the child's
+/// output when `echoOutput`. Returns 1 for a finding, 0 otherwise (crashes
+/// and hangs are counted by Stats).
+size_t reportResult(const char *tool, const std::string &dir,
+                    const std::string &ext, size_t index, const Input &in,
+                    const Result &r, const std::vector<std::string> &outcomeNames,
+                    bool finding, bool echoOutput = false);
 
 struct Stats {
   std::vector<std::string> outcomeNames;

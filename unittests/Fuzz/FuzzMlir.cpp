@@ -534,16 +534,10 @@ bool duplicateParam(std::string &text, Rng &rng, std::string &log) {
 /// (types changed consistently, attributes edited), since those reach the
 /// verifiers and passes; raw byte-level damage mostly tests the lexer.
 bool mutate(std::string &text, Rng &rng, std::string &log) {
-  switch (rng.below(20)) {
-  case 0:
-    return flipByte(text, rng, log);
-  case 1:
-    return insertSpecialChar(text, rng, log);
-  case 2:
-    return truncate(text, rng, log);
-  case 3:
-    return rng.percent(50) ? deleteLine(text, rng, log)
-                           : duplicateLine(text, rng, log);
+  const unsigned which = rng.below(20);
+  if (which < kTextMutations)
+    return textMutation(which, text, rng, log);
+  switch (which) {
   case 4:
     return toggleExtent(text, rng, log);
   case 5:
@@ -784,15 +778,9 @@ int main(int argc, char **argv) {
   };
   auto report = [&](const std::vector<Input> &inputs, size_t index,
                     const Result &r) {
-    bool bad = r.kind != Result::Normal;
-    if (!bad && !isFinding(r.outcome))
-      return;
-    findings += !bad;
-    const Input &in = inputs[index];
-    const std::string status = bad ? r.status : kOutcomeNames[r.outcome];
-    const std::string file = saveFinding(crashDir, index, ".mlir", in, r, status);
-    fprintf(stderr, "minfer-fuzz-mlir: %s on input %zu (%s), written to %s\n",
-            status.c_str(), index, in.origin.c_str(), file.c_str());
+    findings += reportResult("minfer-fuzz-mlir", crashDir, ".mlir", index,
+                             inputs[index], r, kOutcomeNames,
+                             isFinding(r.outcome));
   };
 
   // Phase 1: every seed as is. Seeds that verify are the ones mutants of

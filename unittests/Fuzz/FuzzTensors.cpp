@@ -506,34 +506,32 @@ std::vector<Seed> builtinSeeds(const std::string &tmpDir) {
   Tensor t;
   t.shape = {2, 2, 8, 4};
   t.data = v;
-  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
-    std::string p = tmpDir + "/seed.npy";
+  // A raw seed from what `write` put into tmpDir/<file>, if it succeeded.
+  auto addWritten = [&](const std::string &name, Format format,
+                        const std::string &file, auto write) {
+    const std::string p = tmpDir + "/" + file;
     std::string bytes;
-    if (writeNpy(p, t, dt).ok() && readFile(p, bytes)) {
+    if (write(p).ok() && readFile(p, bytes)) {
       Seed s;
-      s.name = std::string("writeNpy-") + dtypeName(dt);
-      s.format = Format::Npy;
+      s.name = name;
+      s.format = format;
       s.structured = false;
       s.raw = bytes;
       s.expect = expectUsable();
       seeds.push_back(s);
     }
     unlink(p.c_str());
-    p = tmpDir + "/seed.safetensors";
-    if (writeSafetensors(p, {{"layers.0.q", t}, {"layers.0.k", t},
-                             {"layers.0.v", t}},
-                         dt)
-            .ok() &&
-        readFile(p, bytes)) {
-      Seed s;
-      s.name = std::string("writeSafetensors-") + dtypeName(dt);
-      s.format = Format::Safetensors;
-      s.structured = false;
-      s.raw = bytes;
-      s.expect = expectUsable();
-      seeds.push_back(s);
-    }
-    unlink(p.c_str());
+  };
+  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+    addWritten(std::string("writeNpy-") + dtypeName(dt), Format::Npy,
+               "seed.npy", [&](const std::string &p) { return writeNpy(p, t, dt); });
+    addWritten(std::string("writeSafetensors-") + dtypeName(dt),
+               Format::Safetensors, "seed.safetensors",
+               [&](const std::string &p) {
+                 return writeSafetensors(
+                     p, {{"layers.0.q", t}, {"layers.0.k", t}, {"layers.0.v", t}},
+                     dt);
+               });
   }
   return seeds;
 }
@@ -1761,21 +1759,10 @@ int main(int argc, char **argv) {
               (npy ? (seed ? npySeeds : npyMutants)
                    : (seed ? stSeeds : stMutants))
                   .add(r);
-              bool bad = r.kind != Result::Normal;
-              if (!bad && !isFinding(r.outcome))
-                return;
-              findings += !bad;
-              const Input &in = gInputs[index];
-              const std::string status =
-                  bad ? r.status : kOutcomeNames[r.outcome];
-              const std::string file = saveFinding(
-                  opts.crashDir, index, npy ? ".npy" : ".safetensors", in, r,
-                  status);
-              fprintf(stderr,
-                      "minfer-fuzz-tensors: %s on input %zu (%s), written to "
-                      "%s\n%s",
-                      status.c_str(), index, in.origin.c_str(), file.c_str(),
-                      r.output.c_str());
+              findings += reportResult(
+                  "minfer-fuzz-tensors", opts.crashDir,
+                  npy ? ".npy" : ".safetensors", index, gInputs[index], r,
+                  kOutcomeNames, isFinding(r.outcome), /*echoOutput=*/true);
             });
 
   // Children that crashed may have left their temp file.
