@@ -261,10 +261,8 @@ TEST(CudaAttentionCApi, MatchesCppApi) {
       sIdx.push_back((9 - i) * 41 * (h + 1));
   }
   DeviceBuffer dv, ds;
-  MINFER_ASSERT_OK(dv.allocate(*rt, vIdx.size() * 4));
-  MINFER_ASSERT_OK(ds.allocate(*rt, sIdx.size() * 4));
-  MINFER_ASSERT_OK(dv.upload(vIdx.data(), vIdx.size() * 4));
-  MINFER_ASSERT_OK(ds.upload(sIdx.data(), sIdx.size() * 4));
+  MINFER_ASSERT_OK(uploadInts(*rt, vIdx, &dv));
+  MINFER_ASSERT_OK(uploadInts(*rt, sIdx, &ds));
   const auto *dvp = static_cast<const int32_t *>(dv.get());
   const auto *dsp = static_cast<const int32_t *>(ds.get());
   SparseIndex index;

@@ -289,19 +289,13 @@ TEST(CudaIndex, CallerGivenVerticalSlashIndices) {
     for (int32_t &x : sIdx)
       x = dist(gen);
     sIdx[0] = 0; // the main diagonal, as MInference always selects it
-    DeviceBuffer dv, ds;
-    MINFER_ASSERT_OK(dv.allocate(*rt, vIdx.size() * 4));
-    MINFER_ASSERT_OK(ds.allocate(*rt, sIdx.size() * 4));
-    MINFER_ASSERT_OK(dv.upload(vIdx.data(), vIdx.size() * 4));
-    MINFER_ASSERT_OK(ds.upload(sIdx.data(), sIdx.size() * 4));
     SparseIndex gpu;
     RunOptions o;
     o.indexOnly = true;
     o.checkIndex = true;
     o.indexOut = &gpu;
-    MINFER_ASSERT_OK(rt->verticalSlashAttention(
-        da.tensors, static_cast<const int32_t *>(dv.get()),
-        static_cast<const int32_t *>(ds.get()), nnzV, nnzS, o));
+    MINFER_ASSERT_OK(
+        verticalSlashFromHost(*rt, da.tensors, vIdx, sIdx, nnzV, nnzS, o));
     MINFER_ASSERT_OK(ref::validateIndex(gpu));
     SparseIndex want;
     want.resize(s.batch, s.heads, N, gpu.maxRanges, gpu.maxColumns);
@@ -369,20 +363,14 @@ TEST(CudaIndex, OffsetRunsAcrossBlocks) {
   std::vector<int32_t> offs = {0,   64,  128, 130, 192, 300, 364, 365,
                                429, 500, 563, 640, 704, 768, 1000, 1099};
   std::vector<int32_t> cols = {1, 65, 129, 131, 640, 700, 1098};
-  DeviceBuffer dv, ds;
-  MINFER_ASSERT_OK(dv.allocate(*rt, cols.size() * 4));
-  MINFER_ASSERT_OK(ds.allocate(*rt, offs.size() * 4));
-  MINFER_ASSERT_OK(dv.upload(cols.data(), cols.size() * 4));
-  MINFER_ASSERT_OK(ds.upload(offs.data(), offs.size() * 4));
   SparseIndex gpu;
   RunOptions o;
   o.indexOnly = true;
   o.checkIndex = true;
   o.indexOut = &gpu;
-  MINFER_ASSERT_OK(rt->verticalSlashAttention(
-      da.tensors, static_cast<const int32_t *>(dv.get()),
-      static_cast<const int32_t *>(ds.get()), (int64_t)cols.size(),
-      (int64_t)offs.size(), o));
+  MINFER_ASSERT_OK(verticalSlashFromHost(*rt, da.tensors, cols, offs,
+                                         (int64_t)cols.size(),
+                                         (int64_t)offs.size(), o));
   MINFER_ASSERT_OK(ref::validateIndex(gpu));
   SparseIndex want;
   want.resize(1, 1, N, gpu.maxRanges, gpu.maxColumns);

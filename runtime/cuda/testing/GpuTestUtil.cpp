@@ -170,6 +170,26 @@ Status DeviceAttention::downloadOut(std::vector<float> *o) const {
   return Status::success();
 }
 
+Status uploadInts(Runtime &rt, const std::vector<int32_t> &values,
+                  DeviceBuffer *buf) {
+  MINFER_RETURN_IF_ERROR(buf->allocate(rt, values.size() * 4));
+  return buf->upload(values.data(), values.size() * 4);
+}
+
+Status verticalSlashFromHost(Runtime &rt, const AttentionTensors &t,
+                             const std::vector<int32_t> &vIdx,
+                             const std::vector<int32_t> &sIdx, int64_t nnzV,
+                             int64_t nnzS, const RunOptions &opts) {
+  DeviceBuffer dv, ds;
+  MINFER_RETURN_IF_ERROR(uploadInts(rt, vIdx, &dv));
+  MINFER_RETURN_IF_ERROR(uploadInts(rt, sIdx, &ds));
+  MINFER_RETURN_IF_ERROR(rt.verticalSlashAttention(
+      t, static_cast<const int32_t *>(dv.get()),
+      static_cast<const int32_t *>(ds.get()), nnzV, nnzS, opts));
+  // The buffers are freed on return: let the call finish with them first.
+  return rt.synchronize();
+}
+
 Status referenceRows(const AttentionShape &s, const std::vector<float> &q,
                      const std::vector<float> &k, const std::vector<float> &v,
                      float scale, const SparseIndex &index, int64_t b,

@@ -71,6 +71,17 @@ struct DeviceAttention {
   Status downloadOut(std::vector<float> *out) const;
 };
 
+/// A device copy of int32 `values` (index lists) in `buf`.
+Status uploadInts(Runtime &rt, const std::vector<int32_t> &values,
+                  DeviceBuffer *buf);
+
+/// Runtime::verticalSlashAttention on host index lists vIdx [B, H, nnzV]
+/// and sIdx [B, H, nnzS], copied to the device for the call.
+Status verticalSlashFromHost(Runtime &rt, const AttentionTensors &t,
+                             const std::vector<int32_t> &vIdx,
+                             const std::vector<int32_t> &sIdx, int64_t nnzV,
+                             int64_t nnzS, const RunOptions &opts = {});
+
 /// fp64-accumulated attention of query rows `rows` of head (b, h) over the
 /// executed mask of `index` (ranges clipped to j <= i, then columns), as
 /// ref::indexedAttention computes it; out is [rows.size()][D]. Parallel over
