@@ -28,6 +28,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::minfer::detail;
@@ -39,6 +40,16 @@ struct ChunkMap {
   ChunkMap(const TileConfig &cfg, int64_t rows, int64_t threads)
       : chunksPerRow(cfg.headDim / kVecElems),
         rowsPerPass(threads / chunksPerRow), passes(rows / rowsPerPass) {}
+  /// This thread's first row and its element column: tid / chunksPerRow and
+  /// (tid % chunksPerRow) * kVecElems.
+  std::pair<Value, Value> threadSlot(KernelEmitter &e) const {
+    Value cpr = e.cIdx(chunksPerRow);
+    Value row0 = arith::DivUIOp::create(e.b, e.loc, e.tid, cpr);
+    Value col = arith::MulIOp::create(
+        e.b, e.loc, arith::RemUIOp::create(e.b, e.loc, e.tid, cpr),
+        e.cIdx(kVecElems));
+    return {row0, col};
+  }
 };
 } // namespace
 
@@ -55,10 +66,7 @@ Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dstRow,
 
 void KernelEmitter::loadQueryTile() {
   ChunkMap map(cfg, cfg.blockM, cfg.threads());
-  Value cpr = cIdx(map.chunksPerRow);
-  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
-  Value col = arith::MulIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
+  auto [row0, col] = map.threadSlot(*this);
   // Rows of this block that exist: N - 64 m.
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
   SmallVector<Value> tokens;
@@ -81,11 +89,8 @@ void KernelEmitter::copyKeyRowsWith(
     Value buffer, function_ref<void(const KeyCopySlot &)> prepare,
     function_ref<std::pair<Value, Value>(int64_t, int64_t)> sourceOf) {
   ChunkMap map(cfg, cfg.blockN, cfg.threads());
-  Value cpr = cIdx(map.chunksPerRow);
   KeyCopySlot slot;
-  slot.row0 = arith::DivUIOp::create(b, loc, tid, cpr);
-  slot.col = arith::MulIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
+  std::tie(slot.row0, slot.col) = map.threadSlot(*this);
   Value kRow = arith::AddIOp::create(b, loc, keyBufferRow(buffer), slot.row0);
   Value vRow = arith::AddIOp::create(b, loc, valueBufferRow(buffer), slot.row0);
   prepare(slot);
@@ -236,10 +241,7 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
 
   // 2. Shared -> global, 16 bytes per thread and pass; rows >= N skipped.
   ChunkMap map(cfg, cfg.blockM, cfg.threads());
-  Value cpr = cIdx(map.chunksPerRow);
-  Value row0 = arith::DivUIOp::create(b, loc, tid, cpr);
-  Value col = arith::MulIOp::create(
-      b, loc, arith::RemUIOp::create(b, loc, tid, cpr), cIdx(kVecElems));
+  auto [row0, col] = map.threadSlot(*this);
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
   auto vecType = VectorType::get({kVecElems}, elemTy);
   for (int64_t p = 0; p < map.passes; ++p) {

@@ -150,6 +150,41 @@ __device__ __forceinline__ int numSubtiles(const EstHead &e, int i0,
   return jLimit > e.j0 ? (jLimit - e.j0 + 63) / 64 : 0;
 }
 
+/// One 64-query chunk (rows i0.., rowsValid) against this CTA's key range,
+/// double-buffered: the Q rows and the first K subtile are issued, then
+/// `issued()` runs while they land; per subtile (keys jt = j0 + 64 st) the
+/// next one is prefetched, S = Q K^T lands in `ss`, and `body(jt)` runs
+/// between barriers (after it, `ss` and the K buffer are free). All copies
+/// have landed on return.
+template <typename T, int D, typename Issued, typename Body>
+__device__ void forEachScoreTile(const EstHead &e, const T *Q, const T *K,
+                                 T *sq, T *sk, float *ss, int i0,
+                                 int rowsValid, Issued issued, Body body) {
+  constexpr int kLd = EstTile<D>::kLd;
+  const int numSub = numSubtiles(e, i0, rowsValid);
+  __syncthreads(); // readers of the previous chunk are done
+  loadRowsAsync<T, D>(sq, Q, i0, rowsValid);
+  if (numSub > 0)
+    loadRowsAsync<T, D>(sk, K, e.j0, min(64, e.jEnd - e.j0));
+  cpAsyncCommit();
+  issued();
+  for (int st = 0; st < numSub; ++st) {
+    const int jt = e.j0 + st * 64;
+    T *cur = sk + (st & 1) * kEstRows * kLd;
+    if (st + 1 < numSub)
+      loadRowsAsync<T, D>(sk + ((st + 1) & 1) * kEstRows * kLd, K, jt + 64,
+                          min(64, e.jEnd - jt - 64));
+    cpAsyncCommit();
+    cpAsyncWait<1>(); // everything but the prefetch has landed
+    __syncthreads();
+    scoreTile<T, D>(sq, cur, ss);
+    __syncthreads();
+    body(jt);
+    __syncthreads(); // ss and `cur` are free for the next subtile
+  }
+  cpAsyncWait<0>();
+}
+
 template <typename T, int D> __device__ void vsStats(const IndexParams &p) {
   constexpr int kLd = EstTile<D>::kLd;
   extern __shared__ __align__(128) unsigned char smem[];
@@ -170,24 +205,8 @@ template <typename T, int D> __device__ void vsStats(const IndexParams &p) {
     const int rowsValid = min(kEstRows, e.Lq - rc * kEstRows);
     const int i = i0 + r;
     const int lim = r < rowsValid ? min(e.jEnd, i + 1) : 0;
-    const int numSub = numSubtiles(e, i0, rowsValid);
-    __syncthreads(); // readers of the previous chunk are done
-    loadRowsAsync<T, D>(sq, Q, i0, rowsValid);
-    if (numSub > 0)
-      loadRowsAsync<T, D>(sk, K, e.j0, min(64, e.jEnd - e.j0));
-    cpAsyncCommit();
     float m = -INFINITY, l = 0.0f;
-    for (int st = 0; st < numSub; ++st) {
-      const int jt = e.j0 + st * 64;
-      T *cur = sk + (st & 1) * kEstRows * kLd;
-      if (st + 1 < numSub)
-        loadRowsAsync<T, D>(sk + ((st + 1) & 1) * kEstRows * kLd, K, jt + 64,
-                            min(64, e.jEnd - jt - 64));
-      cpAsyncCommit();
-      cpAsyncWait<1>(); // everything but the prefetch has landed
-      __syncthreads();
-      scoreTile<T, D>(sq, cur, ss);
-      __syncthreads();
+    forEachScoreTile<T, D>(e, Q, K, sq, sk, ss, i0, rowsValid, [] {}, [&](int jt) {
       // Keys c of this half-row with jc + c < lim are visible (causal and
       // in range); one compare per element, 16-byte shared loads.
       const int jc = jt + half * 32;
@@ -208,9 +227,7 @@ template <typename T, int D> __device__ void vsStats(const IndexParams &p) {
         l = l * exp2f(m - mNew) + sum;
         m = mNew;
       }
-      __syncthreads(); // ss and `cur` are free for the next subtile
-    }
-    cpAsyncWait<0>();
+    });
     float2 mine = make_float2(m, l);
     float2 other = make_float2(__shfl_xor_sync(0xFFFFFFFFu, m, 1),
                                __shfl_xor_sync(0xFFFFFFFFu, l, 1));
@@ -261,29 +278,15 @@ template <typename T, int D> __device__ void vsAccum(const IndexParams &p) {
     const int lim = r < rowsValid ? min(e.jEnd, i + 1) : 0;
     if (p.flushPerChunk)
       oLo = i0 - (e.j0 + p.keyTile - 1);
-    const int numSub = numSubtiles(e, i0, rowsValid);
-    __syncthreads();
-    loadRowsAsync<T, D>(sq, Q, i0, rowsValid);
-    if (numSub > 0)
-      loadRowsAsync<T, D>(sk, K, e.j0, min(64, e.jEnd - e.j0));
-    cpAsyncCommit();
-    if (tid < kEstRows) {
-      float2 st = tid < rowsValid ? stats[rc * kEstRows + tid]
-                                  : make_float2(0.0f, 0.0f);
-      rowM[tid] = st.x;
-      rowInv[tid] = st.y;
-    }
-    for (int st = 0; st < numSub; ++st) {
-      const int jt = e.j0 + st * 64;
-      T *cur = sk + (st & 1) * kEstRows * kLd;
-      if (st + 1 < numSub)
-        loadRowsAsync<T, D>(sk + ((st + 1) & 1) * kEstRows * kLd, K, jt + 64,
-                            min(64, e.jEnd - jt - 64));
-      cpAsyncCommit();
-      cpAsyncWait<1>();
-      __syncthreads();
-      scoreTile<T, D>(sq, cur, ss);
-      __syncthreads();
+    const auto loadRowStats = [&] {
+      if (tid < kEstRows) {
+        float2 st = tid < rowsValid ? stats[rc * kEstRows + tid]
+                                    : make_float2(0.0f, 0.0f);
+        rowM[tid] = st.x;
+        rowInv[tid] = st.y;
+      }
+    };
+    forEachScoreTile<T, D>(e, Q, K, sq, sk, ss, i0, rowsValid, loadRowStats, [&](int jt) {
       {
         float *srow = ss + r * kScoreLd + half * 32;
         const int jc = jt + half * 32;
@@ -318,9 +321,7 @@ template <typename T, int D> __device__ void vsAccum(const IndexParams &p) {
         colAcc[jt - e.j0 + tid] += colPart[tid] + colPart[tid + 64];
       if (tid < 127)
         diag[(i0 - jt) + (tid - 63) - oLo] += ds;
-      __syncthreads(); // ss, colPart and `cur` are free for the next subtile
-    }
-    cpAsyncWait<0>();
+    });
     if (p.flushPerChunk || rc == numChunks - 1) {
       __syncthreads();
       for (int x = tid; x < p.diagLen; x += kEstThreads) {
