@@ -89,7 +89,7 @@ int main() {
   Status created = Runtime::create(&rt);
 
 #ifdef MINFER_HAVE_JIT
-  kernel::Chip chip = created.ok() ? rt->device().chip : kernel::Chip::SM90;
+  kernel::Chip chip = created.ok() ? rt->device().chip : kernel::Chip::SM90A;
   // Compile the four kernel kinds the patterns need, cold and then warm.
   for (const Named &n : kPatterns) {
     jit::JitRequest req;

@@ -15,13 +15,13 @@ for f in examples/*.mlir; do
   echo "== $f: minfer-expand-sparse-attention"
   build/bin/minfer-opt "$f" --minfer-expand-sparse-attention | grep -oE "minfer\.[a-z_]+" | sort | uniq -c
   echo "== $f: -> minfer-outline-tile-kernels -> minfer-to-ptx -> $out/ptx"
-  build/bin/minfer-opt "$f" --pass-pipeline="builtin.module(func.func(minfer-expand-sparse-attention),minfer-outline-tile-kernels{chip=sm_90},minfer-to-ptx{chip=sm_90},minfer-dump-ptx{dir=$out/ptx})" > /dev/null
+  build/bin/minfer-opt "$f" --pass-pipeline="builtin.module(func.func(minfer-expand-sparse-attention),minfer-outline-tile-kernels{chip=sm_90a},minfer-to-ptx{chip=sm_90a},minfer-dump-ptx{dir=$out/ptx})" > /dev/null
 done
 for p in "$out"/ptx/*.ptx; do
-  printf '%s: %s mma.sync, %s ldmatrix, %s cp.async\n' "$(basename "$p")" "$(grep -c mma.sync "$p")" \
-    "$(grep -c ldmatrix "$p")" "$(grep -c cp.async "$p")"
+  printf '%s: %s wgmma.mma_async, %s ldmatrix, %s cp.async\n' "$(basename "$p")" \
+    "$(grep -c wgmma.mma_async "$p")" "$(grep -c ldmatrix "$p")" "$(grep -c cp.async "$p")"
   if [ -x /usr/local/cuda/bin/ptxas ]; then
-    /usr/local/cuda/bin/ptxas -arch=sm_90 -v "$p" -o /dev/null 2>&1 | grep -E "registers" | sed 's/^/    ptxas: /'
+    /usr/local/cuda/bin/ptxas -arch=sm_90a -v "$p" -o /dev/null 2>&1 | grep -E "registers" | sed 's/^/    ptxas: /'
   fi
 done
 echo "== examples/jit_attention"

@@ -153,6 +153,8 @@ std::optional<kernel::Chip> mlir::minfer::parseChip(StringRef s) {
     return kernel::Chip::SM80;
   if (s == "sm_90")
     return kernel::Chip::SM90;
+  if (s == "sm_90a")
+    return kernel::Chip::SM90A;
   return std::nullopt;
 }
 
@@ -232,6 +234,18 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
   auto view = MemRefType::get({cfg.sharedRows(), e.rowElems}, e.elemTy,
                               MemRefLayoutAttrInterface(), wg);
   e.smem = memref::ViewOp::create(b, loc, view, dyn, e.cIdx(0), ValueRange{});
+  if (!cfg.usesWgmma())
+    return;
+  // wgmma's swizzled K / V region: the first 1024-byte-aligned shared address
+  // after the padded view (TileConfig::sharedBytes has the slack).
+  const int64_t atom = kernel::TileConfig::kSwizzleAtomBytes;
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, dyn);
+  Value padEnd = e.addIdx(base, cfg.paddedBytes() + atom - 1);
+  e.kvAddr = arith::AndIOp::create(b, loc, padEnd, e.cIdx(~(atom - 1)));
+  Value shift = arith::SubIOp::create(b, loc, e.kvAddr, base);
+  auto kvView = MemRefType::get({2 * cfg.stages * cfg.blockN * cfg.headDim},
+                                e.elemTy, MemRefLayoutAttrInterface(), wg);
+  e.kvSmem = memref::ViewOp::create(b, loc, kvView, dyn, shift, ValueRange{});
 }
 
 /// Loop-carried values: cursors, softmax state and O accumulators.
@@ -274,11 +288,22 @@ struct LoopState {
 /// S = Q K^T, mask, online softmax, O += P V for one tile in `buffer`.
 void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
                      const KeyTile &tile, Value buffer, LoopState &state) {
-  SmallVector<Value> sFrags = e.computeScores(qFrags, e.keyBufferRow(buffer));
+  bool wgmma = e.cfg.usesWgmma();
+  // wgmma reads Q from registers that ldmatrix refills every tile: ptxas
+  // (CUDA 13) reuses wgmma A-operand registers that stay live across the
+  // key loop, which corrupted S from the second tile on (D = 64). The Q tile
+  // stays in shared memory for the whole loop, so the refill is 8 ldmatrix
+  // per warp and tile.
+  SmallVector<Value> sFrags =
+      wgmma ? e.computeScoresWgmma(e.loadQueryFragments(), buffer)
+            : e.computeScores(qFrags, e.keyBufferRow(buffer));
   SmallVector<Value> s = e.maskScores(e.unpackScores(sFrags), tile);
   SmallVector<Value> p = e.onlineSoftmax(s, state.softmax, state.acc);
-  e.accumulateOutput(e.packProbabilities(p), e.valueBufferRow(buffer),
-                     state.acc);
+  SmallVector<Value> pFrags = e.packProbabilities(p);
+  if (wgmma)
+    e.accumulateOutputWgmma(pFrags, buffer, state.acc);
+  else
+    e.accumulateOutput(pFrags, e.valueBufferRow(buffer), state.acc);
 }
 
 void emitKernelBody(KernelEmitter &e) {
@@ -311,7 +336,9 @@ void emitKernelBody(KernelEmitter &e) {
     init.cursor.clear();
   e.waitGroups(prefetched); // Q's group is the oldest
   e.barrier();
-  SmallVector<Value> qFrags = e.loadQueryFragments();
+  SmallVector<Value> qFrags;
+  if (!e.cfg.usesWgmma())
+    qFrags = e.loadQueryFragments();
   Value negInf = e.cF32(-std::numeric_limits<double>::infinity());
   Value zero = e.cF32(0.0);
   init.softmax = {{negInf, negInf}, {zero, zero}};

@@ -5,10 +5,13 @@
 // the kernel arguments, per-thread and per-CTA coordinates and the shared
 // memory view. Each .cpp adds one group of members:
 //
-//   AttentionKernelFragments.cpp  ldmatrix / mma.sync fragments, S = Q K^T, O
-//   += P V AttentionKernelSoftmax.cpp    masking and the online softmax (fp32)
+//   AttentionKernelFragments.cpp  ldmatrix / mma.sync fragments, S = Q K^T,
+//                                 O += P V
+//   AttentionKernelWgmma.cpp      the same two GEMMs on sm_90a warpgroup MMA
+//   AttentionKernelSoftmax.cpp    masking and the online softmax (fp32)
 //   AttentionKernelMemory.cpp     cp.async global->shared tiles, epilogue
-//   stores AttentionKernelSchedule.cpp   which key tiles a query block visits
+//                                 stores
+//   AttentionKernelSchedule.cpp   which key tiles a query block visits
 //   AttentionKernelBuilder.cpp    kernel signature, prologue, pipelined loop
 //
 // Every register-level loop is a C++ loop, so register arrays (fragments,
@@ -87,7 +90,12 @@ public:
   Value seqLenIdx; ///< index N
   // Shared memory, TileConfig::sharedRows() x rowElems of elemTy:
   // [K stages | V stages (| Q if stages == 1)]; Q shares the last K stage.
+  // Under wgmma the padded view holds only Q, and K / V live in `kvSmem`.
   Value smem;
+  // wgmma only: the swizzled K / V tiles (flat view of elemTy; tile t =
+  // K stage t for t < stages, V stage t - stages) and their shared address.
+  Value kvSmem; ///< memref<2 stages blockN D x elemTy, workgroup>
+  Value kvAddr; ///< index: shared-window byte address, 1024-byte aligned
   // Lane-dependent ldmatrix offsets (rows relative to a tile, index).
   Value qLdRow, qLdCol, kLdRow, kLdCol, vLdRow, vLdCol;
 
@@ -124,6 +132,19 @@ public:
   /// acc[dTiles] += P V for the V tile starting at shared row `vRow`.
   void accumulateOutput(ArrayRef<Value> pFrags, Value vRow,
                         SmallVector<Value> &acc);
+  /// The R 32-bit registers of a vector<Rx2xT> fragment (2 elements each).
+  SmallVector<Value> fragmentWords(Value frag);
+
+  //===--- wgmma (AttentionKernelWgmma.cpp) -------------------------------===//
+  /// S = Q K^T on wgmma for K stage `buffer`: keyTiles C fragments.
+  SmallVector<Value> computeScoresWgmma(ArrayRef<Value> qFrags, Value buffer);
+  /// acc[dTiles] += P V on wgmma for V stage `buffer`.
+  void accumulateOutputWgmma(ArrayRef<Value> pFrags, Value buffer,
+                             SmallVector<Value> &acc);
+  /// Element index in `kvSmem` of (tile `tile`, row `row`, column `col`) of
+  /// the swizzled layout; `col` a multiple of 8. Rows 8 apart share the
+  /// swizzle, so copy passes add 64 * rows to this.
+  Value swizzledIndex(Value tile, Value row, Value col);
 
   //===--- softmax (AttentionKernelSoftmax.cpp) ---------------------------===//
   /// The 4 * keyTiles scores of a thread, index 4 j + 2 i + e is row g + 8 i,
@@ -167,7 +188,7 @@ private:
                    function_ref<std::pair<Value, Value>(int64_t)> keyOf);
   /// Copies the 64 consecutive keys from `firstKey` (index), all readable.
   void copyKeyRowsContiguous(Value buffer, Value firstKey);
-  Value asyncCopy(Value src, Value srcIndex, Value dstRow, Value dstCol,
+  Value asyncCopy(Value src, Value srcIndex, Value dst, ValueRange dstIndices,
                   Value valid);
 };
 

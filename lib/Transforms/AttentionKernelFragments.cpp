@@ -86,20 +86,7 @@ Value KernelEmitter::mma(Value a, Value bFrag, Value acc) {
   // "failed to deduce operand PTX types"), so bf16 goes to nvvm.mma.sync
   // directly: A and B as packed 32-bit registers in fragment order, C as
   // four f32; the instruction is the same m16n8k16 row.col f32 accumulate.
-  Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto packed = [&](Value frag) {
-    SmallVector<Value> regs;
-    auto i32x1 = VectorType::get({1}, i32);
-    int64_t rows = cast<VectorType>(frag.getType()).getDimSize(0);
-    for (int64_t r = 0; r < rows; ++r) {
-      Value pair =
-          vector::ExtractOp::create(b, loc, frag, ArrayRef<int64_t>{r});
-      Value word = vector::BitCastOp::create(b, loc, i32x1, pair);
-      regs.push_back(
-          vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
-    }
-    return regs;
-  };
+  Type f32 = b.getF32Type();
   SmallVector<Value> c;
   for (int64_t i = 0; i < 2; ++i)
     for (int64_t e = 0; e < 2; ++e)
@@ -108,7 +95,7 @@ Value KernelEmitter::mma(Value a, Value bFrag, Value acc) {
   auto resultType =
       LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   Value d = NVVM::MmaOp::create(
-      b, loc, resultType, packed(a), packed(bFrag), c,
+      b, loc, resultType, fragmentWords(a), fragmentWords(bFrag), c,
       ArrayRef<int64_t>{kMmaM, kMmaN, kMmaK}, std::nullopt, std::nullopt,
       std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
@@ -117,6 +104,19 @@ Value KernelEmitter::mma(Value a, Value bFrag, Value acc) {
   for (int64_t i = 0; i < 4; ++i)
     out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
   return vector::FromElementsOp::create(b, loc, acc.getType(), out);
+}
+
+SmallVector<Value> KernelEmitter::fragmentWords(Value frag) {
+  auto i32x1 = VectorType::get({1}, b.getI32Type());
+  SmallVector<Value> words;
+  int64_t rows = cast<VectorType>(frag.getType()).getDimSize(0);
+  for (int64_t r = 0; r < rows; ++r) {
+    Value pair = vector::ExtractOp::create(b, loc, frag, ArrayRef<int64_t>{r});
+    Value word = vector::BitCastOp::create(b, loc, i32x1, pair);
+    words.push_back(
+        vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}));
+  }
+  return words;
 }
 
 std::pair<Value, Value> KernelEmitter::splitX4(Value x4) {

@@ -28,6 +28,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include <functional>
 #include <tuple>
 
 using namespace mlir;
@@ -53,14 +54,14 @@ struct ChunkMap {
 };
 } // namespace
 
-Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dstRow,
-                               Value dstCol, Value valid) {
+Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
+                               ValueRange dstIndices, Value valid) {
   // Without `valid` the copy is unconditional (no src-size operand).
   Value srcElems;
   if (valid)
     srcElems = arith::SelectOp::create(b, loc, valid, cIdx(kVecElems), cIdx(0));
   return nvgpu::DeviceAsyncCopyOp::create(
-      b, loc, smem, ValueRange{dstRow, dstCol}, src, ValueRange{srcIndex},
+      b, loc, dst, dstIndices, src, ValueRange{srcIndex},
       b.getIndexAttr(kVecElems), srcElems, b.getUnitAttr());
 }
 
@@ -80,7 +81,7 @@ void KernelEmitter::loadQueryTile() {
         arith::AddIOp::create(
             b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)), col));
     tokens.push_back(
-        asyncCopy(q, srcIndex, addIdx(row, queryRow0), col, valid));
+        asyncCopy(q, srcIndex, smem, {addIdx(row, queryRow0), col}, valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }
@@ -91,15 +92,34 @@ void KernelEmitter::copyKeyRowsWith(
   ChunkMap map(cfg, cfg.blockN, cfg.threads());
   KeyCopySlot slot;
   std::tie(slot.row0, slot.col) = map.threadSlot(*this);
-  Value kRow = arith::AddIOp::create(b, loc, keyBufferRow(buffer), slot.row0);
-  Value vRow = arith::AddIOp::create(b, loc, valueBufferRow(buffer), slot.row0);
+  // Destination of pass p: padded rows (row, col), or under wgmma the
+  // swizzled element index of pass 0 plus 64 elements per row (passes are
+  // rowsPerPass apart, a multiple of the 8-row swizzle period).
+  auto dstOf = [&](Value tile) -> std::function<SmallVector<Value>(int64_t)> {
+    if (cfg.usesWgmma()) {
+      Value first = swizzledIndex(tile, slot.row0, slot.col);
+      return [this, first](int64_t dr) -> SmallVector<Value> {
+        return {addIdx(first, dr * TileConfig::kSwizzleBytes / 2)};
+      };
+    }
+    Value row = arith::AddIOp::create(b, loc, arith::MulIOp::create(
+                                          b, loc, tile, cIdx(cfg.blockN)),
+                                      slot.row0);
+    Value col = slot.col;
+    return [this, row, col](int64_t dr) -> SmallVector<Value> {
+      return {addIdx(row, dr), col};
+    };
+  };
+  auto kDst = dstOf(buffer);
+  auto vDst = dstOf(addIdx(buffer, cfg.stages));
+  Value dstMem = cfg.usesWgmma() ? kvSmem : smem;
   prepare(slot);
   SmallVector<Value> tokens;
   for (int64_t p = 0; p < map.passes; ++p) {
     int64_t dr = p * map.rowsPerPass;
     auto [src, valid] = sourceOf(p, dr);
-    tokens.push_back(asyncCopy(k, src, addIdx(kRow, dr), slot.col, valid));
-    tokens.push_back(asyncCopy(v, src, addIdx(vRow, dr), slot.col, valid));
+    tokens.push_back(asyncCopy(k, src, dstMem, kDst(dr), valid));
+    tokens.push_back(asyncCopy(v, src, dstMem, vDst(dr), valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }
@@ -210,6 +230,14 @@ void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer) {
 void KernelEmitter::waitGroups(int64_t pendingAllowed) {
   NVVM::CpAsyncWaitGroupOp::create(b, loc,
                                    static_cast<uint32_t>(pendingAllowed));
+  // cp.async writes through the generic proxy; wgmma reads shared memory
+  // through the async proxy, which needs this fence (before the barrier that
+  // publishes the tile) to see them.
+  if (cfg.usesWgmma())
+    NVVM::FenceProxyOp::create(
+        b, loc,
+        NVVM::ProxyKindAttr::get(b.getContext(), NVVM::ProxyKind::async_shared),
+        NVVM::SharedSpaceAttr::get(b.getContext(), NVVM::SharedSpace::shared_cta));
 }
 
 void KernelEmitter::barrier() { gpu::BarrierOp::create(b, loc); }

@@ -61,7 +61,7 @@ struct GenerateKernelsPass final
     std::optional<kernel::Chip> chipValue = parseChip(chip);
     if (!chipValue) {
       module.emitError() << "minfer-generate-kernels: unknown chip '" << chip
-                         << "' (expected sm_80 or sm_90)";
+                         << "' (expected sm_80, sm_90 or sm_90a)";
       return signalPassFailure();
     }
 

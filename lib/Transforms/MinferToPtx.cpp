@@ -29,7 +29,7 @@ LogicalResult mlir::minfer::verifyMinferToPtxOptions(
     function_ref<LogicalResult(const Twine &)> emitError) {
   if (!parseChip(options.chip))
     return emitError("minfer-to-ptx: unsupported chip '" + options.chip +
-                     "' (expected sm_80 or sm_90)");
+                     "' (expected sm_80, sm_90 or sm_90a)");
   if (options.optLevel > 3)
     return emitError("minfer-to-ptx: opt-level must be 0-3, got " +
                      Twine(options.optLevel.getValue()));
@@ -75,7 +75,7 @@ void mlir::minfer::registerMinferToPtxPipeline() {
   registerPassPipeline(
       "minfer-to-ptx",
       "Lower minfer's gpu.modules to PTX (gpu.binary, format=isa); options: "
-      "chip=sm_80|sm_90, opt-level=0..3, short-pointers=0|1",
+      "chip=sm_80|sm_90|sm_90a, opt-level=0..3, short-pointers=0|1",
       [](OpPassManager &pm, StringRef optionsStr,
          function_ref<LogicalResult(const Twine &)> errorHandler) {
         MinferToPtxOptions options;

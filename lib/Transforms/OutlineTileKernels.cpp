@@ -205,7 +205,7 @@ struct OutlineTileKernelsPass final
     if (!chipValue) {
       getOperation().emitError()
           << "minfer-outline-tile-kernels: unknown chip '" << chip
-          << "' (expected sm_80 or sm_90)";
+          << "' (expected sm_80, sm_90 or sm_90a)";
       return signalPassFailure();
     }
     SmallVector<std::pair<Operation *, TileKernelOperands>> work;

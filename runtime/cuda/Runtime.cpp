@@ -91,7 +91,10 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
     return Status(ErrorCode::Unsupported,
                   info.name + " has compute capability " + num(info.ccMajor) +
                       "." + num(info.ccMinor) + "; minfer needs 8.0 or newer");
-  info.chip = info.ccMajor == 9 ? kernel::Chip::SM90 : kernel::Chip::SM80;
+  // sm_90a (wgmma) instructions exist on compute capability 9.0 only.
+  info.chip = info.ccMajor != 9   ? kernel::Chip::SM80
+              : info.ccMinor == 0 ? kernel::Chip::SM90A
+                                  : kernel::Chip::SM90;
 
   MINFER_CU(api, cuDevicePrimaryCtxRetain, &impl->ctx, impl->dev);
   impl->ctxRetained = true;
@@ -302,13 +305,17 @@ Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
       return Status::success();
     }
   }
-  // sm_90 devices run sm_80 PTX too (the driver JIT-compiles it).
-  std::vector<kernel::Chip> chips = {info.chip};
-  if (info.chip == kernel::Chip::SM90)
-    chips.push_back(kernel::Chip::SM80);
+  // Files: the best chip first (sm_90a wgmma PTX on an H100, then sm_90,
+  // then sm_80, which the driver JIT-compiles), each with the chip's tuning.
+  kernel::Chip chips[3];
+  const int numChips = kernel::loadableChips(info.chip, chips);
   std::string tried;
-  for (TileConfig cfg : cands)
-    for (kernel::Chip chip : chips) {
+  for (int c = 0; c < numChips; ++c)
+    for (const TileConfig &cand : cands) {
+      const kernel::Chip chip = chips[c];
+      TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, cand.blockM);
+      if (kernelStages > 0)
+        cfg.stages = kernelStages;
       const std::string name = cfg.kernelName();
       const std::string path =
           ptxDir + "/" + name + "." + kernel::chipName(chip) + ".ptx";
@@ -317,7 +324,6 @@ Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
         tried += (tried.empty() ? "" : ", ") + path;
         continue;
       }
-      cfg.chip = chip;
       // The file's own tile-config line, if any, wins over kernelStages.
       applyTileConfigLine(ptx, &cfg);
       if (cfg.kernelName() != name)

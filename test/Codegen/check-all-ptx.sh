@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Generates every kernel variant through minfer-to-ptx, assembles each PTX with
 # `ptxas -v` and prints its registers / shared memory / spills:
-#   3 kinds x D 64|128 x bf16|f16 x sm_80|sm_90 = 24 kernels (64-row CTAs),
-#   plus the 128-row dense variants (dense-block-m=128) x 2 chips.
+#   3 kinds x D 64|128 x bf16|f16 x sm_80|sm_90|sm_90a = 36 kernels (64-row
+#   CTAs), plus the 128-row dense variants (dense-block-m=128) x 3 chips.
+#   sm_90a kernels use wgmma; ptxas must not serialize them.
 # Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
 # kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),
 # which trades at most 64 bytes of spills for a third CTA per SM.
@@ -14,7 +15,7 @@ opt=$1 ptxas=$2 out=$3
 rm -rf "$out" && mkdir -p "$out" || exit 1
 
 status=0
-for chip in sm_80 sm_90; do
+for chip in sm_80 sm_90 sm_90a; do
   for gen in "minfer-generate-kernels{chip=$chip}" \
              "minfer-generate-kernels{kinds=dense dense-block-m=128 chip=$chip}"; do
     if ! echo 'module {}' | "$opt" - -o /dev/null \
@@ -42,12 +43,23 @@ for ptx in "$out"/*.ptx; do
   st=$(sed -n 's/.* \([0-9]*\) bytes spill stores.*/\1/p' <<<"$log")
   ld=$(sed -n 's/.* \([0-9]*\) bytes spill loads.*/\1/p' <<<"$log")
   # Dynamic shared memory the launch passes: TileConfig::sharedBytes() with
-  # the tuned stages (3 for vs, else 2): 2 x stages x 64 rows (+ 128 Q rows
-  # for 128-row CTAs) x (D + 8).
+  # the tuned stages. mma.sync: 2 x stages x 64 rows (+ 128 Q rows for
+  # 128-row CTAs; 3 stages for vs) x (D + 8) x 2 bytes. wgmma (2 stages):
+  # blockM x (D + 8) x 2 + 1024 + 4 x 64 x D x 2.
   d=${kernel##*_d}; d=${d%%_*}
   rows=256; [[ $kernel == *_m128_* || $kernel == minfer_vs_* ]] && rows=384
+  dyn=$((rows * (d + 8) * 2))
+  if [ "$chip" = sm_90a ]; then
+    m=64; [[ $kernel == *_m128_* ]] && m=128
+    dyn=$((m * (d + 8) * 2 + 1024 + 4 * 64 * d * 2))
+    if grep -q "wgmma serialization" <<<"$log"; then
+      echo "$log"
+      echo "FAIL: ptxas serialized the wgmma of $base"
+      status=1
+    fi
+  fi
   printf '%-30s %-6s %5s %9s %9s %12s %12s\n' "$kernel" "$chip" "$regs" \
-    $((rows * (d + 8) * 2)) "${smem:-0}" "$st" "$ld"
+    "$dyn" "${smem:-0}" "$st" "$ld"
   maxSpill=0; grep -q '^\.minnctapersm' "$ptx" && maxSpill=64
   if [[ $kernel == *_d128_* ]] && { [ "${st:-999}" -gt $maxSpill ] || [ "${ld:-999}" -gt $maxSpill ]; }; then
     echo "FAIL: $base spills more than $maxSpill bytes (D = 128)"
@@ -56,8 +68,8 @@ for ptx in "$out"/*.ptx; do
   count=$((count + 1))
 done
 echo "$count kernels assembled (dynamic shared memory: TileConfig::sharedBytes())"
-if [ "$count" -lt 32 ]; then
-  echo "FAIL: expected 32 kernels (24 + 8 dense-block-m=128), got $count"
+if [ "$count" -lt 48 ]; then
+  echo "FAIL: expected 48 kernels (36 + 12 dense-block-m=128), got $count"
   status=1
 fi
 exit $status

@@ -15,7 +15,7 @@
 // KIND: error: minfer-generate-kernels: unknown kernel kind 'sparse' (expected dense, block or vs)
 // DTYPE: error: minfer-generate-kernels: unknown dtype 'f32' (expected bf16 or f16)
 // DIM: error: minfer-generate-kernels: head_dim must be 64 or 128, got 96
-// CHIP: error: minfer-generate-kernels: unknown chip 'sm_75' (expected sm_80 or sm_90)
+// CHIP: error: minfer-generate-kernels: unknown chip 'sm_75' (expected sm_80, sm_90 or sm_90a)
 // STAGES: error: minfer-generate-kernels: stages must be 1, 2 or 3, got 4
 // BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense kernels)
 

@@ -1,7 +1,7 @@
 // RUN: minfer-opt %s -split-input-file -minfer-outline-tile-kernels | FileCheck %s
 // RUN: minfer-opt %s -split-input-file -minfer-outline-tile-kernels='dense-block-m=128 stages=3' | FileCheck %s --check-prefix=M128
 // RUN: not minfer-opt %s -split-input-file -minfer-outline-tile-kernels='chip=sm_70' 2>&1 | FileCheck %s --check-prefix=CHIP
-// CHIP: error: minfer-outline-tile-kernels: unknown chip 'sm_70' (expected sm_80 or sm_90)
+// CHIP: error: minfer-outline-tile-kernels: unknown chip 'sm_70' (expected sm_80, sm_90 or sm_90a)
 
 // CHECK-LABEL: func.func @dense
 // CHECK-SAME: (%[[Q:.+]]: memref<2x4x?x128xbf16>, %[[K:.+]]: memref<2x2x?x128xbf16>, %[[V:.+]]: memref<2x2x?x128xbf16>, %[[O:.+]]: memref<2x4x?x128xbf16>)

@@ -192,6 +192,33 @@ TEST(CudaPlan, TileConfigLineOfPtxFiles) {
   EXPECT_EQ(vs.stages, 2);
 }
 
+// sm_90a (wgmma) kernels: Q in padded rows, K / V in 1024-byte-aligned
+// swizzled tiles (with 1 KB slack for the alignment); an H100 prefers sm_90a
+// PTX, then sm_90, then sm_80.
+TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
+  using kernel::Chip;
+  kernel::TileConfig mma = kernel::TileConfig::tuned(
+      KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90);
+  kernel::TileConfig wg = kernel::TileConfig::tuned(
+      KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A);
+  EXPECT_FALSE(mma.usesWgmma());
+  EXPECT_TRUE(wg.usesWgmma());
+  EXPECT_EQ(mma.stages, 3);
+  EXPECT_EQ(wg.stages, 2);
+  EXPECT_FALSE(wg.queryInKeyBuffer());
+  EXPECT_EQ(wg.sharedQueryRow(), 0);
+  EXPECT_EQ(wg.sharedBytes(), 64 * 136 * 2 + 1024 + 2 * 2 * 64 * 128 * 2);
+  EXPECT_EQ(wg.kernelName(), mma.kernelName()); // same ABI, other PTX file
+  Chip chips[3];
+  ASSERT_EQ(kernel::loadableChips(Chip::SM90A, chips), 3);
+  EXPECT_EQ(chips[0], Chip::SM90A);
+  EXPECT_EQ(chips[1], Chip::SM90);
+  EXPECT_EQ(chips[2], Chip::SM80);
+  ASSERT_EQ(kernel::loadableChips(Chip::SM80, chips), 1);
+  EXPECT_EQ(chips[0], Chip::SM80);
+  EXPECT_STREQ(kernel::chipName(Chip::SM90A), "sm_90a");
+}
+
 // The dense-fallback bound: exact for dense, the closed form sum of
 // min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
 TEST(CudaPlan, DensityUpperBound) {

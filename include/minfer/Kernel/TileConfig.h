@@ -39,7 +39,9 @@ inline bool isSupportedHeadDim(int64_t d) { return d == 64 || d == 128; }
 
 enum class KernelKind { Dense, Block, VerticalSlash };
 enum class ElemType { BF16, F16 };
-enum class Chip { SM80, SM90 };
+/// SM90A is sm_90 with its architecture-specific instructions (`.target
+/// sm_90a`): the kernels then use wgmma (warpgroup MMA) instead of mma.sync.
+enum class Chip { SM80, SM90, SM90A };
 
 inline const char *kernelKindName(KernelKind k) {
   switch (k) {
@@ -52,7 +54,27 @@ inline const char *kernelKindName(KernelKind k) {
 inline const char *elemTypeName(ElemType t) {
   return t == ElemType::BF16 ? "bf16" : "f16";
 }
-inline const char *chipName(Chip c) { return c == Chip::SM80 ? "sm_80" : "sm_90"; }
+inline const char *chipName(Chip c) {
+  switch (c) {
+  case Chip::SM80: return "sm_80";
+  case Chip::SM90: return "sm_90";
+  case Chip::SM90A: return "sm_90a";
+  }
+  return "?";
+}
+
+/// PTX targets a device of chip `device` loads, best first: an sm_90 (9.0)
+/// device takes sm_90a (wgmma) PTX, then sm_90, then sm_80 (the driver
+/// JIT-compiles older PTX). Returns how many of `out` it filled.
+inline int loadableChips(Chip device, Chip out[3]) {
+  int n = 0;
+  if (device == Chip::SM90A)
+    out[n++] = Chip::SM90A;
+  if (device != Chip::SM80)
+    out[n++] = Chip::SM90;
+  out[n++] = Chip::SM80;
+  return n;
+}
 
 /// Per-kind launch tuning, measured on an H100 (bench/results/tuning.md):
 ///   vertical-slash  3 K/V stages: its gathered column tiles have the longest
@@ -63,11 +85,16 @@ inline const char *chipName(Chip c) { return c == Chip::SM80 ? "sm_80" : "sm_90"
 ///                   SM instead of 8 hide the shared-memory latency that
 ///                   ncu shows as its main stall (BS 7.5 -> 6.5 ms at 128K);
 ///   dense           2 stages, no cap (its 128-row CTAs need the registers).
+/// wgmma kernels (sm_90a) keep K / V in 128-byte-swizzled tiles with a
+/// separate Q tile: 2 stages let two CTAs (two warpgroups) share an SM, one's
+/// softmax overlapping the other's tensor-core work; no register cap.
 struct TileTuning {
   int64_t stages = 2;
   int64_t minCtasPerSm = 0; ///< 0: no .minnctapersm directive
 };
-inline TileTuning tunedFor(KernelKind kind) {
+inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80) {
+  if (chip == Chip::SM90A)
+    return {2, 0};
   switch (kind) {
   case KernelKind::VerticalSlash: return {3, 0};
   case KernelKind::Block: return {2, 3};
@@ -90,7 +117,7 @@ struct TileConfig {
   /// the launch ABI does not depend on it.
   int64_t minCtasPerSm = 0;
 
-  /// The tuned configuration of a kernel (tunedFor(kind); dense kernels with
+  /// The tuned configuration of a kernel (tunedFor(kind, chip); dense kernels with
   /// blockM rows, warps = blockM / 16).
   static TileConfig tuned(KernelKind kind, ElemType elem, int64_t headDim,
                           Chip chip, int64_t blockM = kBlockM) {
@@ -101,32 +128,58 @@ struct TileConfig {
     cfg.chip = chip;
     cfg.blockM = blockM;
     cfg.warps = blockM / 16;
-    cfg.stages = tunedFor(kind).stages;
-    cfg.minCtasPerSm = tunedFor(kind).minCtasPerSm;
+    cfg.stages = tunedFor(kind, chip).stages;
+    cfg.minCtasPerSm = tunedFor(kind, chip).minCtasPerSm;
     return cfg;
   }
 
-  /// Shared-memory rows are padded by 8 elements (16 bytes) so that the 8 row
-  /// addresses of one ldmatrix hit distinct banks.
+  /// Whether S = Q K^T and O += P V run on wgmma (sm_90a): one warpgroup per
+  /// 64 query rows, P and Q as register A operands, K and V read by the
+  /// tensor cores straight from 128-byte-swizzled shared tiles.
+  bool usesWgmma() const { return chip == Chip::SM90A; }
+
+  /// Shared-memory rows of the padded (ldmatrix) layout are D + 8 elements
+  /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
+  /// distinct banks. Used by Q / O staging always and by K / V under mma.sync.
   int64_t smemRowElems() const { return headDim + 8; }
   int64_t threads() const { return warps * 32; }
   int64_t rowsPerWarp() const { return blockM / warps; }
   /// Whether the Q tile is staged in the last K buffer rather than in rows of
   /// its own: needs a second stage (Q moves to registers before the last
   /// buffer is first filled) and blockM <= blockN. Dropping the separate Q
-  /// tile (87 -> 70 KB at D = 128) lets 3 CTAs share an H100 SM.
-  bool queryInKeyBuffer() const { return stages > 1 && blockM <= blockN; }
-  /// Shared-memory rows: `stages` K tiles, `stages` V tiles, then the Q tile
-  /// unless it lives in the last K buffer.
+  /// tile (87 -> 70 KB at D = 128) lets 3 CTAs share an H100 SM. Not under
+  /// wgmma, whose K buffers are swizzled, not padded.
+  bool queryInKeyBuffer() const {
+    return !usesWgmma() && stages > 1 && blockM <= blockN;
+  }
+  /// Rows of the padded view: under mma.sync `stages` K tiles, `stages` V
+  /// tiles, then the Q tile unless it lives in the last K buffer; under
+  /// wgmma only the Q tile (K / V follow in their swizzled region).
   int64_t sharedRows() const {
+    if (usesWgmma())
+      return blockM;
     return (queryInKeyBuffer() ? 0 : blockM) + 2 * stages * blockN;
   }
   /// First shared row of the Q tile (and of the epilogue's O staging).
   int64_t sharedQueryRow() const {
+    if (usesWgmma())
+      return 0;
     return queryInKeyBuffer() ? (stages - 1) * blockN : 2 * stages * blockN;
   }
+  /// wgmma's swizzled K / V tiles: each is D / 64 panels of blockN rows x 128
+  /// bytes; the region starts at the first 1024-byte-aligned shared address
+  /// after the padded view (the swizzle pattern repeats every 1024 bytes and
+  /// the descriptors assume an aligned repeat), hence the slack.
+  static constexpr int64_t kSwizzleBytes = 128, kSwizzleAtomBytes = 1024;
+  int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
+  int64_t paddedBytes() const { return sharedRows() * smemRowElems() * 2; }
   /// Dynamic shared memory in bytes (2-byte elements).
-  int64_t sharedBytes() const { return sharedRows() * smemRowElems() * 2; }
+  int64_t sharedBytes() const {
+    if (usesWgmma())
+      return paddedBytes() + kSwizzleAtomBytes +
+             2 * stages * swizzledTileBytes();
+    return paddedBytes();
+  }
   /// Grid x: query blocks of blockM rows (= numQueryBlocks() for 64 rows).
   int64_t gridX(int64_t seqLen) const { return (seqLen + blockM - 1) / blockM; }
   /// Kernel symbol, e.g. "minfer_vs_d128_bf16"; a dense kernel with 128-row

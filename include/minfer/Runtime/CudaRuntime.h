@@ -118,7 +118,7 @@ struct DeviceInfo {
 struct RuntimeOptions {
   int device = 0;
   /// Directory of the attention kernels' PTX files
-  /// `<TileConfig::kernelName()>.<sm_80|sm_90>.ptx`. Empty: $MINFER_PTX_DIR,
+  /// `<TileConfig::kernelName()>.<sm_80|sm_90|sm_90a>.ptx`. Empty: $MINFER_PTX_DIR,
   /// else the directory compiled in (defaultPtxDir()).
   std::string ptxDir;
   /// Default RunOptions::workspaceBudget; 0: min(4 GiB, max(256 MiB, free

@@ -55,7 +55,7 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     ListOption<"dtypes", "dtypes", "std::string",
                "Element types: bf16, f16 (default: both)">,
     Option<"chip", "chip", "std::string", "\"sm_80\"",
-           "Chip of the TileConfig (sm_80 or sm_90); the PTX target is "
+           "Chip of the TileConfig (sm_80, sm_90 or sm_90a: wgmma); the PTX target is "
            "minfer-to-ptx's chip">,
     Option<"denseBlockM", "dense-block-m", "int64_t", "64",
            "Query rows per CTA of dense kernels: 64, or 128 (8 warps, half "
@@ -84,7 +84,7 @@ def MinferOutlineTileKernels : Pass<"minfer-outline-tile-kernels", "ModuleOp"> {
   let dependentDialects = MinferKernelDialects;
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_80\"",
-           "Chip of the TileConfig (sm_80 or sm_90); the PTX target is "
+           "Chip of the TileConfig (sm_80, sm_90 or sm_90a: wgmma); the PTX target is "
            "minfer-to-ptx's chip">,
     Option<"denseBlockM", "dense-block-m", "int64_t", "64",
            "Query rows per CTA of dense kernels: 64, or 128 (8 warps, half "

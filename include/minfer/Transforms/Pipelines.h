@@ -13,7 +13,7 @@ namespace mlir::minfer {
 
 struct MinferToPtxOptions : public PassPipelineOptions<MinferToPtxOptions> {
   PassOptions::Option<std::string> chip{
-      *this, "chip", llvm::cl::desc("Target chip: sm_80 or sm_90"),
+      *this, "chip", llvm::cl::desc("Target chip: sm_80, sm_90 or sm_90a"),
       llvm::cl::init("sm_80")};
   PassOptions::Option<unsigned> optLevel{
       *this, "opt-level", llvm::cl::desc("LLVM optimization level (0-3)"),

@@ -62,9 +62,10 @@ bool generatedPtxAvailable(const std::string &dir, kernel::Chip chip,
       cfg.blockM = blockM;
       cfg.warps = blockM / 16;
       const std::string base = dir + "/" + cfg.kernelName() + ".";
-      for (kernel::Chip c : {chip, kernel::Chip::SM80})
+      kernel::Chip chips[3];
+      for (int c = 0, n = kernel::loadableChips(chip, chips); c < n; ++c)
         found |= static_cast<bool>(
-            std::ifstream(base + kernel::chipName(c) + ".ptx"));
+            std::ifstream(base + kernel::chipName(chips[c]) + ".ptx"));
     }
     if (!found) {
       cfg.blockM = 64;
