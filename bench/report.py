@@ -20,7 +20,8 @@ def load_bench(path):
         h, hkv = hh[1:].split("_")
         rows.append(dict(impl=impl, data=data, n=int(n[1:]), h=int(h), hkv=int(hkv),
                          ms=b.get("total_ms", b["real_time"]), **{k: b[k] for k in
-                         ("estimate_ms", "index_ms", "kernel_ms", "density", "tflops", "index_share") if k in b}))
+                         ("estimate_ms", "index_ms", "kernel_ms", "density", "tflops", "index_share", "fallback")
+                         if k in b}))
     return rows
 
 
@@ -52,6 +53,23 @@ def table(rows, anchor, device):
                      f"{cu['ms'] if cu else '-'} | {r['impl']} | {r['ms']:.3f} | {stages} | "
                      f"{r.get('density', float('nan')):.3f} | {r.get('tflops', float('nan')):.0f} | "
                      f"{ratio(fl)} | {ratio(cu)} |")
+    return "\n".join(lines) + "\n"
+
+
+def fallback_table(rows, device, max_n=16384):
+    """Short-N fallback: each pattern's total over our dense kernel's (same shape, data, run)."""
+    dense = {(r["h"], r["hkv"], r["data"], r["n"]): r["ms"] for r in rows if r["impl"] == "dense"}
+    lines = [f"Device: {device}. Automatic dense fallback (RunOptions::denseFallback): each pattern's "
+             "total time over our dense kernel's in the same run. Target <= 1.05x.", "",
+             "| H/Hkv | data | N | impl | total ms | dense ms | ratio | fell back | density |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (-r["h"], r["data"], r["n"], r["impl"])):
+        d = dense.get((r["h"], r["hkv"], r["data"], r["n"]))
+        if r["impl"] == "dense" or r["n"] > max_n or d is None:
+            continue
+        lines.append(f"| {r['h']}/{r['hkv']} | {r['data']} | {r['n']} | {r['impl']} | {r['ms']:.3f} | {d:.3f} | "
+                     f"{r['ms'] / d:.3f}x | {'yes' if r.get('fallback') else 'no'} | "
+                     f"{r.get('density', float('nan')):.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -122,6 +140,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True, nargs="+"); ap.add_argument("--anchor", required=True)
     ap.add_argument("--table", default="results.md"); ap.add_argument("--plot", default="time_vs_n.png")
+    ap.add_argument("--fallback", help="also write the N <= 16384 fallback table here")
     a = ap.parse_args()
     rows = [r for path in a.bench for r in load_bench(path)]
     anchor, device = load_anchor(a.anchor)
@@ -136,6 +155,8 @@ def main():
         if legend:
             md += "\nPlot legend (top-right swatches, top to bottom): " + ", ".join(legend) + "\n"
     open(a.table, "w").write(md)
+    if a.fallback:
+        open(a.fallback, "w").write(fallback_table(rows, device))
     print(md)
 
 

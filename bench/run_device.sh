@@ -68,7 +68,7 @@ for stage in $STAGES; do
     echo "bench rc=$?"; tail -5 "$OUT/bench.log"
     for shape in "32 8" "4 4"; do
       set -- $shape
-      LENS=${ANCHOR_LENS_H32:-4096,16384,65536,131072} ; [ "$1" = 4 ] && LENS=${ANCHOR_LENS_H4:-4096,16384,65536,131072,262144,524288,1048576}
+      LENS=${ANCHOR_LENS_H32-4096,16384,65536,131072} ; [ "$1" = 4 ] && LENS=${ANCHOR_LENS_H4-4096,16384,65536,131072,262144,524288,1048576}
       [ -n "$LENS" ] && LENS=$LENS H=$1 HKV=$2 D=128 REPS=3 python3 "${ANCHOR:?}" >> "$OUT/anchor.jsonl" 2>&1
     done
     python3 bench/report.py --bench "$OUT/bench.json" --anchor "$OUT/anchor.jsonl" \
