@@ -74,6 +74,28 @@ TEST(Jit, MixedPatternsCompileToTheVsKernelThenHitTheCache) {
   std::filesystem::remove_all(opts.cacheDir);
 }
 
+// sm_90a requests get the wgmma kernels: their own cache key, .target sm_90a,
+// wgmma instead of mma.sync, and a tile config whose shared memory holds the
+// swizzled K/V region (what the runtime launches them with).
+TEST(Jit, Sm90aCompilesToWgmmaKernels) {
+  JitOptions opts;
+  opts.cacheDir = freshDir("sm90a");
+  JitResult wg, plain;
+  Status st = compile(mixedRequest(kernel::Chip::SM90A), wg, opts);
+  ASSERT_TRUE(st.ok()) << st.str();
+  ASSERT_TRUE(compile(mixedRequest(kernel::Chip::SM90), plain, opts).ok());
+  EXPECT_NE(wg.cacheKey, plain.cacheKey);
+  ASSERT_EQ(wg.kernels.size(), 1u);
+  const std::string &ptx = wg.kernels[0].ptx;
+  EXPECT_NE(ptx.find(".target sm_90a"), std::string::npos);
+  EXPECT_GT(countOf(ptx, "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16"), 0);
+  EXPECT_EQ(countOf(ptx, "mma.sync.aligned.m16n8k16"), 0);
+  EXPECT_TRUE(wg.kernels[0].config.usesWgmma());
+  EXPECT_GT(wg.kernels[0].config.sharedBytes(),
+            plain.kernels[0].config.sharedBytes() / 2);
+  std::filesystem::remove_all(opts.cacheDir);
+}
+
 TEST(Jit, AllDenseUsesTheDenseKernelAndPtxasAcceptsIt) {
   JitRequest r;
   r.heads = 2, r.kvHeads = 1, r.headDim = 128, r.chip = kernel::Chip::SM80;

@@ -44,7 +44,8 @@ FailureOr<gpu::GPUFuncOp>
 getOrCreateAttentionKernel(ModuleOp top, Location loc,
                            const ::minfer::kernel::TileConfig &config);
 
-/// Parses "dense" / "block" / "vs", "bf16" / "f16", "sm_80" / "sm_90".
+/// Parses "dense" / "block" / "vs", "bf16" / "f16", "sm_80" / "sm_90" /
+/// "sm_90a".
 std::optional<::minfer::kernel::KernelKind> parseKernelKind(StringRef s);
 std::optional<::minfer::kernel::ElemType> parseElemType(StringRef s);
 std::optional<::minfer::kernel::Chip> parseChip(StringRef s);
