@@ -65,24 +65,24 @@ void runCase(Runtime &rt, int64_t D, ElemType elem, Scores scores) {
   EXPECT_LE(worst, 2e-2f) << where;
 }
 
+void runEveryShape(Runtime &rt, Scores scores) {
+  for (int64_t D : {64, 128})
+    for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
+      SCOPED_TRACE("D " + std::to_string(D) + " " + kernel::elemTypeName(elem));
+      runCase(rt, D, elem, scores);
+    }
+}
+
 class CudaOperandLayout : public ::testing::TestWithParam<Backend> {};
 
 TEST_P(CudaOperandLayout, UniformScoresGiveRunningMeans) {
   MINFER_REQUIRE_BACKEND(GetParam(), rt);
-  for (int64_t D : {64, 128})
-    for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
-      SCOPED_TRACE("D " + std::to_string(D) + " " + kernel::elemTypeName(elem));
-      runCase(*rt, D, elem, Scores::Uniform);
-    }
+  runEveryShape(*rt, Scores::Uniform);
 }
 
 TEST_P(CudaOperandLayout, OneHotScoresSelectKeys) {
   MINFER_REQUIRE_BACKEND(GetParam(), rt);
-  for (int64_t D : {64, 128})
-    for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
-      SCOPED_TRACE("D " + std::to_string(D) + " " + kernel::elemTypeName(elem));
-      runCase(*rt, D, elem, Scores::OneHot);
-    }
+  runEveryShape(*rt, Scores::OneHot);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CudaOperandLayout,
