@@ -24,6 +24,7 @@
 #include "AttentionKernelEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -225,26 +226,36 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
   e.indexRow = arith::AddIOp::create(
       b, loc, arith::MulIOp::create(b, loc, bh, numBlocks), e.qBlock);
 
-  // Dynamic shared memory as one [rows x (D + 8)] view (TileConfig layout).
   auto wg =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto raw = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
                              MemRefLayoutAttrInterface(), wg);
   Value dyn = gpu::DynamicSharedMemoryOp::create(b, loc, raw);
-  auto view = MemRefType::get({cfg.sharedRows(), e.rowElems}, e.elemTy,
-                              MemRefLayoutAttrInterface(), wg);
-  e.smem = memref::ViewOp::create(b, loc, view, dyn, e.cIdx(0), ValueRange{});
-  if (!cfg.usesWgmma())
+  if (!cfg.usesWgmma()) {
+    // Dynamic shared memory as one [rows x (D + 8)] view (TileConfig layout).
+    auto view = MemRefType::get({cfg.sharedRows(), e.rowElems}, e.elemTy,
+                                MemRefLayoutAttrInterface(), wg);
+    e.smem =
+        memref::ViewOp::create(b, loc, view, dyn, e.cIdx(0), ValueRange{});
     return;
-  // wgmma's swizzled K / V region: the first 1024-byte-aligned shared address
-  // after the padded view (TileConfig::sharedBytes has the slack).
+  }
+  // wgmma's swizzled Q / K / V region is the dynamic shared window itself,
+  // which must be 1024-byte aligned (TileConfig::sharedBytes): trap rather
+  // than compute with a shifted swizzle if it ever is not.
   const int64_t atom = kernel::TileConfig::kSwizzleAtomBytes;
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, dyn);
-  Value padEnd = e.addIdx(base, cfg.paddedBytes() + atom - 1);
-  e.kvAddr = arith::AndIOp::create(b, loc, padEnd, e.cIdx(~(atom - 1)));
-  Value shift = arith::SubIOp::create(b, loc, e.kvAddr, base);
-  auto kvView = MemRefType::get({2 * cfg.stages * cfg.blockN * cfg.headDim},
-                                e.elemTy, MemRefLayoutAttrInterface(), wg);
+  e.kvAddr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, dyn);
+  Value misaligned = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne,
+      arith::AndIOp::create(b, loc, e.kvAddr, e.cIdx(atom - 1)), e.cIdx(0));
+  e.emitIf(misaligned, TypeRange{}, [&]() -> SmallVector<Value> {
+    LLVM::Trap::create(b, loc);
+    return {};
+  }, []() -> SmallVector<Value> { return {}; });
+  Value shift = e.cIdx(0);
+  auto kvView = MemRefType::get(
+      {(cfg.swizzledQueryBytes() + 2 * cfg.stages * cfg.swizzledTileBytes()) /
+       2},
+      e.elemTy, MemRefLayoutAttrInterface(), wg);
   e.kvSmem = memref::ViewOp::create(b, loc, kvView, dyn, shift, ValueRange{});
 }
 
@@ -289,13 +300,8 @@ struct LoopState {
 void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
                      const KeyTile &tile, Value buffer, LoopState &state) {
   bool wgmma = e.cfg.usesWgmma();
-  // wgmma reads Q from registers that ldmatrix refills every tile: ptxas
-  // (CUDA 13) reuses wgmma A-operand registers that stay live across the
-  // key loop, which corrupted S from the second tile on (D = 64). The Q tile
-  // stays in shared memory for the whole loop, so the refill is 8 ldmatrix
-  // per warp and tile.
   SmallVector<Value> sFrags =
-      wgmma ? e.computeScoresWgmma(e.loadQueryFragments(), buffer)
+      wgmma ? e.computeScoresWgmma(buffer)
             : e.computeScores(qFrags, e.keyBufferRow(buffer));
   SmallVector<Value> s = e.maskScores(e.unpackScores(sFrags), tile);
   SmallVector<Value> p = e.onlineSoftmax(s, state.softmax, state.acc);

@@ -88,14 +88,14 @@ public:
   Value kvBase;    ///< index: element offset of key 0 of (b, h / group)
   Value indexRow;  ///< index: (b H + h) NB + m, row of the sparse index
   Value seqLenIdx; ///< index N
-  // Shared memory, TileConfig::sharedRows() x rowElems of elemTy:
+  // mma.sync: shared memory as TileConfig::sharedRows() x rowElems of elemTy:
   // [K stages | V stages (| Q if stages == 1)]; Q shares the last K stage.
-  // Under wgmma the padded view holds only Q, and K / V live in `kvSmem`.
   Value smem;
-  // wgmma only: the swizzled K / V tiles (flat view of elemTy; tile t =
-  // K stage t for t < stages, V stage t - stages) and their shared address.
-  Value kvSmem; ///< memref<2 stages blockN D x elemTy, workgroup>
-  Value kvAddr; ///< index: shared-window byte address, 1024-byte aligned
+  // wgmma: the swizzled region (flat view of elemTy): Q (O staging at the
+  // end), then tile t = K stage t for t < stages, V stage t - stages; and its
+  // shared-window byte address (1024-byte aligned).
+  Value kvSmem;
+  Value kvAddr; ///< index
   // Lane-dependent ldmatrix offsets (rows relative to a tile, index).
   Value qLdRow, qLdCol, kLdRow, kLdCol, vLdRow, vLdCol;
 
@@ -136,15 +136,19 @@ public:
   SmallVector<Value> fragmentWords(Value frag);
 
   //===--- wgmma (AttentionKernelWgmma.cpp) -------------------------------===//
-  /// S = Q K^T on wgmma for K stage `buffer`: keyTiles C fragments.
-  SmallVector<Value> computeScoresWgmma(ArrayRef<Value> qFrags, Value buffer);
+  /// S = Q K^T on wgmma (Q and K from shared memory) for K stage `buffer`:
+  /// keyTiles C fragments.
+  SmallVector<Value> computeScoresWgmma(Value buffer);
   /// acc[dTiles] += P V on wgmma for V stage `buffer`.
   void accumulateOutputWgmma(ArrayRef<Value> pFrags, Value buffer,
                              SmallVector<Value> &acc);
-  /// Element index in `kvSmem` of (tile `tile`, row `row`, column `col`) of
-  /// the swizzled layout; `col` a multiple of 8. Rows 8 apart share the
-  /// swizzle, so copy passes add 64 * rows to this.
-  Value swizzledIndex(Value tile, Value row, Value col);
+  /// Element index in `kvSmem` of (`row`, `col`) of the swizzled tile of
+  /// `rows` rows starting at element `tileBase`; `col` a multiple of 8. Rows
+  /// 8 apart share the swizzle, so copy passes add 64 * rows to this.
+  Value swizzledIndex(Value tileBase, int64_t rows, Value row, Value col);
+  /// First element of K / V tile `tile` (index: K stage t < stages, V stage
+  /// t - stages) in `kvSmem`.
+  Value swizzledTileBase(Value tile);
 
   //===--- softmax (AttentionKernelSoftmax.cpp) ---------------------------===//
   /// The 4 * keyTiles scores of a thread, index 4 j + 2 i + e is row g + 8 i,

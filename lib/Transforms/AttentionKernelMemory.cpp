@@ -11,6 +11,8 @@
 //  * Each load is one cp.async group (nvgpu.device_async_create_group); the
 //    pipeline waits with cp.async.wait_group N (nvvm), N = groups that may
 //    stay in flight, then a CTA barrier.
+//  * wgmma kernels keep Q, K and V 128-byte swizzled (AttentionKernelWgmma.cpp)
+//    and stage O in the swizzled Q tile at the end.
 //  * The epilogue writes O / l to the (no longer used) Q rows of shared
 //    memory, then every thread stores 16-byte chunks of whole rows.
 //
@@ -70,9 +72,15 @@ void KernelEmitter::loadQueryTile() {
   auto [row0, col] = map.threadSlot(*this);
   // Rows of this block that exist: N - 64 m.
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
+  // wgmma: swizzled Q tile at the start of kvSmem; passes are rowsPerPass
+  // (a multiple of 8) rows apart, i.e. 64 elements per row further.
+  Value swizzledFirst;
+  if (cfg.usesWgmma())
+    swizzledFirst = swizzledIndex(cIdx(0), cfg.blockM, row0, col);
   SmallVector<Value> tokens;
   for (int64_t p = 0; p < map.passes; ++p) {
-    Value row = addIdx(row0, p * map.rowsPerPass);
+    int64_t dr = p * map.rowsPerPass;
+    Value row = addIdx(row0, dr);
     Value valid =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rowsLeft);
     Value srcRow = arith::SelectOp::create(b, loc, valid, row, cIdx(0));
@@ -80,8 +88,13 @@ void KernelEmitter::loadQueryTile() {
         b, loc, qBase,
         arith::AddIOp::create(
             b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)), col));
-    tokens.push_back(
-        asyncCopy(q, srcIndex, smem, {addIdx(row, queryRow0), col}, valid));
+    if (cfg.usesWgmma())
+      tokens.push_back(asyncCopy(
+          q, srcIndex, kvSmem,
+          {addIdx(swizzledFirst, dr * TileConfig::kSwizzleBytes / 2)}, valid));
+    else
+      tokens.push_back(
+          asyncCopy(q, srcIndex, smem, {addIdx(row, queryRow0), col}, valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }
@@ -97,7 +110,8 @@ void KernelEmitter::copyKeyRowsWith(
   // rowsPerPass apart, a multiple of the 8-row swizzle period).
   auto dstOf = [&](Value tile) -> std::function<SmallVector<Value>(int64_t)> {
     if (cfg.usesWgmma()) {
-      Value first = swizzledIndex(tile, slot.row0, slot.col);
+      Value first = swizzledIndex(swizzledTileBase(tile), cfg.blockN,
+                                  slot.row0, slot.col);
       return [this, first](int64_t dr) -> SmallVector<Value> {
         return {addIdx(first, dr * TileConfig::kSwizzleBytes / 2)};
       };
@@ -255,13 +269,23 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
   Value scales[2] = {rowScale.first, rowScale.second};
   for (int64_t nd = 0; nd < dTiles; ++nd)
     for (int64_t i = 0; i < 2; ++i) {
-      Value row =
+      Value pair =
           vector::ExtractOp::create(b, loc, acc[nd], ArrayRef<int64_t>{i});
       Value s = vector::BroadcastOp::create(b, loc, f32x2, scales[i]);
       Value out = arith::TruncFOp::create(
-          b, loc, elemx2, arith::MulFOp::create(b, loc, row, s));
+          b, loc, elemx2, arith::MulFOp::create(b, loc, pair, s));
+      Value row = addIdx(warpRow, 8 * i);
+      if (cfg.usesWgmma()) {
+        // Swizzled 16-byte chunk nd of the row, element 2t within it.
+        Value at = arith::AddIOp::create(
+            b, loc, swizzledIndex(cIdx(0), cfg.blockM, row, cIdx(kMmaN * nd)),
+            twoT);
+        vector::StoreOp::create(b, loc, out, kvSmem, ValueRange{at},
+                                /*nontemporal=*/false, llvm::MaybeAlign(4));
+        continue;
+      }
       vector::StoreOp::create(b, loc, out, smem,
-                              ValueRange{addIdx(warpRow, queryRow0 + 8 * i),
+                              ValueRange{addIdx(row, queryRow0),
                                          addIdx(twoT, kMmaN * nd)},
                               /*nontemporal=*/false, llvm::MaybeAlign(4));
     }
@@ -279,9 +303,15 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
     auto ifOp = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    Value chunk = vector::LoadOp::create(
-        b, loc, vecType, smem, ValueRange{addIdx(row, queryRow0), col},
-        /*nontemporal=*/false, llvm::MaybeAlign(16));
+    Value chunk =
+        cfg.usesWgmma()
+            ? vector::LoadOp::create(
+                  b, loc, vecType, kvSmem,
+                  ValueRange{swizzledIndex(cIdx(0), cfg.blockM, row, col)},
+                  /*nontemporal=*/false, llvm::MaybeAlign(16))
+            : vector::LoadOp::create(
+                  b, loc, vecType, smem, ValueRange{addIdx(row, queryRow0), col},
+                  /*nontemporal=*/false, llvm::MaybeAlign(16));
     Value dst = arith::AddIOp::create(
         b, loc, qBase,
         arith::AddIOp::create(

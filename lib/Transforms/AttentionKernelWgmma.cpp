@@ -3,25 +3,30 @@
 // S = Q K^T and O += P V on Hopper's wgmma.mma_async (chip sm_90a). Each
 // warpgroup (4 warps, 128 threads) owns 64 query rows and issues
 // m64nNk16 instructions:
-//   S: N = blockN (keys), K = head_dim, A = Q from registers, B = K tile;
-//   O: N = head_dim,      K = blockN,   A = P from registers, B = V tile.
-// A from registers ("RS" form) keeps the mma.sync code around it unchanged:
-// the per-warp A fragment of wgmma is exactly mma.sync's m16n8k16 A fragment
-// of that warp's 16 rows, and the f32 D fragment of register 4 j + 2 i + e is
-// row g + 8 i, column 8 j + 2 t + e, i.e. mma.sync's C fragment of n8 tile j.
-// So Q comes from ldmatrix, the online softmax sees the same C fragments and
-// P is packed as before (AttentionKernelFragments.cpp).
+//   S: N = blockN (keys), K = head_dim, A = Q tile, B = K tile, both read by
+//      the tensor cores from shared memory ("SS" form);
+//   O: N = head_dim,      K = blockN,   A = P from registers, B = V tile
+//      ("RS" form).
+// P in registers keeps the mma.sync code around it: the per-warp A fragment
+// of wgmma is exactly mma.sync's m16n8k16 A fragment of that warp's 16 rows,
+// and the f32 D fragment of register 4 j + 2 i + e is row g + 8 i, column
+// 8 j + 2 t + e, i.e. mma.sync's C fragment of n8 tile j. So the online
+// softmax sees the same C fragments and P is packed as before
+// (AttentionKernelFragments.cpp). Q stays out of registers: ptxas (CUDA 13)
+// reused the registers of a loop-invariant register A operand for softmax
+// temporaries, which corrupted S from the second key tile on.
 //
-// B is read by the tensor cores from shared memory through a 64-bit matrix
-// descriptor. K and V tiles are stored 128-byte swizzled (CUTLASS's
-// Swizzle<3,4,3>): a tile is head_dim / 64 panels of blockN rows x 128 bytes;
-// 16-byte chunk c of row r lives at chunk c ^ (r % 8) of that row. The
-// swizzle repeats every 8 rows (1024 bytes), and the region is 1024-byte
-// aligned (see TileConfig::sharedBytes). Descriptors (PTX ISA "matrix
-// descriptor"): start address >> 4 in bits 0-13, leading byte offset >> 4 in
-// 16-29, stride byte offset >> 4 in 32-45, swizzle mode 1 (128 B) in 62-63.
-//   K for S is K-major (head_dim contiguous): SBO = 1024 (next 8 keys); the
-//     k16 step kk starts 32 bytes further into panel kk / 4.
+// Shared operands are read through 64-bit matrix descriptors. Q, K and V
+// tiles are stored 128-byte swizzled (CUTLASS's Swizzle<3,4,3>): a tile of R
+// rows is head_dim / 64 panels of R rows x 128 bytes; 16-byte chunk c of row
+// r lives at chunk c ^ (r % 8) of that row. The swizzle repeats every 8 rows
+// (1024 bytes), and the region is 1024-byte aligned (TileConfig::sharedBytes).
+// Descriptors (PTX ISA "matrix descriptor"): start address >> 4 in bits 0-13,
+// leading byte offset >> 4 in 16-29, stride byte offset >> 4 in 32-45,
+// swizzle mode 1 (128 B) in 62-63.
+//   Q (A of S) and K (B of S) are K-major (head_dim contiguous): SBO = 1024
+//     (next 8 rows); the k16 step kk starts 32 bytes further into panel
+//     kk / 4; a warpgroup's Q rows start 64 rows (8 KB) into each Q panel.
 //   V for O is MN-major (head_dim = N contiguous, .trans): LBO = panel stride
 //     (blockN x 128 bytes, the next 64 head_dim columns), SBO = 1024 (next 8
 //     keys); the k16 step kk starts 16 rows (2048 bytes) further.
@@ -51,47 +56,60 @@ uint64_t descriptorHigh(int64_t leadingBytes, int64_t strideBytes) {
          (uint64_t(leadingBytes >> 4) << 16);
 }
 
-/// One GEMM chain as PTX: `steps` wgmma.m64n<n>k16 with A from registers
-/// $<aFirst + 4 s ...>, B from descriptor $<desc> + offsets[s] (16-byte
-/// units), accumulators $0 .. $<n / 2 - 1>; the first step ignores the
-/// incoming accumulators when `zeroInit`.
-std::string wgmmaChainAsm(int64_t n, StringRef ab, ArrayRef<int64_t> offsets,
+/// One GEMM chain as PTX: `steps` wgmma.m64n<n>k16, accumulators $0 ..
+/// $<n / 2 - 1>, B from descriptor $<bDesc> + bOffsets[s] (16-byte units),
+/// A from registers $<aFirst + 4 s ...> or, when aOffsets is not empty, from
+/// descriptor $<aDesc> + aOffsets[s]. The first step ignores the incoming
+/// accumulators when `zeroInit`.
+struct ChainOperands {
+  int64_t aFirst = -1, aDesc = -1, bDesc = -1;
+  SmallVector<int64_t> aOffsets, bOffsets;
+};
+std::string wgmmaChainAsm(int64_t n, StringRef ab, const ChainOperands &op,
                           bool transposeB, bool zeroInit) {
-  const int64_t accs = n / 2, steps = offsets.size();
-  const int64_t aFirst = accs, desc = accs + 4 * steps;
+  const int64_t accs = n / 2, steps = op.bOffsets.size();
   std::string acc = "{";
   for (int64_t i = 0; i < accs; ++i)
     acc += (i ? ", $" : "$") + std::to_string(i);
   acc += "}";
-  std::string s = "{\n.reg .pred pz, pa;\n.reg .b32 z;\n.reg .b64 bd;\n"
+  std::string s = "{\n.reg .pred pz, pa;\n.reg .b32 z;\n.reg .b64 ad, bd;\n"
                   "mov.b32 z, 0;\nsetp.ne.b32 pz, z, 0;\nsetp.eq.b32 pa, z, 0;\n"
                   "wgmma.fence.sync.aligned;\n";
   auto reg = [](int64_t i) { return "$" + std::to_string(i); };
+  bool aShared = !op.aOffsets.empty();
   for (int64_t st = 0; st < steps; ++st) {
-    int64_t a = aFirst + 4 * st;
-    s += "add.s64 bd, " + reg(desc) + ", " + std::to_string(offsets[st]) +
-         ";\n";
+    std::string a;
+    if (aShared) {
+      s += "add.s64 ad, " + reg(op.aDesc) + ", " +
+           std::to_string(op.aOffsets[st]) + ";\n";
+      a = "ad";
+    } else {
+      int64_t r = op.aFirst + 4 * st;
+      a = "{" + reg(r) + ", " + reg(r + 1) + ", " + reg(r + 2) + ", " +
+          reg(r + 3) + "}";
+    }
+    s += "add.s64 bd, " + reg(op.bDesc) + ", " +
+         std::to_string(op.bOffsets[st]) + ";\n";
+    // Register A has no transpose immediate; shared A is K-major (0).
     s += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32." +
-         ab.str() + "." + ab.str() + " " + acc + ", {" + reg(a) + ", " +
-         reg(a + 1) + ", " + reg(a + 2) + ", " + reg(a + 3) + "}, bd, " +
+         ab.str() + "." + ab.str() + " " + acc + ", " + a + ", bd, " +
          ((zeroInit && st == 0) ? "pz" : "pa") + ", 1, 1, " +
-         (transposeB ? "1" : "0") + ";\n";
+         (aShared ? "0, " : "") + (transposeB ? "1" : "0") + ";\n";
   }
   s += "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}";
   return s;
 }
 } // namespace
 
-Value KernelEmitter::swizzledIndex(Value tile, Value row, Value col) {
+Value KernelEmitter::swizzledIndex(Value tileBase, int64_t rows, Value row,
+                                   Value col) {
   Value chunk = arith::DivUIOp::create(b, loc, col, cIdx(kVecElems));
   Value panel = arith::DivUIOp::create(b, loc, chunk, cIdx(kChunksPerRow));
   Value inRow = arith::RemUIOp::create(b, loc, chunk, cIdx(kChunksPerRow));
   Value swizzled = arith::XOrIOp::create(
       b, loc, inRow, arith::RemUIOp::create(b, loc, row, cIdx(8)));
-  Value tileBase = arith::MulIOp::create(b, loc, tile,
-                                         cIdx(cfg.blockN * cfg.headDim));
   Value panelBase =
-      arith::MulIOp::create(b, loc, panel, cIdx(cfg.blockN * kRowElems));
+      arith::MulIOp::create(b, loc, panel, cIdx(rows * kRowElems));
   Value rowBase = arith::MulIOp::create(b, loc, row, cIdx(kRowElems));
   Value chunkBase = arith::MulIOp::create(b, loc, swizzled, cIdx(kVecElems));
   Value sum = arith::AddIOp::create(b, loc, tileBase, panelBase);
@@ -99,27 +117,43 @@ Value KernelEmitter::swizzledIndex(Value tile, Value row, Value col) {
   return arith::AddIOp::create(b, loc, sum, chunkBase);
 }
 
+Value KernelEmitter::swizzledTileBase(Value tile) {
+  return arith::AddIOp::create(
+      b, loc, cIdx(cfg.swizzledQueryBytes() / 2),
+      arith::MulIOp::create(b, loc, tile,
+                            cIdx(cfg.swizzledTileBytes() / 2)));
+}
+
 namespace {
-/// Runs one chain through llvm.inline_asm: A words of every step, the base
-/// descriptor of the tile, and (unless zeroInit) the incoming accumulators
-/// tied to the outputs. Returns the n / 2 accumulators.
+/// Runs one chain through llvm.inline_asm: the A words of every step (none:
+/// A from the `aDesc` descriptor), the descriptors, and the incoming
+/// accumulators (none: zero-init) tied to the outputs. Returns the n / 2
+/// accumulators.
 SmallVector<Value> emitWgmmaChain(KernelEmitter &e, int64_t n,
                                   ArrayRef<SmallVector<Value>> aWords,
-                                  Value desc, ArrayRef<int64_t> offsets,
+                                  Value aDesc, Value bDesc, ChainOperands op,
                                   bool transposeB, ArrayRef<Value> accIn) {
   OpBuilder &b = e.b;
   const int64_t accs = n / 2;
-  bool zeroInit = accIn.empty();
   SmallVector<Value> operands;
   std::string constraints;
   for (int64_t i = 0; i < accs; ++i)
     constraints += "=f,";
+  int64_t next = accs;
+  op.aFirst = next;
   for (const auto &words : aWords)
     for (Value w : words) {
       operands.push_back(w);
       constraints += "r,";
+      ++next;
     }
-  operands.push_back(desc);
+  if (aDesc) {
+    op.aDesc = next++;
+    operands.push_back(aDesc);
+    constraints += "l,";
+  }
+  op.bDesc = next++;
+  operands.push_back(bDesc);
   constraints += "l";
   for (int64_t i = 0; i < static_cast<int64_t>(accIn.size()); ++i) {
     operands.push_back(accIn[i]);
@@ -131,7 +165,7 @@ SmallVector<Value> emitWgmmaChain(KernelEmitter &e, int64_t n,
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
   auto asmOp = LLVM::InlineAsmOp::create(
       b, e.loc, resultType, operands,
-      wgmmaChainAsm(n, ab, offsets, transposeB, zeroInit), constraints,
+      wgmmaChainAsm(n, ab, op, transposeB, accIn.empty()), constraints,
       /*has_side_effects=*/true, /*is_align_stack=*/false,
       LLVM::tailcallkind::TailCallKind::None,
       LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
@@ -142,18 +176,33 @@ SmallVector<Value> emitWgmmaChain(KernelEmitter &e, int64_t n,
   return out;
 }
 
-/// The descriptor (i64) of swizzled tile `tile` with the given high bits.
-Value tileDescriptor(KernelEmitter &e, Value tile, uint64_t high) {
+/// A 128-byte-swizzle descriptor (i64) for shared byte address `addr`.
+Value descriptorAt(KernelEmitter &e, Value addr, uint64_t high) {
   OpBuilder &b = e.b;
-  Value addr = arith::AddIOp::create(
-      b, e.loc, e.kvAddr,
-      arith::MulIOp::create(b, e.loc, tile,
-                            e.cIdx(e.cfg.swizzledTileBytes())));
   Value units = arith::ShRUIOp::create(b, e.loc, addr, e.cIdx(4));
   Value i64 = arith::IndexCastOp::create(b, e.loc, b.getI64Type(), units);
   Value hi = arith::ConstantIntOp::create(b, e.loc, static_cast<int64_t>(high),
                                           64);
   return arith::OrIOp::create(b, e.loc, i64, hi);
+}
+
+/// The descriptor of swizzled K / V tile `tile` with the given high bits.
+Value tileDescriptor(KernelEmitter &e, Value tile, uint64_t high) {
+  Value bytes = arith::MulIOp::create(e.b, e.loc, e.swizzledTileBase(tile),
+                                      e.cIdx(2));
+  return descriptorAt(e, arith::AddIOp::create(e.b, e.loc, e.kvAddr, bytes),
+                      high);
+}
+
+/// k16 step offsets (16-byte units) of a K-major operand of `rows` rows:
+/// 32 bytes per step inside a 128-byte panel row, then the next panel.
+SmallVector<int64_t> kMajorOffsets(int64_t steps, int64_t rows) {
+  SmallVector<int64_t> offsets;
+  for (int64_t kk = 0; kk < steps; ++kk) {
+    int64_t panel = kk * kMmaK / kRowElems, within = kk * kMmaK % kRowElems;
+    offsets.push_back((panel * rows * kRowBytes + within * 2) / 16);
+  }
+  return offsets;
 }
 
 /// Registers of C fragments (vector<2x2xf32>) in wgmma D order, and back.
@@ -176,33 +225,35 @@ SmallVector<Value> groupAcc(KernelEmitter &e, ArrayRef<Value> regs) {
 }
 } // namespace
 
-SmallVector<Value> KernelEmitter::computeScoresWgmma(ArrayRef<Value> qFrags,
-                                                     Value buffer) {
-  SmallVector<SmallVector<Value>> words;
-  SmallVector<int64_t> offsets;
-  for (int64_t kk = 0; kk < qkSteps; ++kk) {
-    words.push_back(fragmentWords(qFrags[kk]));
-    int64_t panel = kk * kMmaK / kRowElems, within = kk * kMmaK % kRowElems;
-    offsets.push_back((panel * cfg.blockN * kRowBytes + within * 2) / 16);
-  }
-  Value desc = tileDescriptor(*this, buffer,
-                              descriptorHigh(16, 8 * kRowBytes));
-  return groupAcc(*this, emitWgmmaChain(*this, cfg.blockN, words, desc,
-                                        offsets, /*transposeB=*/false, {}));
+SmallVector<Value> KernelEmitter::computeScoresWgmma(Value buffer) {
+  // This warpgroup's 64 Q rows start 64 x 128 bytes into each Q panel.
+  Value warpgroup = arith::DivUIOp::create(b, loc, warp, cIdx(4));
+  Value qAddr = arith::AddIOp::create(
+      b, loc, kvAddr,
+      arith::MulIOp::create(b, loc, warpgroup, cIdx(64 * kRowBytes)));
+  uint64_t kMajor = descriptorHigh(16, 8 * kRowBytes);
+  ChainOperands op;
+  op.aOffsets = kMajorOffsets(qkSteps, cfg.blockM);
+  op.bOffsets = kMajorOffsets(qkSteps, cfg.blockN);
+  return groupAcc(*this,
+                  emitWgmmaChain(*this, cfg.blockN, {},
+                                 descriptorAt(*this, qAddr, kMajor),
+                                 tileDescriptor(*this, buffer, kMajor), op,
+                                 /*transposeB=*/false, {}));
 }
 
 void KernelEmitter::accumulateOutputWgmma(ArrayRef<Value> pFrags, Value buffer,
                                           SmallVector<Value> &acc) {
   SmallVector<SmallVector<Value>> words;
-  SmallVector<int64_t> offsets;
+  ChainOperands op;
   for (int64_t kk = 0; kk < pvSteps; ++kk) {
     words.push_back(fragmentWords(pFrags[kk]));
-    offsets.push_back(kk * kMmaK * kRowBytes / 16);
+    op.bOffsets.push_back(kk * kMmaK * kRowBytes / 16);
   }
   Value desc = tileDescriptor(
       *this, addIdx(buffer, cfg.stages),
       descriptorHigh(cfg.blockN * kRowBytes, 8 * kRowBytes));
-  acc = groupAcc(*this,
-                 emitWgmmaChain(*this, headDim, words, desc, offsets,
-                                /*transposeB=*/true, flattenAcc(*this, acc)));
+  acc = groupAcc(*this, emitWgmmaChain(*this, headDim, words, Value(), desc, op,
+                                       /*transposeB=*/true,
+                                       flattenAcc(*this, acc)));
 }

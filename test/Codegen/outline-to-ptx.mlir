@@ -6,10 +6,10 @@
 // CHECK: gpu.binary @minfer_dense_d64_f16 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
 // CHECK-SAME: assembly = "
 // CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
-// sm_90a: the same launch with the wgmma kernel's shared memory (Q rows
-// 64 x 72 x 2 + 1024 alignment slack + 2 stages x K, V of 64 x 64 x 2 bytes).
+// sm_90a: the same launch with the wgmma kernel's shared memory (swizzled Q
+// 64 x 64 x 2 bytes + 2 stages x K, V of 64 x 64 x 2 bytes).
 // RUN: minfer-opt %s --pass-pipeline='builtin.module(minfer-outline-tile-kernels{chip=sm_90a}, minfer-to-ptx{chip=sm_90a})' | FileCheck %s --check-prefix=WG
-// WG: %[[SMEM:.*]] = arith.constant 43008 : i32
+// WG: %[[SMEM:.*]] = arith.constant 40960 : i32
 // WG: gpu.launch_func  @minfer_dense_d64_f16::@minfer_dense_d64_f16
 // WG-SAME: dynamic_shared_memory_size %[[SMEM]]
 // WG: gpu.binary @minfer_dense_d64_f16 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">

@@ -192,22 +192,26 @@ TEST(CudaPlan, TileConfigLineOfPtxFiles) {
   EXPECT_EQ(vs.stages, 2);
 }
 
-// sm_90a (wgmma) kernels: Q in padded rows, K / V in 1024-byte-aligned
-// swizzled tiles (with 1 KB slack for the alignment); an H100 prefers sm_90a
-// PTX, then sm_90, then sm_80.
+// sm_90a (wgmma) kernels: Q, K and V in unpadded swizzled tiles (the
+// dynamic window itself, no slack); block kernels 1 stage (4 CTAs per SM),
+// others 2; an H100 prefers sm_90a PTX, then sm_90, then sm_80.
 TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   using kernel::Chip;
   kernel::TileConfig mma = kernel::TileConfig::tuned(
       KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90);
   kernel::TileConfig wg = kernel::TileConfig::tuned(
       KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A);
+  kernel::TileConfig wgBlock = kernel::TileConfig::tuned(
+      KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A);
   EXPECT_FALSE(mma.usesWgmma());
   EXPECT_TRUE(wg.usesWgmma());
   EXPECT_EQ(mma.stages, 3);
   EXPECT_EQ(wg.stages, 2);
+  EXPECT_EQ(wgBlock.stages, 1);
   EXPECT_FALSE(wg.queryInKeyBuffer());
-  EXPECT_EQ(wg.sharedQueryRow(), 0);
-  EXPECT_EQ(wg.sharedBytes(), 64 * 136 * 2 + 1024 + 2 * 2 * 64 * 128 * 2);
+  EXPECT_EQ(wg.sharedRows(), 0);
+  EXPECT_EQ(wg.sharedBytes(), 64 * 128 * 2 + 2 * 2 * 64 * 128 * 2);
+  EXPECT_EQ(wgBlock.sharedBytes(), 48 * 1024);
   EXPECT_EQ(wg.kernelName(), mma.kernelName()); // same ABI, other PTX file
   Chip chips[3];
   ASSERT_EQ(kernel::loadableChips(Chip::SM90A, chips), 3);

@@ -85,16 +85,19 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                   SM instead of 8 hide the shared-memory latency that
 ///                   ncu shows as its main stall (BS 7.5 -> 6.5 ms at 128K);
 ///   dense           2 stages, no cap (its 128-row CTAs need the registers).
-/// wgmma kernels (sm_90a) keep K / V in 128-byte-swizzled tiles with a
-/// separate Q tile: 2 stages let two CTAs (two warpgroups) share an SM, one's
-/// softmax overlapping the other's tensor-core work; no register cap.
+/// wgmma kernels (sm_90a) keep Q, K and V in 128-byte-swizzled tiles (no
+/// padding, Q read by the tensor cores, about 128 registers):
+///   vertical-slash  2 stages (80 KB, 2 CTAs per SM; 3 stages also fit 2 CTAs
+///                   per SM but measured the same);
+///   block           1 stage (48 KB: four CTAs per SM hide the load latency);
+///   dense           2 stages (its 128-row CTAs: two per SM).
 struct TileTuning {
   int64_t stages = 2;
   int64_t minCtasPerSm = 0; ///< 0: no .minnctapersm directive
 };
 inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80) {
   if (chip == Chip::SM90A)
-    return {2, 0};
+    return {kind == KernelKind::Block ? 1 : 2, 0};
   switch (kind) {
   case KernelKind::VerticalSlash: return {3, 0};
   case KernelKind::Block: return {2, 3};
@@ -134,51 +137,49 @@ struct TileConfig {
   }
 
   /// Whether S = Q K^T and O += P V run on wgmma (sm_90a): one warpgroup per
-  /// 64 query rows, P and Q as register A operands, K and V read by the
-  /// tensor cores straight from 128-byte-swizzled shared tiles.
+  /// 64 query rows, Q and K / V read by the tensor cores straight from
+  /// 128-byte-swizzled shared tiles, P as the register A operand.
   bool usesWgmma() const { return chip == Chip::SM90A; }
 
   /// Shared-memory rows of the padded (ldmatrix) layout are D + 8 elements
   /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
-  /// distinct banks. Used by Q / O staging always and by K / V under mma.sync.
+  /// distinct banks (mma.sync kernels only).
   int64_t smemRowElems() const { return headDim + 8; }
   int64_t threads() const { return warps * 32; }
   int64_t rowsPerWarp() const { return blockM / warps; }
   /// Whether the Q tile is staged in the last K buffer rather than in rows of
   /// its own: needs a second stage (Q moves to registers before the last
   /// buffer is first filled) and blockM <= blockN. Dropping the separate Q
-  /// tile (87 -> 70 KB at D = 128) lets 3 CTAs share an H100 SM. Not under
-  /// wgmma, whose K buffers are swizzled, not padded.
+  /// tile (87 -> 70 KB at D = 128) lets 3 CTAs share an H100 SM.
   bool queryInKeyBuffer() const {
     return !usesWgmma() && stages > 1 && blockM <= blockN;
   }
-  /// Rows of the padded view: under mma.sync `stages` K tiles, `stages` V
-  /// tiles, then the Q tile unless it lives in the last K buffer; under
-  /// wgmma only the Q tile (K / V follow in their swizzled region).
+  /// Rows of the padded view (mma.sync): `stages` K tiles, `stages` V tiles,
+  /// then the Q tile unless it lives in the last K buffer. None under wgmma.
   int64_t sharedRows() const {
     if (usesWgmma())
-      return blockM;
+      return 0;
     return (queryInKeyBuffer() ? 0 : blockM) + 2 * stages * blockN;
   }
   /// First shared row of the Q tile (and of the epilogue's O staging).
   int64_t sharedQueryRow() const {
-    if (usesWgmma())
-      return 0;
     return queryInKeyBuffer() ? (stages - 1) * blockN : 2 * stages * blockN;
   }
-  /// wgmma's swizzled K / V tiles: each is D / 64 panels of blockN rows x 128
-  /// bytes; the region starts at the first 1024-byte-aligned shared address
-  /// after the padded view (the swizzle pattern repeats every 1024 bytes and
-  /// the descriptors assume an aligned repeat), hence the slack.
+  /// wgmma's swizzled tiles: a tile of R rows is head_dim / 64 panels of R
+  /// rows x 128 bytes. The region is Q (blockM rows; O is staged there at the
+  /// end), then `stages` K and `stages` V tiles of blockN rows. The swizzle
+  /// pattern repeats every 1024 bytes and the descriptors assume an aligned
+  /// repeat: the region starts at the dynamic shared window, which CUDA
+  /// places 1024-byte aligned (the kernels trap if it is not). No slack: that
+  /// 1 KB would keep a 3-stage vertical-slash CTA (112 KB) from sharing an SM.
   static constexpr int64_t kSwizzleBytes = 128, kSwizzleAtomBytes = 1024;
+  int64_t swizzledQueryBytes() const { return blockM * headDim * 2; }
   int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
-  int64_t paddedBytes() const { return sharedRows() * smemRowElems() * 2; }
   /// Dynamic shared memory in bytes (2-byte elements).
   int64_t sharedBytes() const {
     if (usesWgmma())
-      return paddedBytes() + kSwizzleAtomBytes +
-             2 * stages * swizzledTileBytes();
-    return paddedBytes();
+      return swizzledQueryBytes() + 2 * stages * swizzledTileBytes();
+    return sharedRows() * smemRowElems() * 2;
   }
   /// Grid x: query blocks of blockM rows (= numQueryBlocks() for 64 rows).
   int64_t gridX(int64_t seqLen) const { return (seqLen + blockM - 1) / blockM; }
