@@ -122,13 +122,15 @@ minfer_status_t minfer_add_kernel_ptx(minfer_runtime_t rt, int32_t kernel_kind,
                              std::to_string(dtype)));
   if (!rt || !rt->rt)
     return nullHandle();
-  // The tuned configuration minfer-generate-kernels emits by default; block_m
-  // / warps / stages from the PTX's minfer-tile-config line, if any.
+  // The tuned configuration minfer-generate-kernels emits by default for the
+  // chip the PTX targets (the device's when it names none); block_m / warps
+  // / stages from the PTX's minfer-tile-config line, if any.
+  const std::string text(ptx);
+  minfer::kernel::Chip chip = rt->rt->device().chip;
+  minfer::cuda::ptxTargetChip(text, &chip);
   minfer::kernel::TileConfig cfg = minfer::kernel::TileConfig::tuned(
       static_cast<minfer::kernel::KernelKind>(kernel_kind),
-      static_cast<minfer::kernel::ElemType>(dtype), head_dim,
-      rt->rt->device().chip);
-  const std::string text(ptx);
+      static_cast<minfer::kernel::ElemType>(dtype), head_dim, chip);
   minfer::cuda::applyTileConfigLine(text, &cfg);
   return finish(rt->rt->addKernelPtx(cfg, text));
 }

@@ -280,6 +280,25 @@ bool applyTileConfigLine(const std::string &ptx, TileConfig *cfg) {
   return true;
 }
 
+bool ptxTargetChip(const std::string &ptx, kernel::Chip *chip) {
+  static const char kTag[] = ".target ";
+  const size_t at = ptx.find(kTag);
+  if (at == std::string::npos)
+    return false;
+  const size_t begin = at + sizeof(kTag) - 1;
+  const size_t end = ptx.find_first_of(", \t\r\n", begin);
+  const std::string name = ptx.substr(begin, end == std::string::npos
+                                                 ? std::string::npos
+                                                 : end - begin);
+  for (kernel::Chip c :
+       {kernel::Chip::SM80, kernel::Chip::SM90, kernel::Chip::SM90A})
+    if (name == kernel::chipName(c)) {
+      *chip = c;
+      return true;
+    }
+  return false;
+}
+
 Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
                                       kernel::ElemType elem, int64_t headDim,
                                       const AttentionKernel **out) {
@@ -350,6 +369,16 @@ Status Runtime::addKernelPtx(const TileConfig &cfg, std::string ptx) {
     return invalidArgument("addKernelPtx: " + bad);
   if (ptx.empty())
     return invalidArgument("addKernelPtx: empty PTX for " + cfg.kernelName());
+  // wgmma (sm_90a) and mma.sync kernels lay out shared memory differently:
+  // launching one with the other's size would read past its allocation.
+  kernel::Chip target;
+  if (ptxTargetChip(ptx, &target) &&
+      (target == kernel::Chip::SM90A) != cfg.usesWgmma())
+    return invalidArgument(std::string("addKernelPtx: the PTX targets ") +
+                           kernel::chipName(target) +
+                           " but the tile config is for " +
+                           kernel::chipName(cfg.chip) + " (" +
+                           cfg.kernelName() + ")");
   ContextGuard guard(*impl_);
   MINFER_RETURN_IF_ERROR(guard.status());
   const std::string name = cfg.kernelName();

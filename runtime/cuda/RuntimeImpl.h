@@ -92,6 +92,11 @@ struct Runtime::Impl {
 /// is malformed (then `cfg` is unchanged).
 bool applyTileConfigLine(const std::string &ptx, kernel::TileConfig *cfg);
 
+/// The chip named by the `.target` line of `ptx` (sm_80, sm_90, sm_90a),
+/// which decides the shared-memory layout of a generated kernel (wgmma on
+/// sm_90a); false if there is none or it names another chip.
+bool ptxTargetChip(const std::string &ptx, kernel::Chip *chip);
+
 /// Makes the runtime's primary context current for a scope and restores the
 /// caller's afterwards (PyTorch and others keep their own current context).
 class ContextGuard {

@@ -221,6 +221,15 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   ASSERT_EQ(kernel::loadableChips(Chip::SM80, chips), 1);
   EXPECT_EQ(chips[0], Chip::SM80);
   EXPECT_STREQ(kernel::chipName(Chip::SM90A), "sm_90a");
+  // The PTX's own target decides the layout a registered kernel gets.
+  Chip c = Chip::SM80;
+  EXPECT_TRUE(ptxTargetChip(".version 8.0\n.target sm_90a\n", &c));
+  EXPECT_EQ(c, Chip::SM90A);
+  EXPECT_TRUE(ptxTargetChip(".version 8.0\n.target sm_90, debug\n", &c));
+  EXPECT_EQ(c, Chip::SM90);
+  EXPECT_FALSE(ptxTargetChip(".version 8.0\n.target sm_100a\n", &c));
+  EXPECT_FALSE(ptxTargetChip("// no target\n", &c));
+  EXPECT_EQ(c, Chip::SM90);
 }
 
 // The dense-fallback bound: exact for dense, the closed form sum of

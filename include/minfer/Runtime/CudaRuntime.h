@@ -155,6 +155,8 @@ public:
   /// launched with `cfg`'s grid, threads and shared memory. The module is
   /// loaded now: PtxLoadFailed carries the driver's JIT log. For dense
   /// layers a registered 128-row kernel (blockM 128) is preferred.
+  /// InvalidArgument if the PTX's `.target` (sm_90a: wgmma layout) and
+  /// cfg.chip disagree on the kernel's shared-memory layout.
   Status addKernelPtx(const kernel::TileConfig &cfg, std::string ptx);
   /// Loads the attention kernel a call would use (for tools: fail early).
   Status loadKernel(kernel::KernelKind kind, kernel::ElemType elem,

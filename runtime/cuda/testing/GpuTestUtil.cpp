@@ -43,7 +43,9 @@ Status registerNaiveKernels(Runtime &rt) {
                   "naive test kernels were not built (nvcc not found)");
   Status st;
   forEachKernelConfig([&](kernel::TileConfig cfg) {
-    cfg.chip = rt.device().chip;
+    // The naive kernels are compute_80 PTX (no shared-memory layout of
+    // their own); sm_80 keeps addKernelPtx's target check consistent.
+    cfg.chip = kernel::Chip::SM80;
     st = rt.addKernelPtx(cfg, std::string(e->text, e->size));
     return st.ok();
   });
