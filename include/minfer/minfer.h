@@ -71,7 +71,7 @@ minfer_status_t minfer_runtime_destroy(minfer_runtime_t rt);
  * 2 vs) for dtype and head_dim, with the kind's tuned tile configuration for
  * the chip its ".target" line names (the device's if none): what
  * minfer-generate-kernels emits by default (64-row CTAs; sm_80/sm_90: 3 K/V
- * stages for vs, 2 otherwise; sm_90a: 1 for block, 2 otherwise) unless the
+ * stages for vs, 2 otherwise; sm_90a: 2 for dense, 1 otherwise) unless the
  * PTX has a "// minfer-tile-config: block_m=.. warps=.. stages=.." line. */
 minfer_status_t minfer_add_kernel_ptx(minfer_runtime_t rt, int32_t kernel_kind,
                                       int32_t dtype, int64_t head_dim,

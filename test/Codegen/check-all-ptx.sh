@@ -45,13 +45,13 @@ for ptx in "$out"/*.ptx; do
   # Dynamic shared memory the launch passes: TileConfig::sharedBytes() with
   # the tuned stages. mma.sync: 2 x stages x 64 rows (+ 128 Q rows for
   # 128-row CTAs; 3 stages for vs) x (D + 8) x 2 bytes. wgmma: swizzled Q
-  # (blockM x D x 2) + 2 x stages x 64 x D x 2 (1 stage for block, else 2).
+  # (blockM x D x 2) + 2 x stages x 64 x D x 2 (2 stages for dense, else 1).
   d=${kernel##*_d}; d=${d%%_*}
   rows=256; [[ $kernel == *_m128_* || $kernel == minfer_vs_* ]] && rows=384
   dyn=$((rows * (d + 8) * 2))
   if [ "$chip" = sm_90a ]; then
     m=64; [[ $kernel == *_m128_* ]] && m=128
-    stg=2; [[ $kernel == minfer_block_* ]] && stg=1
+    stg=1; [[ $kernel == minfer_dense_* ]] && stg=2
     dyn=$((m * d * 2 + 2 * stg * 64 * d * 2))
     if grep -q "wgmma serialization" <<<"$log"; then
       echo "$log"

@@ -193,8 +193,8 @@ TEST(CudaPlan, TileConfigLineOfPtxFiles) {
 }
 
 // sm_90a (wgmma) kernels: Q, K and V in unpadded swizzled tiles (the
-// dynamic window itself, no slack); block kernels 1 stage (4 CTAs per SM),
-// others 2; an H100 prefers sm_90a PTX, then sm_90, then sm_80.
+// dynamic window itself, no slack); sparse kernels 1 stage (4 CTAs per SM),
+// dense 2; an H100 prefers sm_90a PTX, then sm_90, then sm_80.
 TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   using kernel::Chip;
   kernel::TileConfig mma = kernel::TileConfig::tuned(
@@ -206,11 +206,11 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   EXPECT_FALSE(mma.usesWgmma());
   EXPECT_TRUE(wg.usesWgmma());
   EXPECT_EQ(mma.stages, 3);
-  EXPECT_EQ(wg.stages, 2);
+  EXPECT_EQ(wg.stages, 1);
   EXPECT_EQ(wgBlock.stages, 1);
   EXPECT_FALSE(wg.queryInKeyBuffer());
   EXPECT_EQ(wg.sharedRows(), 0);
-  EXPECT_EQ(wg.sharedBytes(), 64 * 128 * 2 + 2 * 2 * 64 * 128 * 2);
+  EXPECT_EQ(wg.sharedBytes(), 64 * 128 * 2 + 2 * 64 * 128 * 2);
   EXPECT_EQ(wgBlock.sharedBytes(), 48 * 1024);
   EXPECT_EQ(wg.kernelName(), mma.kernelName()); // same ABI, other PTX file
   Chip chips[3];
