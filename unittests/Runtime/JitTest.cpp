@@ -91,8 +91,13 @@ TEST(Jit, Sm90aCompilesToWgmmaKernels) {
   EXPECT_GT(countOf(ptx, "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16"), 0);
   EXPECT_EQ(countOf(ptx, "mma.sync.aligned.m16n8k16"), 0);
   EXPECT_TRUE(wg.kernels[0].config.usesWgmma());
-  EXPECT_GT(wg.kernels[0].config.sharedBytes(),
-            plain.kernels[0].config.sharedBytes() / 2);
+  const kernel::TileConfig tuned = kernel::TileConfig::tuned(
+      kernel::KernelKind::VerticalSlash, kernel::ElemType::F16, 64,
+      kernel::Chip::SM90A);
+  EXPECT_EQ(wg.kernels[0].config.stages, tuned.stages);
+  EXPECT_EQ(wg.kernels[0].config.sharedBytes(), tuned.sharedBytes());
+  EXPECT_NE(wg.kernels[0].config.sharedBytes(),
+            plain.kernels[0].config.sharedBytes());
   std::filesystem::remove_all(opts.cacheDir);
 }
 
