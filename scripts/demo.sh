@@ -10,7 +10,7 @@ minfer_install_deps
 cmake -S . -B build -G Ninja -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir > /dev/null
 cmake --build build --target minfer-opt jit_attention
 out=build/demo
-mkdir -p "$out/ptx"
+rm -rf "$out/ptx" && mkdir -p "$out/ptx"  # only this run's kernels
 for f in examples/*.mlir; do
   echo "== $f: minfer-expand-sparse-attention"
   build/bin/minfer-opt "$f" --minfer-expand-sparse-attention | grep -oE "minfer\.[a-z_]+" | sort | uniq -c
