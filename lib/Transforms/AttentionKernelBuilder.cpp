@@ -251,12 +251,10 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
     LLVM::Trap::create(b, loc);
     return {};
   }, []() -> SmallVector<Value> { return {}; });
-  Value shift = e.cIdx(0);
-  auto kvView = MemRefType::get(
-      {(cfg.swizzledQueryBytes() + 2 * cfg.stages * cfg.swizzledTileBytes()) /
-       2},
-      e.elemTy, MemRefLayoutAttrInterface(), wg);
-  e.kvSmem = memref::ViewOp::create(b, loc, kvView, dyn, shift, ValueRange{});
+  auto kvView = MemRefType::get({cfg.sharedBytes() / 2}, e.elemTy,
+                                MemRefLayoutAttrInterface(), wg);
+  e.kvSmem =
+      memref::ViewOp::create(b, loc, kvView, dyn, e.cIdx(0), ValueRange{});
 }
 
 /// Loop-carried values: cursors, softmax state and O accumulators.

@@ -30,7 +30,6 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include <functional>
 #include <tuple>
 
 using namespace mlir;
@@ -54,6 +53,29 @@ struct ChunkMap {
     return {row0, col};
   }
 };
+
+/// Where each pass of a tile copy lands, `dr` rows below the thread's first
+/// row: padded rows of `smem` (`col` set: [first + dr, col]) or, under wgmma,
+/// the swizzled element index of the first row plus 64 elements per row
+/// (passes are rowsPerPass apart, a multiple of the 8-row swizzle period, so
+/// they share its swizzle).
+struct CopyDst {
+  Value mem, first, col;
+  SmallVector<Value> at(KernelEmitter &e, int64_t dr) const {
+    if (!col)
+      return {e.addIdx(first, dr * TileConfig::kSwizzleBytes / 2)};
+    return {e.addIdx(first, dr), col};
+  }
+};
+/// Padded destination: shared row `tileRow` + row0, column `col`.
+CopyDst paddedDst(KernelEmitter &e, Value tileRow, Value row0, Value col) {
+  return {e.smem, arith::AddIOp::create(e.b, e.loc, tileRow, row0), col};
+}
+/// Swizzled destination in the tile of `rows` rows at element `tileBase`.
+CopyDst swizzledDst(KernelEmitter &e, Value tileBase, int64_t rows, Value row0,
+                    Value col) {
+  return {e.kvSmem, e.swizzledIndex(tileBase, rows, row0, col), Value()};
+}
 } // namespace
 
 Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
@@ -72,11 +94,9 @@ void KernelEmitter::loadQueryTile() {
   auto [row0, col] = map.threadSlot(*this);
   // Rows of this block that exist: N - 64 m.
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
-  // wgmma: swizzled Q tile at the start of kvSmem; passes are rowsPerPass
-  // (a multiple of 8) rows apart, i.e. 64 elements per row further.
-  Value swizzledFirst;
-  if (cfg.usesWgmma())
-    swizzledFirst = swizzledIndex(cIdx(0), cfg.blockM, row0, col);
+  CopyDst dst = cfg.usesWgmma()
+                    ? swizzledDst(*this, cIdx(0), cfg.blockM, row0, col)
+                    : paddedDst(*this, cIdx(queryRow0), row0, col);
   SmallVector<Value> tokens;
   for (int64_t p = 0; p < map.passes; ++p) {
     int64_t dr = p * map.rowsPerPass;
@@ -88,13 +108,7 @@ void KernelEmitter::loadQueryTile() {
         b, loc, qBase,
         arith::AddIOp::create(
             b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)), col));
-    if (cfg.usesWgmma())
-      tokens.push_back(asyncCopy(
-          q, srcIndex, kvSmem,
-          {addIdx(swizzledFirst, dr * TileConfig::kSwizzleBytes / 2)}, valid));
-    else
-      tokens.push_back(
-          asyncCopy(q, srcIndex, smem, {addIdx(row, queryRow0), col}, valid));
+    tokens.push_back(asyncCopy(q, srcIndex, dst.mem, dst.at(*this, dr), valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }
@@ -105,35 +119,22 @@ void KernelEmitter::copyKeyRowsWith(
   ChunkMap map(cfg, cfg.blockN, cfg.threads());
   KeyCopySlot slot;
   std::tie(slot.row0, slot.col) = map.threadSlot(*this);
-  // Destination of pass p: padded rows (row, col), or under wgmma the
-  // swizzled element index of pass 0 plus 64 elements per row (passes are
-  // rowsPerPass apart, a multiple of the 8-row swizzle period).
-  auto dstOf = [&](Value tile) -> std::function<SmallVector<Value>(int64_t)> {
-    if (cfg.usesWgmma()) {
-      Value first = swizzledIndex(swizzledTileBase(tile), cfg.blockN,
-                                  slot.row0, slot.col);
-      return [this, first](int64_t dr) -> SmallVector<Value> {
-        return {addIdx(first, dr * TileConfig::kSwizzleBytes / 2)};
-      };
-    }
-    Value row = arith::AddIOp::create(b, loc, arith::MulIOp::create(
-                                          b, loc, tile, cIdx(cfg.blockN)),
-                                      slot.row0);
-    Value col = slot.col;
-    return [this, row, col](int64_t dr) -> SmallVector<Value> {
-      return {addIdx(row, dr), col};
-    };
-  };
-  auto kDst = dstOf(buffer);
-  auto vDst = dstOf(addIdx(buffer, cfg.stages));
-  Value dstMem = cfg.usesWgmma() ? kvSmem : smem;
+  bool wgmma = cfg.usesWgmma();
+  CopyDst kDst =
+      wgmma ? swizzledDst(*this, swizzledTileBase(buffer), cfg.blockN,
+                          slot.row0, slot.col)
+            : paddedDst(*this, keyBufferRow(buffer), slot.row0, slot.col);
+  CopyDst vDst =
+      wgmma ? swizzledDst(*this, swizzledTileBase(addIdx(buffer, cfg.stages)),
+                          cfg.blockN, slot.row0, slot.col)
+            : paddedDst(*this, valueBufferRow(buffer), slot.row0, slot.col);
   prepare(slot);
   SmallVector<Value> tokens;
   for (int64_t p = 0; p < map.passes; ++p) {
     int64_t dr = p * map.rowsPerPass;
     auto [src, valid] = sourceOf(p, dr);
-    tokens.push_back(asyncCopy(k, src, dstMem, kDst(dr), valid));
-    tokens.push_back(asyncCopy(v, src, dstMem, vDst(dr), valid));
+    tokens.push_back(asyncCopy(k, src, kDst.mem, kDst.at(*this, dr), valid));
+    tokens.push_back(asyncCopy(v, src, vDst.mem, vDst.at(*this, dr), valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }

@@ -275,23 +275,22 @@ struct StEntry {
       return value;
     std::string s = "{";
     std::string sep;
-    if (hasDtype) {
-      s += "\"dtype\":" + dtype;
+    auto member = [&](const char *key, const std::string &value) {
+      s += sep + "\"" + key + "\":" + value;
       sep = ",";
-    }
-    if (hasShape) {
-      s += sep + "\"shape\":[";
-      for (size_t i = 0; i < shape.size(); ++i)
-        s += (i ? "," : "") + shape[i];
-      s += "]";
-      sep = ",";
-    }
-    if (hasOffsets) {
-      s += sep + "\"data_offsets\":[";
-      for (size_t i = 0; i < offsets.size(); ++i)
-        s += (i ? "," : "") + offsets[i];
-      s += "]";
-    }
+    };
+    auto list = [](const std::vector<std::string> &items) {
+      std::string l = "[";
+      for (size_t i = 0; i < items.size(); ++i)
+        l += (i ? "," : "") + items[i];
+      return l + "]";
+    };
+    if (hasDtype)
+      member("dtype", dtype);
+    if (hasShape)
+      member("shape", list(shape));
+    if (hasOffsets)
+      member("data_offsets", list(offsets));
     return s + extra + "}";
   }
 };
