@@ -40,11 +40,21 @@ inline constexpr int64_t kVecElems = 8;
 /// One 64-key tile as the kernel sees it. Range tiles cover keys
 /// [start, min(start + 64, limit)); column strips cover column_index
 /// positions [start, min(start + 64, limit)) with limit = column_count.
+///
+/// A range tile may be packed (see AttentionKernelSchedule.cpp): when the
+/// first segment [start, limit) is shorter than 64 keys, tile rows
+/// c >= split hold the next range's keys start + c + shift, valid below
+/// limit2. Unpacked tiles have split = 64, shift = 0, limit2 = limit; the
+/// three are null for kinds that never pack (dense).
 struct KeyTile {
   Value start;    ///< i32
   Value limit;    ///< i32
   Value isColumn; ///< i1; null when the kernel kind has no column strips
   Value valid;    ///< i1; false for prefetches past the last tile
+  Value split;    ///< i32 tile row where the second segment begins, or null
+  Value shift;    ///< i32 key offset of the second segment's rows
+  Value limit2;   ///< i32 key limit of the second segment
+  bool packable() const { return static_cast<bool>(split); }
 };
 
 /// Running row statistics of the online softmax for the two rows a thread

@@ -182,12 +182,23 @@ void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer) {
   };
   auto predicatedRangeRows = [&]() -> SmallVector<Value> {
     copyKeyRows(buffer, [&](int64_t p) -> std::pair<Value, Value> {
-      Value key = arith::AddIOp::create(b, loc, tile.start, tileRow(p));
+      Value row = tileRow(p);
+      Value key = arith::AddIOp::create(b, loc, tile.start, row);
+      Value limit = tile.limit;
+      if (tile.packable()) {
+        // Rows past the split read the next range: key + shift, limit2.
+        Value second = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
+                                             row, tile.split);
+        key = arith::AddIOp::create(
+            b, loc, key,
+            arith::SelectOp::create(b, loc, second, tile.shift, cI32(0)));
+        limit = arith::SelectOp::create(b, loc, second, tile.limit2, limit);
+      }
       // Unsigned compare: a negative key is invalid too. limit <= N.
       Value valid = arith::AndIOp::create(
           b, loc, tile.valid,
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, key,
-                                tile.limit));
+                                limit));
       return {toIdx(arith::SelectOp::create(b, loc, valid, key, cI32(0))),
               valid};
     });

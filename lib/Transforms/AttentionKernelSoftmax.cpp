@@ -59,10 +59,17 @@ SmallVector<Value> KernelEmitter::maskScores(ArrayRef<Value> s,
 
   // Does any key of the tile need a mask? Past the range end / N, or above
   // the first query row of the block (causal diagonal), or a column strip.
-  Value tileEnd = arith::AddIOp::create(b, loc, tile.start, cI32(blockN));
+  // A packed tile's last rows are the second segment's (keys + shift, below
+  // limit2); its first segment is full by construction.
+  Value lastStart = tile.start, lastLimit = tile.limit;
+  if (tile.packable()) {
+    lastStart = arith::AddIOp::create(b, loc, tile.start, tile.shift);
+    lastLimit = tile.limit2;
+  }
+  Value tileEnd = arith::AddIOp::create(b, loc, lastStart, cI32(blockN));
   Value pastLimit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
-                                          tileEnd, tile.limit);
-  Value lastKey = arith::AddIOp::create(b, loc, tile.start, cI32(blockN - 1));
+                                          tileEnd, lastLimit);
+  Value lastKey = arith::AddIOp::create(b, loc, lastStart, cI32(blockN - 1));
   Value onDiagonal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
                                            lastKey, qRowStart);
   Value needMask = arith::OrIOp::create(b, loc, pastLimit, onDiagonal);
@@ -82,21 +89,41 @@ SmallVector<Value> KernelEmitter::maskScores(ArrayRef<Value> s,
     // key = first + 8 j + e is masked if key > row_i or key >= limit:
     //   first - row_i > -(8 j + e - 8 i)   (with row_i = row0 + 8 i)
     //   limit - first <= 8 j + e
+    // In a packed tile's second segment (tile row 2 t + 8 j + e >= split)
+    // the key is shifted and the limit is limit2.
     Value diag = arith::SubIOp::create(b, loc, first, row0);
     Value room = arith::SubIOp::create(b, loc, tile.limit, first);
+    Value diag2, room2;
+    if (tile.packable()) {
+      diag2 = arith::AddIOp::create(b, loc, diag, tile.shift);
+      room2 = arith::SubIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, tile.limit2, first),
+          tile.shift);
+    }
     SmallVector<Value> out(s.size());
-    for (int64_t j = 0; j < keyTiles; ++j)
+    for (int64_t j = 0; j < keyTiles; ++j) {
+      // The (diag, room) pair of key 8 j + e's segment.
+      Value d[2] = {diag, diag}, r[2] = {room, room};
+      for (int64_t e = 0; tile.packable() && e < 2; ++e) {
+        // 2 t + off >= split  <=>  2 t >= split - off
+        Value second = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::sge, twoT,
+            arith::SubIOp::create(b, loc, tile.split, cI32(kMmaN * j + e)));
+        d[e] = arith::SelectOp::create(b, loc, second, diag2, diag);
+        r[e] = arith::SelectOp::create(b, loc, second, room2, room);
+      }
       for (int64_t i = 0; i < 2; ++i)
         for (int64_t e = 0; e < 2; ++e) {
           int64_t off = kMmaN * j + e;
           Value future = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::sgt, diag, cI32(8 * i - off));
+              b, loc, arith::CmpIPredicate::sgt, d[e], cI32(8 * i - off));
           Value past = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
-                                             room, cI32(off));
+                                             r[e], cI32(off));
           Value masked = arith::OrIOp::create(b, loc, future, past);
           int64_t idx = scoreIndex(j, i, e);
           out[idx] = arith::SelectOp::create(b, loc, masked, negInf, s[idx]);
         }
+    }
     return out;
   };
 

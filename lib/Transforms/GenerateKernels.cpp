@@ -68,19 +68,30 @@ struct GenerateKernelsPass final
     for (kernel::KernelKind kind : kindList)
       for (int64_t d : dimList)
         for (kernel::ElemType elem : elemList) {
-          kernel::TileConfig cfg = kernel::TileConfig::tuned(
-              kind, elem, d, *chipValue,
-              kind == kernel::KernelKind::Dense ? denseBlockM : kernel::kBlockM);
-          if (stages > 0)
-            cfg.stages = stages;
-          if (minCtasPerSm >= 0)
-            cfg.minCtasPerSm = minCtasPerSm;
-          if (std::string err = cfg.validate(); !err.empty()) {
-            module.emitError() << "minfer-generate-kernels: " << err;
-            return signalPassFailure();
+          int64_t blockM =
+              kind == kernel::KernelKind::Dense ? denseBlockM : kernel::kBlockM;
+          // The tuned kernel, and the long-sequence one where that tuning
+          // differs (both unless `stages` picks one stage count).
+          SmallVector<int64_t, 2> lengths{0};
+          if (stages == 0 && !(kernel::tunedFor(kind, *chipValue,
+                                                kernel::kLongSequence) ==
+                               kernel::tunedFor(kind, *chipValue)))
+            lengths.push_back(kernel::kLongSequence);
+          for (int64_t seqLen : lengths) {
+            kernel::TileConfig cfg = kernel::TileConfig::tuned(
+                kind, elem, d, *chipValue, blockM, seqLen);
+            if (stages > 0)
+              cfg.stages = stages;
+            if (minCtasPerSm >= 0)
+              cfg.minCtasPerSm = minCtasPerSm;
+            if (std::string err = cfg.validate(); !err.empty()) {
+              module.emitError() << "minfer-generate-kernels: " << err;
+              return signalPassFailure();
+            }
+            if (failed(
+                    getOrCreateAttentionKernel(module, module.getLoc(), cfg)))
+              return signalPassFailure();
           }
-          if (failed(getOrCreateAttentionKernel(module, module.getLoc(), cfg)))
-            return signalPassFailure();
         }
   }
 };

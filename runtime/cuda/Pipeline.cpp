@@ -430,7 +430,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   // stream untouched.
   const AttentionKernel *attn = nullptr;
   if (!opts.indexOnly)
-    MINFER_RETURN_IF_ERROR(attentionKernel(plan.kind, t.dtype, t.headDim, &attn));
+    MINFER_RETURN_IF_ERROR(attentionKernel(plan.kind, t.dtype, t.headDim, t.seqLen, &attn));
   IndexFns fns;
   const bool indexed = plan.kind != KernelKind::Dense;
   if (indexed)
@@ -507,6 +507,8 @@ Status Runtime::Impl::run(const AttentionTensors &t,
 
   RunStats stats;
   stats.kernel = plan.kind;
+  if (attn)
+    stats.attentionKernel = attn->cfg.kernelName();
   stats.chunks = static_cast<int64_t>(plan.chunks.size());
   stats.headsPerChunk = plan.headsPerChunk;
   stats.maxRanges = plan.maxRanges;

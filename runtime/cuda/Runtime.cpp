@@ -299,32 +299,53 @@ bool ptxTargetChip(const std::string &ptx, kernel::Chip *chip) {
   return false;
 }
 
-Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
-                                      kernel::ElemType elem, int64_t headDim,
-                                      const AttentionKernel **out) {
-  // Candidates in order of preference: dense layers take a 128-row kernel
-  // when one exists (half the K/V traffic per FLOP), else the 64-row one.
+std::vector<TileConfig>
+Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
+                                int64_t headDim, kernel::Chip chip,
+                                int64_t seqLen) const {
+  // In order of preference: the long-sequence tuning when it applies (and no
+  // stage count is forced); dense layers take a 128-row kernel when one
+  // exists (half the K/V traffic per FLOP), else the 64-row one.
   std::vector<TileConfig> cands;
+  if (kernelStages == 0 &&
+      !(kernel::tunedFor(kind, chip, seqLen) == kernel::tunedFor(kind, chip)))
+    cands.push_back(
+        TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
   for (int64_t blockM : {int64_t(128), int64_t(64)}) {
     if (blockM == 128 && kind != kernel::KernelKind::Dense)
       continue;
-    TileConfig cfg = TileConfig::tuned(kind, elem, headDim, info.chip, blockM);
+    TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, blockM);
     if (kernelStages > 0)
       cfg.stages = kernelStages;
     cands.push_back(cfg);
   }
-  for (const TileConfig &cfg : cands)
-    if (auto it = attention.find(cfg.kernelName()); it != attention.end()) {
-      *out = &it->second;
-      return Status::success();
-    }
+  return cands;
+}
+
+Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
+                                      kernel::ElemType elem, int64_t headDim,
+                                      int64_t seqLen,
+                                      const AttentionKernel **out) {
+  const std::vector<TileConfig> cands =
+      kernelCandidates(kind, elem, headDim, info.chip, seqLen);
+  const std::string request = cands.front().kernelName();
+  if (auto it = resolved.find(request); it != resolved.end()) {
+    *out = &attention.at(it->second);
+    return Status::success();
+  }
+  auto use = [&](const std::string &name) {
+    resolved[request] = name;
+    *out = &attention.at(name);
+    return Status::success();
+  };
+  // Registered PTX first (tests and embedders override files with it).
   for (const TileConfig &cfg : cands) {
     const std::string name = cfg.kernelName();
     if (auto it = registeredPtx.find(name); it != registeredPtx.end()) {
-      MINFER_RETURN_IF_ERROR(
-          installAttention(registeredCfg[name], it->second, "in-memory PTX"));
-      *out = &attention.at(name);
-      return Status::success();
+      if (!attention.count(name))
+        MINFER_RETURN_IF_ERROR(
+            installAttention(registeredCfg[name], it->second, "in-memory PTX"));
+      return use(name);
     }
   }
   // Files: the best chip first (sm_90a wgmma PTX on an H100, then sm_90,
@@ -333,19 +354,18 @@ Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
   const int numChips = kernel::loadableChips(info.chip, chips);
   std::string tried;
   for (int c = 0; c < numChips; ++c)
-    for (const TileConfig &cand : cands) {
-      const kernel::Chip chip = chips[c];
-      TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, cand.blockM);
-      if (kernelStages > 0)
-        cfg.stages = kernelStages;
+    for (TileConfig cfg :
+         kernelCandidates(kind, elem, headDim, chips[c], seqLen)) {
       const std::string name = cfg.kernelName();
       const std::string path =
-          ptxDir + "/" + name + "." + kernel::chipName(chip) + ".ptx";
+          ptxDir + "/" + name + "." + kernel::chipName(chips[c]) + ".ptx";
       std::string ptx;
       if (!readFile(path, &ptx)) {
         tried += (tried.empty() ? "" : ", ") + path;
         continue;
       }
+      if (attention.count(name)) // loaded from this file for another request
+        return use(name);
       // The file's own tile-config line, if any, wins over kernelStages.
       applyTileConfigLine(ptx, &cfg);
       if (cfg.kernelName() != name)
@@ -353,8 +373,7 @@ Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
                       path + ": its minfer-tile-config line describes " +
                           cfg.kernelName());
       MINFER_RETURN_IF_ERROR(installAttention(cfg, ptx, path));
-      *out = &attention.at(name);
-      return Status::success();
+      return use(name);
     }
   return Status(ErrorCode::PtxLoadFailed,
                 "attention kernel " + cands.back().kernelName() +
@@ -385,6 +404,7 @@ Status Runtime::addKernelPtx(const TileConfig &cfg, std::string ptx) {
   MINFER_RETURN_IF_ERROR(impl_->installAttention(cfg, ptx, "in-memory PTX"));
   impl_->registeredPtx[name] = std::move(ptx);
   impl_->registeredCfg[name] = cfg;
+  impl_->resolved.clear(); // a request may now prefer this kernel
   return Status::success();
 }
 
@@ -396,7 +416,7 @@ Status Runtime::loadKernel(kernel::KernelKind kind, kernel::ElemType elem,
   ContextGuard guard(*impl_);
   MINFER_RETURN_IF_ERROR(guard.status());
   const AttentionKernel *k = nullptr;
-  return impl_->attentionKernel(kind, elem, headDim, &k);
+  return impl_->attentionKernel(kind, elem, headDim, /*seqLen=*/0, &k);
 }
 
 //===----------------------------------------------------------------------===//

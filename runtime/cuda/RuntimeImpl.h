@@ -52,6 +52,11 @@ struct Runtime::Impl {
   std::map<std::string, std::string> registeredPtx; ///< kernelName -> PTX
   std::map<std::string, kernel::TileConfig> registeredCfg;
   std::map<std::string, AttentionKernel> attention; ///< kernelName -> loaded
+  /// Resolved requests: the best candidate's name (kernelCandidates().front())
+  /// -> the loaded kernel's name. A request is keyed by what it prefers, so
+  /// a default kernel loaded for a short call never stands in for a
+  /// long-sequence kernel whose PTX exists. Cleared by addKernelPtx.
+  std::map<std::string, std::string> resolved;
 
   CUdeviceptr workspace = 0;
   int64_t workspaceBytes = 0;
@@ -69,10 +74,20 @@ struct Runtime::Impl {
   Status indexFunction(const char *module, const char *symbol, CUfunction *out);
   /// Raises a function's dynamic shared-memory limit to `bytes` if needed.
   Status ensureDynamicSmem(CUfunction fn, int64_t bytes, const char *what);
-  /// The attention kernel for (kind, elem, D): registered PTX, else the
-  /// file `<ptxDir>/<name>.<chip>.ptx` (sm_80 file as fallback on sm_90).
+  /// The attention kernel for (kind, elem, D) at seqLen tokens: registered
+  /// PTX, else the file `<ptxDir>/<name>.<chip>.ptx` (sm_80 file as fallback
+  /// on sm_90), of the first of kernelCandidates() that exists.
   Status attentionKernel(kernel::KernelKind kind, kernel::ElemType elem,
-                         int64_t headDim, const AttentionKernel **out);
+                         int64_t headDim, int64_t seqLen,
+                         const AttentionKernel **out);
+  /// Configurations to look for, best first: the long-sequence tuning
+  /// (kernel::tunedFor(kind, chip, seqLen)) where it differs from the
+  /// default, then the default (128-row dense CTAs before 64-row ones).
+  std::vector<kernel::TileConfig> kernelCandidates(kernel::KernelKind kind,
+                                                   kernel::ElemType elem,
+                                                   int64_t headDim,
+                                                   kernel::Chip chip,
+                                                   int64_t seqLen) const;
   /// Loads `ptx` as `cfg`'s kernel and caches it under cfg.kernelName().
   Status installAttention(const kernel::TileConfig &cfg, const std::string &ptx,
                           const std::string &source);

@@ -54,8 +54,8 @@
 // CHECK: scf.for
 // CHECK: memref.load
 
-// F16-LABEL: gpu.module @minfer_block_d64_f16
-// F16: gpu.func @minfer_block_d64_f16({{.*}}memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32)
+// F16-LABEL: gpu.module @minfer_block_s3_d64_f16
+// F16: gpu.func @minfer_block_s3_d64_f16({{.*}}memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32)
 // 3 stages: 6 x 64 rows of 72 elements.
 // F16: memref.view {{.*}} to memref<384x72xf16, #gpu.address_space<workgroup>>
 // F16: nvvm.cp.async.wait.group 2
@@ -63,7 +63,7 @@
 // F16: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
 
 // 128-row dense CTAs: 8 warps; one stage keeps Q in rows of its own.
-// M128-LABEL: gpu.module @minfer_dense_m128_d64_bf16
+// M128-LABEL: gpu.module @minfer_dense_m128_s1_d64_bf16
 // M128: known_block_size = array<i32: 256, 1, 1>
 // M128: memref.view {{.*}} to memref<256x72xbf16, #gpu.address_space<workgroup>>
 
@@ -73,3 +73,26 @@
 // ONCE-NOT: gpu.module
 module {
 }
+
+// Packed range tiles (vertical-slash only): the tile-count walk carries the
+// free rows of an open packed tile next to the count; block-sparse ranges
+// are whole blocks and keep the one-value walk.
+// RUN: minfer-opt %s -minfer-generate-kernels='kinds=vs,block head-dims=64 dtypes=bf16' | FileCheck %s --check-prefix=PACK
+// PACK-LABEL: gpu.func @minfer_vs_d64_bf16
+// PACK: scf.for {{.*}} iter_args(%{{[^ ]+}} = %{{[^ ]+}}, %{{[^ ]+}} = %{{[^ ]+}}) -> (i32, i32) {
+// PACK: arith.remsi %{{.*}}, %c64_i32{{.*}} : i32
+// PACK-LABEL: gpu.func @minfer_block_d64_bf16
+// PACK: scf.for {{.*}} iter_args(%{{[^ ]+}} = %{{[^ ]+}}) -> (i32) {
+// PACK-NOT: arith.remsi
+
+// sm_90a: the vertical-slash kernel comes with its long-sequence variant
+// (2 stages, its own name, two CTAs per SM instead of four); an explicit
+// stage count generates that one kernel only.
+// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=vs head-dims=64 dtypes=bf16' | FileCheck %s --check-prefix=LONG
+// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=vs head-dims=64 dtypes=bf16 stages=1' | FileCheck %s --check-prefix=ONE
+// LONG-LABEL: gpu.module @minfer_vs_d64_bf16
+// LONG: nvvm.minctasm = 4
+// LONG-LABEL: gpu.module @minfer_vs_s2_d64_bf16
+// LONG: nvvm.minctasm = 2
+// ONE: gpu.module @minfer_vs_d64_bf16
+// ONE-NOT: gpu.module @minfer_vs_s2

@@ -24,7 +24,7 @@
 // M128-LABEL: func.func @dense
 // M128: arith.ceildivui %{{.+}}, %c128
 // M128: arith.constant 139264 : i32
-// M128: gpu.launch_func  @minfer_dense_m128_d128_bf16::@minfer_dense_m128_d128_bf16 {{.*}} threads in (%c256
+// M128: gpu.launch_func  @minfer_dense_m128_s3_d128_bf16::@minfer_dense_m128_s3_d128_bf16 {{.*}} threads in (%c256
 func.func @dense(%q: memref<2x4x?x128xbf16>, %k: memref<2x2x?x128xbf16>,
                  %v: memref<2x2x?x128xbf16>, %o: memref<2x4x?x128xbf16>) {
   minfer.dense_attention %q, %k, %v, %o {scale = 0.125 : f32}

@@ -16,6 +16,7 @@
 #include "minfer/minfer.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace minfer::cuda::testing {
 namespace {
@@ -29,7 +30,7 @@ double tolerance(ElemType e) { return e == ElemType::BF16 ? 2e-2 : 1e-2; }
 void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
                  const LayerPatterns &layer, uint64_t seed,
                  std::vector<float> *outValues = nullptr,
-                 kernel::KernelKind *kind = nullptr) {
+                 RunStats *statsOut = nullptr) {
   const float scale = 1.0f / std::sqrt(float(s.headDim));
   DeviceAttention da;
   MINFER_ASSERT_OK(da.create(rt, s, elem, scale, seed));
@@ -42,8 +43,8 @@ void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
   o.stats = &stats;
   MINFER_ASSERT_OK(rt.sparseAttention(da.tensors, layer, o));
   MINFER_ASSERT_OK(rt.synchronize());
-  if (kind)
-    *kind = stats.kernel;
+  if (statsOut)
+    *statsOut = stats;
   std::vector<float> out;
   MINFER_ASSERT_OK(da.downloadOut(&out));
   for (size_t i = 0; i < out.size(); ++i)
@@ -88,11 +89,11 @@ TEST_P(CudaAttention, MixedLayerMatchesReference) {
         s.kvHeads = 2;
         s.seqLen = N;
         s.headDim = D;
-        kernel::KernelKind kind;
-        runAndCheck(*rt, s, elem, layer, seed++, nullptr, &kind);
+        RunStats stats;
+        runAndCheck(*rt, s, elem, layer, seed++, nullptr, &stats);
         if (HasFatalFailure())
           return;
-        EXPECT_EQ(kind, kernel::KernelKind::VerticalSlash);
+        EXPECT_EQ(stats.kernel, kernel::KernelKind::VerticalSlash);
       }
 }
 
@@ -112,11 +113,46 @@ TEST_P(CudaAttention, EachKernelKind) {
     s.kvHeads = 1;
     s.seqLen = 3000;
     s.headDim = 128;
-    kernel::KernelKind kind;
-    runAndCheck(*rt, s, ElemType::BF16, layer, 42, nullptr, &kind);
+    RunStats stats;
+    runAndCheck(*rt, s, ElemType::BF16, layer, 42, nullptr, &stats);
     if (HasFatalFailure())
       return;
-    EXPECT_EQ(kind, want);
+    EXPECT_EQ(stats.kernel, want);
+  }
+}
+
+/// A long-sequence call runs the long-sequence kernel where its PTX exists
+/// (sm_90a: minfer_vs_s2_*, kernel::tunedFor) -- also right after a short
+/// call loaded the default kernel -- and matches the reference; the short
+/// call keeps the default kernel.
+TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
+  MINFER_REQUIRE_BACKEND(Backend::Generated, rt);
+  const kernel::Chip chip = rt->device().chip;
+  auto tuned = [&](int64_t n) {
+    return kernel::TileConfig::tuned(kernel::KernelKind::VerticalSlash,
+                                     ElemType::BF16, 64, chip, kernel::kBlockM,
+                                     n);
+  };
+  const std::string shortName = tuned(4096).kernelName();
+  std::string longName = tuned(kernel::kLongSequence).kernelName();
+  // Without its file (an older PTX directory) the default kernel serves.
+  if (FILE *f = std::fopen((rt->ptxDir() + "/" + longName + "." +
+                            kernel::chipName(chip) + ".ptx")
+                               .c_str(),
+                           "r"))
+    std::fclose(f);
+  else
+    longName = shortName;
+  const LayerPatterns layer{HeadPattern::verticalSlash(64, 128, 32)};
+  for (int64_t n : {int64_t(4096), kernel::kLongSequence}) {
+    SCOPED_TRACE("N " + std::to_string(n));
+    AttentionShape s;
+    s.seqLen = n;
+    RunStats stats;
+    runAndCheck(*rt, s, ElemType::BF16, layer, 11, nullptr, &stats);
+    if (HasFatalFailure())
+      return;
+    EXPECT_EQ(stats.attentionKernel, n == 4096 ? shortName : longName);
   }
 }
 

@@ -181,7 +181,8 @@ TEST(CudaPlan, TileConfigLineOfPtxFiles) {
   EXPECT_EQ(cfg.blockM, 128);
   EXPECT_EQ(cfg.warps, 8);
   EXPECT_EQ(cfg.stages, 3);
-  EXPECT_EQ(cfg.kernelName(), "minfer_dense_m128_d128_bf16");
+  // A stage count other than the kind's default (2) is part of the name.
+  EXPECT_EQ(cfg.kernelName(), "minfer_dense_m128_s3_d128_bf16");
   EXPECT_EQ(cfg.gridX(1000), 8);
   // Invalid combinations leave the config unchanged.
   kernel::TileConfig vs;
@@ -213,6 +214,27 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   EXPECT_EQ(wg.sharedBytes(), 64 * 128 * 2 + 2 * 64 * 128 * 2);
   EXPECT_EQ(wgBlock.sharedBytes(), 48 * 1024);
   EXPECT_EQ(wg.kernelName(), mma.kernelName()); // same ABI, other PTX file
+  // Long sequences: the sm_90a vertical-slash kernel has a 2-stage variant
+  // of its own name (its launch needs more shared memory); mma.sync kernels
+  // and the other kinds keep one tuning.
+  kernel::TileConfig wgLong = kernel::TileConfig::tuned(
+      KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A,
+      kernel::kBlockM, kernel::kLongSequence);
+  EXPECT_EQ(wgLong.stages, 2);
+  EXPECT_EQ(wgLong.kernelName(), "minfer_vs_s2_d128_bf16");
+  EXPECT_EQ(wgLong.sharedBytes(), 64 * 128 * 2 + 4 * 64 * 128 * 2);
+  EXPECT_EQ(kernel::TileConfig::tuned(KernelKind::VerticalSlash,
+                                      kernel::ElemType::BF16, 128, Chip::SM90A,
+                                      kernel::kBlockM,
+                                      kernel::kLongSequence - 1)
+                .kernelName(),
+            "minfer_vs_d128_bf16");
+  EXPECT_TRUE(kernel::tunedFor(KernelKind::VerticalSlash, Chip::SM90,
+                               kernel::kLongSequence) ==
+              kernel::tunedFor(KernelKind::VerticalSlash, Chip::SM90));
+  EXPECT_TRUE(kernel::tunedFor(KernelKind::Block, Chip::SM90A,
+                               kernel::kLongSequence) ==
+              kernel::tunedFor(KernelKind::Block, Chip::SM90A));
   Chip chips[3];
   ASSERT_EQ(kernel::loadableChips(Chip::SM90A, chips), 3);
   EXPECT_EQ(chips[0], Chip::SM90A);

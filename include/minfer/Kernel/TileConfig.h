@@ -91,14 +91,36 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          latency better than a second stage at two CTAs
 ///                          per SM: VS 128K 14.5 -> 12.0 ms, though 1M-token
 ///                          VS 184 -> 190 ms; BS 4.4 -> 4.0 ms);
+///                          vertical-slash also `.minnctapersm 4`, which
+///                          holds it at 128 registers (no spills) that its
+///                          packed-tile cursor would otherwise take to 168;
 ///   dense                  2 stages (its 128-row CTAs: two per SM).
+/// Long sequences (seqLen >= kLongSequence) may have a tuning of their own:
+///   vertical-slash, sm_90a  2 stages at two CTAs per SM: at 1M tokens the
+///                           K/V working set of four CTAs per SM misses L2
+///                           (36 % hits vs 84 %); VS 1M 169 -> 156 ms, while
+///                           512K (68 -> 71 ms) and 256K still favour 1 stage
+///                           (tuning.md), hence the 768K threshold.
+/// The runtime takes it for such calls when its PTX exists (the kernel name
+/// carries the stage count, see kernelName()), else the default one.
+inline constexpr int64_t kLongSequence = 786432;
 struct TileTuning {
   int64_t stages = 2;
   int64_t minCtasPerSm = 0; ///< 0: no .minnctapersm directive
+  bool operator==(const TileTuning &o) const {
+    return stages == o.stages && minCtasPerSm == o.minCtasPerSm;
+  }
 };
-inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80) {
-  if (chip == Chip::SM90A)
-    return {kind == KernelKind::Dense ? 2 : 1, 0};
+inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
+                           int64_t seqLen = 0) {
+  if (chip == Chip::SM90A) {
+    switch (kind) {
+    case KernelKind::VerticalSlash:
+      return seqLen >= kLongSequence ? TileTuning{2, 2} : TileTuning{1, 4};
+    case KernelKind::Block: return {1, 0};
+    case KernelKind::Dense: return {2, 0};
+    }
+  }
   switch (kind) {
   case KernelKind::VerticalSlash: return {3, 0};
   case KernelKind::Block: return {2, 3};
@@ -124,7 +146,8 @@ struct TileConfig {
   /// The tuned configuration of a kernel (tunedFor(kind, chip); dense kernels with
   /// blockM rows, warps = blockM / 16).
   static TileConfig tuned(KernelKind kind, ElemType elem, int64_t headDim,
-                          Chip chip, int64_t blockM = kBlockM) {
+                          Chip chip, int64_t blockM = kBlockM,
+                          int64_t seqLen = 0) {
     TileConfig cfg;
     cfg.kind = kind;
     cfg.elem = elem;
@@ -132,8 +155,8 @@ struct TileConfig {
     cfg.chip = chip;
     cfg.blockM = blockM;
     cfg.warps = blockM / 16;
-    cfg.stages = tunedFor(kind, chip).stages;
-    cfg.minCtasPerSm = tunedFor(kind, chip).minCtasPerSm;
+    cfg.stages = tunedFor(kind, chip, seqLen).stages;
+    cfg.minCtasPerSm = tunedFor(kind, chip, seqLen).minCtasPerSm;
     return cfg;
   }
 
@@ -185,9 +208,14 @@ struct TileConfig {
   /// Grid x: query blocks of blockM rows (= numQueryBlocks() for 64 rows).
   int64_t gridX(int64_t seqLen) const { return (seqLen + blockM - 1) / blockM; }
   /// Kernel symbol, e.g. "minfer_vs_d128_bf16"; a dense kernel with 128-row
-  /// CTAs is "minfer_dense_m128_d128_bf16".
+  /// CTAs is "minfer_dense_m128_d128_bf16"; a stage count other than the
+  /// chip's default for the kind (it sizes the shared memory of the launch)
+  /// shows as "_s<stages>": the long-sequence VS kernel of sm_90a is
+  /// "minfer_vs_s2_d128_bf16".
   std::string kernelName() const {
     std::string m = blockM == kBlockM ? "" : "_m" + std::to_string(blockM);
+    if (stages != tunedFor(kind, chip).stages)
+      m += "_s" + std::to_string(stages);
     return std::string("minfer_") + kernelKindName(kind) + m + "_d" +
            std::to_string(headDim) + "_" + elemTypeName(elem);
   }

@@ -65,6 +65,10 @@ struct RunStats {
   double keptPairs = 0.0;
   /// The call ran the dense kernel instead (RunOptions::denseFallback).
   bool denseFallback = false;
+  /// Symbol of the attention kernel that ran (TileConfig::kernelName(), e.g.
+  /// "minfer_vs_s2_d128_bf16" for a long sequence on an H100); empty for
+  /// RunOptions::indexOnly.
+  std::string attentionKernel;
 };
 
 struct RunOptions {
@@ -124,11 +128,13 @@ struct RuntimeOptions {
   /// Default RunOptions::workspaceBudget; 0: min(4 GiB, max(256 MiB, free
   /// memory / 4)) at creation.
   int64_t workspaceBudget = 0;
-  /// K/V pipeline stages the PTX files were generated with
-  /// (minfer-generate-kernels' `stages`), which set their shared memory; a
-  /// `// minfer-tile-config: stages=N ...` line in a PTX file overrides it.
+  /// K/V pipeline stages of the kernels to load (minfer-generate-kernels'
+  /// `stages`; they set the shared memory, and a count other than the
+  /// kind's tuned one is part of the file name, e.g. minfer_vs_s2_*).
   /// 0: $MINFER_KERNEL_STAGES, else each kind's tuned value
-  /// (kernel::tunedFor, what minfer-generate-kernels emits by default).
+  /// (kernel::tunedFor, what minfer-generate-kernels emits by default),
+  /// including the long-sequence tuning for calls of >= kLongSequence
+  /// tokens where its file exists.
   int kernelStages = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;

@@ -42,7 +42,10 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     Adds one `gpu.module @<kernel>` holding `gpu.func @<kernel>` for every
     combination of the listed kinds, head dims and element types (an empty
     list means all values), built from `minfer::kernel::TileConfig` with the
-    kernel ABI of TileConfig.h. The module gets `gpu.container_module`. Run
+    kernel ABI of TileConfig.h, plus the long-sequence variant where its
+    tuning differs (kernel::tunedFor(kind, chip, kLongSequence): the sm_90a
+    vertical-slash kernel with 2 stages, `minfer_vs_s2_*`) unless `stages`
+    is given. The module gets `gpu.container_module`. Run
     `minfer-to-ptx` and `minfer-dump-ptx` afterwards to get
     `<dir>/<kernel>.<chip>.ptx`.
   }];
