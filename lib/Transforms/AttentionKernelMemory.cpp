@@ -76,6 +76,24 @@ CopyDst swizzledDst(KernelEmitter &e, Value tileBase, int64_t rows, Value row0,
                     Value col) {
   return {e.kvSmem, e.swizzledIndex(tileBase, rows, row0, col), Value()};
 }
+
+/// Element (row, chunkCol + offset) of the Q tile, where the epilogue stages
+/// O: a padded row, or under wgmma the swizzled tile (offset < 8 stays in the
+/// 16-byte chunk at chunkCol, which the swizzle moves as a whole). `offset`
+/// may be null (0).
+std::pair<Value, SmallVector<Value>>
+queryTileElement(KernelEmitter &e, Value row, Value chunkCol, Value offset) {
+  OpBuilder &b = e.b;
+  if (e.cfg.usesWgmma()) {
+    Value at = e.swizzledIndex(e.cIdx(0), e.cfg.blockM, row, chunkCol);
+    if (offset)
+      at = arith::AddIOp::create(b, e.loc, at, offset);
+    return {e.kvSmem, {at}};
+  }
+  Value col =
+      offset ? arith::AddIOp::create(b, e.loc, offset, chunkCol) : chunkCol;
+  return {e.smem, {e.addIdx(row, e.queryRow0), col}};
+}
 } // namespace
 
 Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
@@ -286,19 +304,9 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
       Value s = vector::BroadcastOp::create(b, loc, f32x2, scales[i]);
       Value out = arith::TruncFOp::create(
           b, loc, elemx2, arith::MulFOp::create(b, loc, pair, s));
-      Value row = addIdx(warpRow, 8 * i);
-      if (cfg.usesWgmma()) {
-        // Swizzled 16-byte chunk nd of the row, element 2t within it.
-        Value at = arith::AddIOp::create(
-            b, loc, swizzledIndex(cIdx(0), cfg.blockM, row, cIdx(kMmaN * nd)),
-            twoT);
-        vector::StoreOp::create(b, loc, out, kvSmem, ValueRange{at},
-                                /*nontemporal=*/false, llvm::MaybeAlign(4));
-        continue;
-      }
-      vector::StoreOp::create(b, loc, out, smem,
-                              ValueRange{addIdx(row, queryRow0),
-                                         addIdx(twoT, kMmaN * nd)},
+      auto [mem, at] = queryTileElement(*this, addIdx(warpRow, 8 * i),
+                                        cIdx(kMmaN * nd), twoT);
+      vector::StoreOp::create(b, loc, out, mem, at,
                               /*nontemporal=*/false, llvm::MaybeAlign(4));
     }
   barrier();
@@ -315,15 +323,10 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
     auto ifOp = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-    Value chunk =
-        cfg.usesWgmma()
-            ? vector::LoadOp::create(
-                  b, loc, vecType, kvSmem,
-                  ValueRange{swizzledIndex(cIdx(0), cfg.blockM, row, col)},
-                  /*nontemporal=*/false, llvm::MaybeAlign(16))
-            : vector::LoadOp::create(
-                  b, loc, vecType, smem, ValueRange{addIdx(row, queryRow0), col},
-                  /*nontemporal=*/false, llvm::MaybeAlign(16));
+    auto [mem, at] = queryTileElement(*this, row, col, Value());
+    Value chunk = vector::LoadOp::create(b, loc, vecType, mem, at,
+                                         /*nontemporal=*/false,
+                                         llvm::MaybeAlign(16));
     Value dst = arith::AddIOp::create(
         b, loc, qBase,
         arith::AddIOp::create(

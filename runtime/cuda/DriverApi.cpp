@@ -98,6 +98,7 @@ std::unique_ptr<Loaded> loadFrom(const std::string &path) {
   MINFER_RESOLVE(cuModuleLoadDataEx, "cuModuleLoadDataEx", nullptr);
   MINFER_RESOLVE(cuModuleUnload, "cuModuleUnload", nullptr);
   MINFER_RESOLVE(cuModuleGetFunction, "cuModuleGetFunction", nullptr);
+  MINFER_RESOLVE(cuFuncGetAttribute, "cuFuncGetAttribute", nullptr);
   MINFER_RESOLVE(cuFuncSetAttribute, "cuFuncSetAttribute", nullptr);
   MINFER_RESOLVE(cuLaunchKernel, "cuLaunchKernel", nullptr);
   MINFER_RESOLVE(cuMemGetInfo, "cuMemGetInfo_v2", nullptr);

@@ -48,6 +48,7 @@ enum : int {
   kAttrComputeCapabilityMinor = 76,
   kAttrMaxSharedMemoryPerBlockOptin = 97,
   // CUfunction_attribute
+  kFuncAttrSharedSizeBytes = 1, ///< static shared memory of a function
   kFuncAttrMaxDynamicSharedSizeBytes = 8,
   // CUjit_option
   kJitInfoLogBuffer = 3,
@@ -80,6 +81,7 @@ struct DriverApi {
                                  void **);
   CUresult (*cuModuleUnload)(CUmodule);
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuFuncGetAttribute)(int *, int, CUfunction);
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
                              unsigned, unsigned, unsigned, unsigned, CUstream,

@@ -27,6 +27,7 @@ static_assert(int(kAttrMultiprocessorCount) == int(CU_DEVICE_ATTRIBUTE_MULTIPROC
 static_assert(int(kAttrComputeCapabilityMajor) == int(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR));
 static_assert(int(kAttrComputeCapabilityMinor) == int(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR));
 static_assert(int(kAttrMaxSharedMemoryPerBlockOptin) == int(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN));
+static_assert(int(kFuncAttrSharedSizeBytes) == int(CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES));
 static_assert(int(kFuncAttrMaxDynamicSharedSizeBytes) == int(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES));
 static_assert(int(kJitInfoLogBuffer) == int(CU_JIT_INFO_LOG_BUFFER));
 static_assert(int(kJitInfoLogBufferSizeBytes) == int(CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES));
@@ -62,6 +63,7 @@ MINFER_CHECK_SIG(cuCtxSynchronize, cuCtxSynchronize);
 MINFER_CHECK_SIG(cuModuleLoadDataEx, cuModuleLoadDataEx);
 MINFER_CHECK_SIG(cuModuleUnload, cuModuleUnload);
 MINFER_CHECK_SIG(cuModuleGetFunction, cuModuleGetFunction);
+MINFER_CHECK_SIG(cuFuncGetAttribute, cuFuncGetAttribute);
 MINFER_CHECK_SIG(cuFuncSetAttribute, cuFuncSetAttribute);
 MINFER_CHECK_SIG(cuLaunchKernel, cuLaunchKernel);
 MINFER_CHECK_SIG(cuMemGetInfo, cuMemGetInfo_v2);

@@ -190,16 +190,23 @@ Status Runtime::Impl::indexFunction(const char *module, const char *symbol,
 
 Status Runtime::Impl::ensureDynamicSmem(CUfunction fn, int64_t bytes,
                                         const char *what) {
-  if (bytes > info.maxSharedOptin)
-    return Status(ErrorCode::Unsupported,
-                  std::string(what) + " needs " + num(bytes) +
-                      " bytes of shared memory; " + info.name + " allows " +
-                      num(info.maxSharedOptin));
-  // The default limit is 48 KB of static + dynamic shared memory; generated
-  // kernels also declare a small static variable (the dynamic window's
-  // symbol), so opt in a KB early rather than ask for its exact size.
   int64_t &set = dynSmemSet[fn];
-  if (bytes <= set || bytes <= 47 * 1024)
+  if (bytes <= set)
+    return Status::success();
+  // Static + dynamic shared memory must fit the device; up to 48 KB in all
+  // it needs no opt-in. Generated kernels declare a small static variable
+  // (the dynamic window's symbol), so the function's static size counts.
+  int staticBytes = 0;
+  MINFER_RETURN_IF_ERROR(api->check(
+      api->cuFuncGetAttribute(&staticBytes, kFuncAttrSharedSizeBytes, fn),
+      "cuFuncGetAttribute(SHARED_SIZE_BYTES)", what));
+  if (staticBytes + bytes > info.maxSharedOptin)
+    return Status(ErrorCode::Unsupported,
+                  std::string(what) + " needs " + num(bytes) + " + " +
+                      num(staticBytes) +
+                      " (static) bytes of shared memory; " + info.name +
+                      " allows " + num(info.maxSharedOptin));
+  if (staticBytes + bytes <= 48 * 1024)
     return Status::success(); // the default limit already allows it
   MINFER_RETURN_IF_ERROR(api->check(
       api->cuFuncSetAttribute(fn, kFuncAttrMaxDynamicSharedSizeBytes, (int)bytes),
