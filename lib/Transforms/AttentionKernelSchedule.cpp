@@ -68,7 +68,9 @@ private:
 /// remaining W - s2 rows take ceil((W - s2) / 64) new tiles and leave
 /// room = 64 - (W - s2) % 64 (0 when a multiple of 64); an empty range
 /// with no open tile is one fully masked tile, as before. Column strips are
-/// never packed.
+/// never packed. The masks take a packed tile's second segment as its
+/// largest keys, which the index contract guarantees (ranges sorted by start
+/// and disjoint, MinferOps.td / SparseIndex.h).
 class RangeStream final : public TileStream {
 public:
   /// Vertical-slash streams have columns and pack; block-sparse ranges are
