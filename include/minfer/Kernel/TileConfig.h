@@ -16,7 +16,10 @@
 //   symbol  TileConfig::kernelName(), e.g. "minfer_vs_d128_bf16"
 //   launch  threads() threads, grid (NB, H, B) with NB = gridX(N) =
 //           ceil(N / blockM) (64 unless a dense kernel asks for 128);
-//           blockIdx.x = NB - 1 - m (heaviest causal query blocks first);
+//           blockIdx.x = NB - 1 - m (heaviest causal query blocks first),
+//           blockIdx.y = head; a kernel may permute (m, head) within the
+//           grid (sm_90a block-sparse kernels group the query heads of a
+//           kv head), so the launch only fixes the grid's shape;
 //           sharedBytes() of dynamic shared memory.
 //   params  each buffer is a flat `memref<?xT>` under MLIR's default memref
 //           calling convention, i.e. 5 params: T* allocated, T* aligned,
