@@ -96,3 +96,17 @@ module {
 // LONG: nvvm.minctasm = 2
 // ONE: gpu.module @minfer_vs_d64_bf16
 // ONE-NOT: gpu.module @minfer_vs_s2
+
+// sm_90a block-sparse kernels start the query heads of a GQA group side by
+// side: head and query block come from the linear CTA index, selected when
+// H is a multiple of Hkv; the other kinds keep head = blockIdx.y.
+// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block,vs head-dims=64 dtypes=bf16 stages=1' | FileCheck %s --check-prefix=GQA
+// GQA-LABEL: gpu.func @minfer_block_d64_bf16
+// GQA: %[[X:.+]] = gpu.block_id  x
+// GQA: %[[Y:.+]] = gpu.block_id  y
+// GQA: %[[LIN:.+]] = arith.addi %{{.+}}, %[[X]] : index
+// GQA: %[[GROUPED:.+]] = arith.cmpi eq, %{{.+}}, %{{.+}} : i32
+// GQA: arith.select %[[GROUPED]], %{{.+}}, %[[Y]] : index
+// GQA: arith.select %[[GROUPED]], %{{.+}}, %[[X]] : index
+// GQA-LABEL: gpu.func @minfer_vs_d64_bf16
+// GQA-NOT: arith.select %{{.+}}, %{{.+}}, %block_id_y
