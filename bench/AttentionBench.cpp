@@ -127,7 +127,9 @@ struct Tensors {
 
 /// Development aid (MINFER_BENCH_INDEX_STATS=<file>): appends, per head, the
 /// shape of the sparse index this case builds -- ranges and 64-key tiles per
-/// query block, the share of tiles in ranges no wider than 64 keys -- and
+/// query block as if each range started a tile of its own (the kernel packs
+/// vertical-slash ranges' partial tiles), the share of those tiles in ranges
+/// no wider than 64 keys -- and
 /// the range offsets (64 m - start, end) of the last query block of head 0,
 /// to reason about K/V reuse between neighbouring query blocks.
 void dumpIndexStats(Bench &b, const AttentionTensors &t,
@@ -152,12 +154,12 @@ void dumpIndexStats(Bench &b, const AttentionTensors &t,
       columns += index.columnCount[row];
       for (int32_t k = 0; k < rc; ++k) {
         int64_t w = r[2 * k + 1] - r[2 * k];
-        int64_t n = w <= 0 ? 1 : (w + 63) / 64;
-        tiles += n;
-        narrowTiles += w <= 64 ? 1 : 0;
+        const int64_t tile = kernel::kBlockN;
+        tiles += w <= 0 ? 1 : (w + tile - 1) / tile;
+        narrowTiles += w <= tile ? 1 : 0;
       }
     }
-    std::fprintf(f, "%s head %lld: per query block %.1f ranges, %.1f range tiles (%.1f%% in ranges <= 64 keys), %.1f columns\n",
+    std::fprintf(f, "%s head %lld: per query block %.1f ranges, %.1f unpacked range tiles (%.1f%% in ranges <= 64 keys), %.1f columns\n",
                  name.c_str(), (long long)h, ranges / nb, tiles / nb,
                  tiles > 0 ? 100 * narrowTiles / tiles : 0.0, columns / nb);
   }

@@ -212,7 +212,7 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
   // start order (x fastest) to (kv head, query block from the heaviest,
   // query head of the group) instead, so the H / Hkv query heads that read
   // the same K/V run side by side and share its blocks in L2 (H32/8, 1M
-  // tokens: 392 -> 339 ms; dense and vertical-slash measured 2-3 % slower,
+  // tokens: 388 -> 333 ms; dense and vertical-slash measured 2-3 % slower,
   // and the mma.sync block kernels would spill at their 168-register cap).
   // When H is not a multiple of Hkv the plain map applies.
   Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);

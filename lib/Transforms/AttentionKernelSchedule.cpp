@@ -197,9 +197,8 @@ public:
     if (!pack)
       return tile;
     Segment2 seg = secondSegment(cursor);
-    Value w1 = arith::SubIOp::create(b, loc, cursor[2], cursor[1]);
-    tile.split =
-        arith::SelectOp::create(b, loc, seg.packed, w1, e.cI32(e.cfg.blockN));
+    tile.split = arith::SelectOp::create(b, loc, seg.packed, seg.w1,
+                                         e.cI32(e.cfg.blockN));
     tile.shift = arith::SelectOp::create(
         b, loc, seg.packed, arith::SubIOp::create(b, loc, cursor[3], cursor[2]),
         e.cI32(0));
@@ -210,10 +209,11 @@ public:
   unsigned cursorSize() const override { return pack ? 5 : 3; }
 
 private:
-  /// Whether the cursor's tile is packed (a range tile with 0 < w < 64 keys
-  /// and a range after it) and the free rows 64 - w it offers.
+  /// The keys w of the cursor's tile in its own range, whether the tile is
+  /// packed (a range tile with 0 < w < 64 and a range after it) and the free
+  /// rows 64 - w it offers.
   struct Segment2 {
-    Value packed, room;
+    Value w1, packed, room;
   };
   Segment2 secondSegment(ValueRange cursor) {
     OpBuilder &b = e.b;
@@ -230,7 +230,8 @@ private:
                               e.cI32(e.cfg.blockN)));
     // hasNext implies r < range_count: never a column strip.
     Value packed = arith::AndIOp::create(b, loc, hasNext, partial);
-    return {packed, arith::SubIOp::create(b, loc, e.cI32(e.cfg.blockN), w1)};
+    return {w1, packed,
+            arith::SubIOp::create(b, loc, e.cI32(e.cfg.blockN), w1)};
   }
 
   /// ceil(x / 64) for x >= 0 (<= 0 for x <= 0).
@@ -256,25 +257,9 @@ private:
     return {start, end};
   }
 
-  /// [start, end) of range r, or [0, 0) when r is not a range.
-  std::pair<Value, Value> loadRangeOrEmpty(Value r) {
-    Value isRange = arith::CmpIOp::create(e.b, e.loc,
-                                          arith::CmpIPredicate::slt, r,
-                                          numRanges);
-    SmallVector<Type> types(2, e.b.getI32Type());
-    SmallVector<Value> se = e.emitIf(
-        isRange, types,
-        [&]() -> SmallVector<Value> {
-          auto [start, end] = loadRange(r);
-          return {start, end};
-        },
-        [&]() -> SmallVector<Value> { return {e.cI32(0), e.cI32(0)}; });
-    return {se[0], se[1]};
-  }
-
-  /// Cursor at key start + offset of range r (offset null or 0 unless r
-  /// continues a packed tile), or at the start of the column phase.
-  SmallVector<Value> cursorAt(Value r, Value offset) {
+  /// [start + offset, end) of range r (offset may be null), or
+  /// [0, elseEnd) when r is not a range.
+  std::pair<Value, Value> rangeOr(Value r, Value offset, Value elseEnd) {
     OpBuilder &b = e.b;
     Location loc = e.loc;
     Value isRange =
@@ -288,14 +273,21 @@ private:
             start = arith::AddIOp::create(b, loc, start, offset);
           return {start, end};
         },
-        [&]() -> SmallVector<Value> {
-          return {e.cI32(0), numColumns};
-        });
+        [&]() -> SmallVector<Value> { return {e.cI32(0), elseEnd}; });
+    return {se[0], se[1]};
+  }
+
+  /// Cursor at key start + offset of range r (offset null or 0 unless r
+  /// continues a packed tile), or at the start of the column phase; packing
+  /// cursors also hold range r + 1 ([0, 0) when there is none).
+  SmallVector<Value> cursorAt(Value r, Value offset) {
+    auto [start, end] = rangeOr(r, offset, numColumns);
     if (!pack)
-      return {r, se[0], se[1]};
+      return {r, start, end};
     auto [nextStart, nextEnd] =
-        loadRangeOrEmpty(arith::AddIOp::create(b, loc, r, e.cI32(1)));
-    return {r, se[0], se[1], nextStart, nextEnd};
+        rangeOr(arith::AddIOp::create(e.b, e.loc, r, e.cI32(1)), Value(),
+                e.cI32(0));
+    return {r, start, end, nextStart, nextEnd};
   }
 
   KernelEmitter &e;

@@ -73,9 +73,7 @@ struct GenerateKernelsPass final
           // The tuned kernel, and the long-sequence one where that tuning
           // differs (both unless `stages` picks one stage count).
           SmallVector<int64_t, 2> lengths{0};
-          if (stages == 0 && !(kernel::tunedFor(kind, *chipValue,
-                                                kernel::kLongSequence) ==
-                               kernel::tunedFor(kind, *chipValue)))
+          if (stages == 0 && kernel::hasLongSequenceTuning(kind, *chipValue))
             lengths.push_back(kernel::kLongSequence);
           for (int64_t seqLen : lengths) {
             kernel::TileConfig cfg = kernel::TileConfig::tuned(

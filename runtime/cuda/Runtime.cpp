@@ -314,8 +314,7 @@ Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
   // stage count is forced); dense layers take a 128-row kernel when one
   // exists (half the K/V traffic per FLOP), else the 64-row one.
   std::vector<TileConfig> cands;
-  if (kernelStages == 0 &&
-      !(kernel::tunedFor(kind, chip, seqLen) == kernel::tunedFor(kind, chip)))
+  if (kernelStages == 0 && kernel::hasLongSequenceTuning(kind, chip, seqLen))
     cands.push_back(
         TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
   for (int64_t blockM : {int64_t(128), int64_t(64)}) {

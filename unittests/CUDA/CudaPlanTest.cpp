@@ -229,12 +229,14 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
                                       kernel::kLongSequence - 1)
                 .kernelName(),
             "minfer_vs_d128_bf16");
-  EXPECT_TRUE(kernel::tunedFor(KernelKind::VerticalSlash, Chip::SM90,
-                               kernel::kLongSequence) ==
-              kernel::tunedFor(KernelKind::VerticalSlash, Chip::SM90));
-  EXPECT_TRUE(kernel::tunedFor(KernelKind::Block, Chip::SM90A,
-                               kernel::kLongSequence) ==
-              kernel::tunedFor(KernelKind::Block, Chip::SM90A));
+  EXPECT_TRUE(kernel::hasLongSequenceTuning(KernelKind::VerticalSlash,
+                                            Chip::SM90A));
+  EXPECT_FALSE(kernel::hasLongSequenceTuning(KernelKind::VerticalSlash,
+                                             Chip::SM90A,
+                                             kernel::kLongSequence - 1));
+  EXPECT_FALSE(
+      kernel::hasLongSequenceTuning(KernelKind::VerticalSlash, Chip::SM90));
+  EXPECT_FALSE(kernel::hasLongSequenceTuning(KernelKind::Block, Chip::SM90A));
   Chip chips[3];
   ASSERT_EQ(kernel::loadableChips(Chip::SM90A, chips), 3);
   EXPECT_EQ(chips[0], Chip::SM90A);

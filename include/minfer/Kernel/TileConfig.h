@@ -132,6 +132,13 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
   return {};
 }
 
+/// Whether calls of seqLen tokens have a tuning of their own (a kernel other
+/// than the default one for the kind and chip).
+inline bool hasLongSequenceTuning(KernelKind kind, Chip chip,
+                                  int64_t seqLen = kLongSequence) {
+  return !(tunedFor(kind, chip, seqLen) == tunedFor(kind, chip));
+}
+
 /// One FlashAttention-2 kernel configuration.
 struct TileConfig {
   KernelKind kind = KernelKind::Dense;
