@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -162,6 +163,27 @@ void dumpIndexStats(Bench &b, const AttentionTensors &t,
     std::fprintf(f, "%s head %lld: per query block %.1f ranges, %.1f unpacked range tiles (%.1f%% in ranges <= 64 keys), %.1f columns\n",
                  name.c_str(), (long long)h, ranges / nb, tiles / nb,
                  tiles > 0 ? 100 * narrowTiles / tiles : 0.0, columns / nb);
+  }
+  // Key tiles two neighbouring query blocks (2 M, 2 M + 1) have in common,
+  // as a 128-row CTA walking both range lists would share them.
+  for (int64_t h = 0; h < index.heads; ++h) {
+    double all = 0, shared = 0;
+    for (int64_t m = 0; m + 1 < nb; m += 2) {
+      std::set<int32_t> starts[2];
+      for (int w = 0; w < 2; ++w) {
+        int64_t row = index.row(0, h, m + w);
+        const int32_t *r = &index.ranges[row * index.maxRanges * 2];
+        for (int32_t k = 0; k < index.rangeCount[row]; ++k)
+          for (int32_t t = r[2 * k]; t == r[2 * k] || t < r[2 * k + 1];
+               t += int32_t(kernel::kBlockN))
+            starts[w].insert(t);
+      }
+      all += starts[0].size() + starts[1].size();
+      for (int32_t t : starts[0])
+        shared += starts[1].count(t);
+    }
+    std::fprintf(f, "%s head %lld: neighbouring query blocks share %.1f%% of their range tiles\n",
+                 name.c_str(), (long long)h, all > 0 ? 100 * 2 * shared / all : 0.0);
   }
   int64_t row = index.row(0, 0, nb - 1);
   const int32_t *r = &index.ranges[row * index.maxRanges * 2];

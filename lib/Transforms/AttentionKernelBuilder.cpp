@@ -1,5 +1,4 @@
-//===- AttentionKernelBuilder.cpp - FA2 kernel assembly
-//--------------------===//
+//===- AttentionKernelBuilder.cpp - FA2 kernel assembly --------*- C++ -*-===//
 //
 // Assembles one FlashAttention-2 kernel from the pieces in the other
 // AttentionKernel*.cpp files: signature (the ABI of TileConfig.h), CTA
@@ -18,6 +17,9 @@
 // With S >= 2 (and 64-row CTAs) the Q tile is staged in K stage S-1, which
 // the first prefetch of the loop fills only after everyone's Q is in
 // registers; the epilogue stages O there again after a final barrier.
+// The loop is an scf.for over the stream's tile count, or an scf.while on
+// the cursor for streams that learn their end only by walking (paired query
+// blocks), with "tile i + S - 1 exists" read from the load cursor.
 //
 //===----------------------------------------------------------------------===//
 #include "minfer/Transforms/AttentionKernelBuilder.h"
@@ -256,8 +258,18 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
       b, loc, arith::MulIOp::create(b, loc, batch, e.toIdx(e.kvHeads)), kvHead);
   e.kvBase = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, bhkv, e.seqLenIdx), d);
-  e.indexRow = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, bh, numBlocks), e.qBlock);
+  if (cfg.pairsQueryBlocks()) {
+    // The index has 64-row blocks: this CTA's first row is block 2 M.
+    Value indexBlocks = arith::DivUIOp::create(
+        b, loc, e.addIdx(e.seqLenIdx, kernel::kBlockM - 1),
+        e.cIdx(kernel::kBlockM));
+    e.indexRow = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bh, indexBlocks),
+        arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(2)));
+  } else {
+    e.indexRow = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bh, numBlocks), e.qBlock);
+  }
 
   auto wg =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
@@ -328,8 +340,9 @@ struct LoopState {
 };
 
 /// S = Q K^T, mask, online softmax, O += P V for one tile in `buffer`.
-void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
-                     const KeyTile &tile, Value buffer, LoopState &state) {
+void emitTileComputeAlways(KernelEmitter &e, ArrayRef<Value> qFrags,
+                           const KeyTile &tile, Value buffer,
+                           LoopState &state) {
   bool wgmma = e.cfg.usesWgmma();
   SmallVector<Value> sFrags =
       wgmma ? e.computeScoresWgmma(buffer)
@@ -343,6 +356,37 @@ void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
     e.accumulateOutput(pFrags, e.valueBufferRow(buffer), state.acc);
 }
 
+/// The same, skipped by a warpgroup that does not visit the tile (paired
+/// query blocks: KeyTile::member).
+void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
+                     const KeyTile &tile, Value buffer, LoopState &state) {
+  if (!tile.member) {
+    emitTileComputeAlways(e, qFrags, tile, buffer, state);
+    return;
+  }
+  // The branch is uniform over a warpgroup, as wgmma requires.
+  auto carried = [&](const LoopState &s) {
+    SmallVector<Value> v{s.softmax.rowMax[0], s.softmax.rowMax[1],
+                         s.softmax.rowSum[0], s.softmax.rowSum[1]};
+    v.append(s.acc);
+    return v;
+  };
+  SmallVector<Value> before = carried(state);
+  SmallVector<Type> types;
+  for (Value v : before)
+    types.push_back(v.getType());
+  SmallVector<Value> after = e.emitIf(
+      tile.member, types,
+      [&]() -> SmallVector<Value> {
+        LoopState s = state;
+        emitTileComputeAlways(e, qFrags, tile, buffer, s);
+        return carried(s);
+      },
+      [&]() -> SmallVector<Value> { return before; });
+  state.softmax = {{after[0], after[1]}, {after[2], after[3]}};
+  state.acc.assign(after.begin() + 4, after.end());
+}
+
 void emitKernelBody(KernelEmitter &e) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -352,8 +396,9 @@ void emitKernelBody(KernelEmitter &e) {
   Value numTiles = stream->count();
   auto tileAt = [&](ValueRange cursor, Value index) {
     KeyTile t = stream->describe(cursor, index);
-    t.valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, index,
-                                    numTiles);
+    t.valid = numTiles ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                               index, numTiles)
+                       : stream->hasTile(cursor);
     return t;
   };
 
@@ -384,20 +429,16 @@ void emitKernelBody(KernelEmitter &e) {
       b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
   init.acc.assign(e.dTiles, accZero);
 
-  // Key-tile loop.
+  // Key-tile loop: an scf.for over count() tiles, or an scf.while that runs
+  // while the computed tile's cursor is at a tile (streams without count()).
   unsigned cursorSize = stream->cursorSize();
   unsigned numPending = init.pending.size();
   unsigned loadCursorSize = init.cursor.size();
-  auto loop = scf::ForOp::create(b, loc, e.cIdx(0), numTiles, e.cIdx(1),
-                                 init.flatten());
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value i = loop.getInductionVar();
-    ValueRange iterArgs = loop.getRegionIterArgs();
-    LoopState st = LoopState::unflatten(iterArgs, loadCursorSize, cursorSize,
-                                        numPending, e.dTiles);
-
+  auto unflatten = [&](ValueRange v) {
+    return LoopState::unflatten(v, loadCursorSize, cursorSize, numPending,
+                                e.dTiles);
+  };
+  auto iteration = [&](Value i, LoopState st) {
     KeyTile tile = stream->describe(st.pending[0], i);
     LoopState next;
     if (stages > 1) {
@@ -423,10 +464,38 @@ void emitKernelBody(KernelEmitter &e) {
     }
     next.softmax = st.softmax;
     next.acc = st.acc;
+    return next;
+  };
+  LoopState done;
+  if (numTiles) {
+    auto loop = scf::ForOp::create(b, loc, e.cIdx(0), numTiles, e.cIdx(1),
+                                   init.flatten());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    LoopState next =
+        iteration(loop.getInductionVar(), unflatten(loop.getRegionIterArgs()));
     scf::YieldOp::create(b, loc, next.flatten());
+    done = unflatten(loop.getResults());
+  } else {
+    SmallVector<Value> initValues{e.cIdx(0)};
+    initValues.append(init.flatten());
+    SmallVector<Type> types;
+    for (Value v : initValues)
+      types.push_back(v.getType());
+    auto loop = scf::WhileOp::create(
+        b, loc, types, initValues,
+        [&](OpBuilder &, Location, ValueRange args) {
+          Value more = stream->hasTile(unflatten(args.drop_front()).pending[0]);
+          scf::ConditionOp::create(b, loc, more, args);
+        },
+        [&](OpBuilder &, Location, ValueRange args) {
+          LoopState next = iteration(args[0], unflatten(args.drop_front()));
+          SmallVector<Value> yielded{e.addIdx(args[0], 1)};
+          yielded.append(next.flatten());
+          scf::YieldOp::create(b, loc, yielded);
+        });
+    done = unflatten(loop.getResults().drop_front());
   }
-  LoopState done = LoopState::unflatten(loop.getResults(), loadCursorSize,
-                                        cursorSize, numPending, e.dTiles);
 
   // Epilogue. Drain the (zero-fill) prefetches past the last tile, and let
   // every warp finish its last tile before O is staged over the Q/K rows.

@@ -54,6 +54,12 @@ struct KeyTile {
   Value split;    ///< i32 tile row where the second segment begins, or null
   Value shift;    ///< i32 key offset of the second segment's rows
   Value limit2;   ///< i32 key limit of the second segment
+  /// Paired query blocks (TileConfig::pairsQueryBlocks): whether this
+  /// thread's warpgroup visits the tile (i1), and the key limit of the
+  /// shared load (the larger limit of the visiting warpgroups; `limit` is
+  /// this warpgroup's). Null otherwise: every thread visits, loads to limit.
+  Value member;
+  Value loadLimit;
   bool packable() const { return static_cast<bool>(split); }
 };
 
@@ -211,8 +217,11 @@ private:
 class TileStream {
 public:
   virtual ~TileStream();
-  /// Number of tiles (index).
+  /// Number of tiles (index), or null when the stream only knows its end
+  /// as it walks (hasTile); the loop is then an scf.while.
   virtual Value count() = 0;
+  /// Whether `cursor` is at a tile (i1); only for streams without count().
+  virtual Value hasTile(ValueRange cursor) { return Value(); }
   /// Cursor of tile 0 (possibly empty: dense tiles are a function of i).
   virtual SmallVector<Value> begin() = 0;
   virtual SmallVector<Value> advance(ValueRange cursor) = 0;

@@ -192,7 +192,11 @@ void KernelEmitter::copyKeyRowsContiguous(Value buffer, Value firstKey) {
       });
 }
 
-void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer) {
+void KernelEmitter::loadKeyTile(const KeyTile &computed, Value buffer) {
+  // Paired query blocks load up to the larger limit of the two blocks.
+  KeyTile tile = computed;
+  if (tile.loadLimit)
+    tile.limit = tile.loadLimit;
   ChunkMap map(cfg, cfg.blockN, cfg.threads());
   auto tileRow = [&](int64_t p) {
     Value row0 = arith::DivUIOp::create(b, loc, tid, cIdx(map.chunksPerRow));

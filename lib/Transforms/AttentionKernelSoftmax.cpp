@@ -70,8 +70,16 @@ SmallVector<Value> KernelEmitter::maskScores(ArrayRef<Value> s,
   Value pastLimit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
                                           tileEnd, lastLimit);
   Value lastKey = arith::AddIOp::create(b, loc, lastStart, cI32(blockN - 1));
+  // Paired query blocks: the first row of this warpgroup's block.
+  Value firstRow = qRowStart;
+  if (cfg.pairsQueryBlocks())
+    firstRow = arith::AddIOp::create(
+        b, loc, qRowStart,
+        toI32(arith::MulIOp::create(
+            b, loc, arith::DivUIOp::create(b, loc, warp, cIdx(4)),
+            cIdx(::minfer::kernel::kBlockM))));
   Value onDiagonal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
-                                           lastKey, qRowStart);
+                                           lastKey, firstRow);
   Value needMask = arith::OrIOp::create(b, loc, pastLimit, onDiagonal);
   if (tile.isColumn)
     needMask = arith::OrIOp::create(b, loc, needMask, tile.isColumn);

@@ -68,8 +68,7 @@ struct GenerateKernelsPass final
     for (kernel::KernelKind kind : kindList)
       for (int64_t d : dimList)
         for (kernel::ElemType elem : elemList) {
-          int64_t blockM =
-              kind == kernel::KernelKind::Dense ? denseBlockM : kernel::kBlockM;
+          int64_t blockM = blockMOption(kind, denseBlockM, blockBlockM);
           // The tuned kernel, and the long-sequence one where that tuning
           // differs (both unless `stages` picks one stage count).
           SmallVector<int64_t, 2> lengths{0};

@@ -130,7 +130,7 @@ struct OutlineTileKernelsPass final
     Type elem = qType.getElementType();
     kernel::TileConfig cfg = kernel::TileConfig::tuned(
         ops.kind, kernel::ElemType::BF16, 128, chipValue,
-        ops.kind == kernel::KernelKind::Dense ? denseBlockM : kernel::kBlockM);
+        blockMOption(ops.kind, denseBlockM, blockBlockM));
     if (stages > 0)
       cfg.stages = stages;
     if (minCtasPerSm >= 0)

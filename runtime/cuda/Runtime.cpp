@@ -120,6 +120,18 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
       impl->kernelStages = v;
     }
   }
+  impl->blockSparseRows = opts.blockSparseRows;
+  if (impl->blockSparseRows == 0) {
+    impl->blockSparseRows = 64;
+    if (const char *env = std::getenv("MINFER_BLOCK_SPARSE_ROWS"); env && *env) {
+      const std::string v = env;
+      impl->blockSparseRows = v == "64" ? 64 : v == "128" ? 128 : -1;
+    }
+  }
+  if (impl->blockSparseRows != 64 && impl->blockSparseRows != 128)
+    return invalidArgument("block-sparse rows per CTA must be 64 or 128 "
+                           "(RuntimeOptions::blockSparseRows or "
+                           "MINFER_BLOCK_SPARSE_ROWS)");
   if (!opts.ptxDir.empty())
     impl->ptxDir = opts.ptxDir;
   else if (const char *env = std::getenv("MINFER_PTX_DIR"); env && *env)
@@ -312,13 +324,18 @@ Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
                                 int64_t seqLen) const {
   // In order of preference: the long-sequence tuning when it applies (and no
   // stage count is forced); dense layers take a 128-row kernel when one
-  // exists (half the K/V traffic per FLOP), else the 64-row one.
+  // exists (half the K/V traffic per FLOP), else the 64-row one; so do
+  // block-sparse layers when the paired kernel is asked for.
   std::vector<TileConfig> cands;
   if (kernelStages == 0 && kernel::hasLongSequenceTuning(kind, chip, seqLen))
     cands.push_back(
         TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
   for (int64_t blockM : {int64_t(128), int64_t(64)}) {
-    if (blockM == 128 && kind != kernel::KernelKind::Dense)
+    const bool wide =
+        kind == kernel::KernelKind::Dense ||
+        (kind == kernel::KernelKind::Block && blockSparseRows == 128 &&
+         chip == kernel::Chip::SM90A);
+    if (blockM == 128 && !wide)
       continue;
     TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, blockM);
     if (kernelStages > 0)

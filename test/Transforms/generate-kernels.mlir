@@ -17,7 +17,7 @@
 // DIM: error: minfer-generate-kernels: head_dim must be 64 or 128, got 96
 // CHIP: error: minfer-generate-kernels: unknown chip 'sm_75' (expected sm_80, sm_90 or sm_90a)
 // STAGES: error: minfer-generate-kernels: stages must be 1, 2 or 3, got 4
-// BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense kernels)
+// BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels)
 
 // One gpu.module per kernel, named like it; the ABI of TileConfig.h.
 // CHECK: module attributes {gpu.container_module}
@@ -110,3 +110,23 @@ module {
 // GQA: arith.select %[[GROUPED]], %{{.+}}, %[[X]] : index
 // GQA-LABEL: gpu.func @minfer_vs_d64_bf16
 // GQA-NOT: arith.select %{{.+}}, %{{.+}}, %block_id_y
+
+// Paired query blocks (block-block-m=128, sm_90a only): 256 threads, two
+// index rows (blocks 2 M and 2 M + 1), no tile count up front (the merged
+// walk ends when both lists do: an scf.while, no counting scf.for), and a
+// warpgroup computes only the tiles it visits (an scf.if carrying m, l, O).
+// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=128 dtypes=bf16 block-block-m=128' | FileCheck %s --check-prefix=PAIR
+// RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR80
+// RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block chip=sm_90a block-block-m=256' 2>&1 | FileCheck %s --check-prefix=PAIRM
+// PAIR-LABEL: gpu.func @minfer_block_m128_d128_bf16
+// PAIR-SAME: known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 2
+// PAIR-NOT: scf.for
+// PAIR: memref.load %arg4
+// PAIR: memref.load %arg4
+// PAIR-NOT: scf.for
+// PAIR: scf.while
+// PAIR: scf.condition
+// PAIR: scf.if %{{.+}} -> (f32, f32, f32, f32, vector<2x2xf32>
+// PAIR: wgmma.mma_async
+// PAIR80: error: minfer-generate-kernels: 128-row block-sparse kernels need wgmma (chip sm_90a)
+// PAIRM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels)

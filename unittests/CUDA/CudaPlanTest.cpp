@@ -258,6 +258,39 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 
 // The dense-fallback bound: exact for dense, the closed form sum of
 // min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
+// Paired query blocks (128-row block-sparse CTAs): wgmma only, two
+// warpgroups, 2 stages, a name of their own; never vertical-slash.
+TEST(CudaPlan, PairedBlockSparseTraits) {
+  using kernel::Chip;
+  kernel::TileConfig paired = kernel::TileConfig::tuned(
+      KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A, 128);
+  EXPECT_EQ(paired.validate(), "");
+  EXPECT_TRUE(paired.pairsQueryBlocks());
+  EXPECT_EQ(paired.threads(), 256);
+  EXPECT_EQ(paired.stages, 2);
+  EXPECT_EQ(paired.minCtasPerSm, 2);
+  EXPECT_EQ(paired.kernelName(), "minfer_block_m128_d128_bf16");
+  EXPECT_EQ(paired.sharedBytes(), 128 * 128 * 2 + 4 * 64 * 128 * 2);
+  EXPECT_EQ(paired.gridX(129), 2);
+  EXPECT_FALSE(kernel::TileConfig::tuned(KernelKind::Block,
+                                         kernel::ElemType::BF16, 128,
+                                         Chip::SM90A)
+                   .pairsQueryBlocks());
+  // The 128-row dense kernel reads no index: nothing to pair.
+  EXPECT_FALSE(kernel::TileConfig::tuned(KernelKind::Dense,
+                                         kernel::ElemType::BF16, 128,
+                                         Chip::SM90A, 128)
+                   .pairsQueryBlocks());
+  kernel::TileConfig mma = kernel::TileConfig::tuned(
+      KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM80, 128);
+  EXPECT_EQ(mma.validate(),
+            "128-row block-sparse kernels need wgmma (chip sm_90a)");
+  kernel::TileConfig vs = kernel::TileConfig::tuned(
+      KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A,
+      128);
+  EXPECT_NE(vs.validate().find("only 64-row query blocks"), std::string::npos);
+}
+
 TEST(CudaPlan, DensityUpperBound) {
   VsOptions vs;
   EXPECT_DOUBLE_EQ(densityUpperBound({HeadPattern::dense()}, 1000, vs), 1.0);

@@ -15,7 +15,8 @@
 // Kernel ABI (the lowering emits it, runtime/cuda launches it; keep in sync):
 //   symbol  TileConfig::kernelName(), e.g. "minfer_vs_d128_bf16"
 //   launch  threads() threads, grid (NB, H, B) with NB = gridX(N) =
-//           ceil(N / blockM) (64 unless a dense kernel asks for 128);
+//           ceil(N / blockM) (64 unless a dense or paired block-sparse
+//           kernel asks for 128; the index keeps 64-row blocks);
 //           blockIdx.x = NB - 1 - m (heaviest causal query blocks first),
 //           blockIdx.y = head; a kernel may permute (m, head) within the
 //           grid (sm_90a block-sparse kernels group the query heads of a
@@ -97,7 +98,12 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          vertical-slash also `.minnctapersm 4`, which
 ///                          holds it at 128 registers (no spills) that its
 ///                          packed-tile cursor would otherwise take to 168;
-///   dense                  2 stages (its 128-row CTAs: two per SM).
+///   dense                  2 stages (its 128-row CTAs: two per SM);
+///   block, 128 rows        2 stages, `.minnctapersm 2` (128 registers,
+///                          24 bytes of spills at D = 128): the paired
+///                          query-block kernel (pairsQueryBlocks), an
+///                          opt-in schedule that loses to the 64-row one
+///                          on an H100 (tuning.md).
 /// Long sequences (seqLen >= kLongSequence) may have a tuning of their own:
 ///   vertical-slash, sm_90a  2 stages at two CTAs per SM: at 1M tokens the
 ///                           K/V working set of four CTAs per SM misses L2
@@ -115,12 +121,13 @@ struct TileTuning {
   }
 };
 inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
-                           int64_t seqLen = 0) {
+                           int64_t seqLen = 0, int64_t blockM = kBlockM) {
   if (chip == Chip::SM90A) {
     switch (kind) {
     case KernelKind::VerticalSlash:
       return seqLen >= kLongSequence ? TileTuning{2, 2} : TileTuning{1, 4};
-    case KernelKind::Block: return {1, 0};
+    case KernelKind::Block:
+      return blockM == kBlockM ? TileTuning{1, 0} : TileTuning{2, 2};
     case KernelKind::Dense: return {2, 0};
     }
   }
@@ -165,8 +172,8 @@ struct TileConfig {
     cfg.chip = chip;
     cfg.blockM = blockM;
     cfg.warps = blockM / 16;
-    cfg.stages = tunedFor(kind, chip, seqLen).stages;
-    cfg.minCtasPerSm = tunedFor(kind, chip, seqLen).minCtasPerSm;
+    cfg.stages = tunedFor(kind, chip, seqLen, blockM).stages;
+    cfg.minCtasPerSm = tunedFor(kind, chip, seqLen, blockM).minCtasPerSm;
     return cfg;
   }
 
@@ -174,6 +181,19 @@ struct TileConfig {
   /// 64 query rows, Q and K / V read by the tensor cores straight from
   /// 128-byte-swizzled shared tiles, P as the register A operand.
   bool usesWgmma() const { return chip == Chip::SM90A; }
+  /// A sparse kernel with 128-row CTAs: warps 0-3 compute query block 2 M,
+  /// warps 4-7 query block 2 M + 1 (each a warpgroup under wgmma), each with
+  /// its own index row. The CTA walks the merge of the two key-tile lists in
+  /// key order and loads a tile once when both blocks visit it; a warpgroup
+  /// skips the tiles only the other one visits. Adjacent query blocks share
+  /// most of their blocks (the local window, sinks, heavy-hitter columns),
+  /// so K/V traffic per FLOP drops by up to half, as for 128-row dense CTAs.
+  /// Measured on an H100 it still loses (tuning.md): with 57-75 % of the
+  /// tiles shared (structured, 128K) L2 traffic falls by a third, but the
+  /// warpgroups idle at the per-tile barrier on the tiles they skip.
+  bool pairsQueryBlocks() const {
+    return kind != KernelKind::Dense && blockM == 2 * kBlockM;
+  }
 
   /// Shared-memory rows of the padded (ldmatrix) layout are D + 8 elements
   /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
@@ -224,7 +244,7 @@ struct TileConfig {
   /// "minfer_vs_s2_d128_bf16".
   std::string kernelName() const {
     std::string m = blockM == kBlockM ? "" : "_m" + std::to_string(blockM);
-    if (stages != tunedFor(kind, chip).stages)
+    if (stages != tunedFor(kind, chip, 0, blockM).stages)
       m += "_s" + std::to_string(stages);
     return std::string("minfer_") + kernelKindName(kind) + m + "_d" +
            std::to_string(headDim) + "_" + elemTypeName(elem);
@@ -237,10 +257,14 @@ struct TileConfig {
       return "only 64-key tiles are supported";
     // The sparse index is per 64-row query block. The dense kernel reads no
     // index and may also take 128-row CTAs (8 warps), halving K/V traffic
-    // per FLOP; its grid is then gridX(N) = ceil(N / 128).
-    bool dense128 = kind == KernelKind::Dense && blockM == 128;
-    if (blockM != 64 && !dense128)
-      return "only 64-row query blocks are supported (128 for dense kernels)";
+    // per FLOP; its grid is then gridX(N) = ceil(N / 128). Block-sparse
+    // kernels on wgmma may pair query blocks (pairsQueryBlocks()).
+    bool wide = blockM == 2 * kBlockM && kind != KernelKind::VerticalSlash;
+    if (blockM != 64 && !wide)
+      return "only 64-row query blocks are supported (128 for dense and "
+             "block-sparse kernels)";
+    if (wide && kind == KernelKind::Block && !usesWgmma())
+      return "128-row block-sparse kernels need wgmma (chip sm_90a)";
     if (warps * 16 != blockM)
       return "each warp owns 16 query rows: warps must be blockM / 16";
     if (stages < 1 || stages > 3)

@@ -136,6 +136,12 @@ struct RuntimeOptions {
   /// including the long-sequence tuning for calls of >= kLongSequence
   /// tokens where its file exists.
   int kernelStages = 0;
+  /// Query rows per block-sparse CTA: 64, or 128 for the paired-query-block
+  /// kernel (TileConfig::pairsQueryBlocks; generated with
+  /// `block-block-m=128`, sm_90a) where its PTX exists, else the 64-row one.
+  /// An opt-in schedule: slower than the 64-row kernel on an H100
+  /// (bench/results/tuning.md). 0: $MINFER_BLOCK_SPARSE_ROWS, else 64.
+  int blockSparseRows = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;
 };
