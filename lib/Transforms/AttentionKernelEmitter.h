@@ -12,6 +12,7 @@
 //   AttentionKernelMemory.cpp     cp.async global->shared tiles, epilogue
 //                                 stores
 //   AttentionKernelSchedule.cpp   which key tiles a query block visits
+//   AttentionKernelPairedSchedule.cpp  ... and two paired query blocks
 //   AttentionKernelBuilder.cpp    kernel signature, prologue, pipelined loop
 //
 // Every register-level loop is a C++ loop, so register arrays (fragments,
@@ -231,6 +232,9 @@ public:
 
   static std::unique_ptr<TileStream> create(KernelEmitter &e);
 };
+
+/// The stream of paired query blocks (AttentionKernelPairedSchedule.cpp).
+std::unique_ptr<TileStream> createPairedRangeStream(KernelEmitter &e);
 
 } // namespace mlir::minfer::detail
 
