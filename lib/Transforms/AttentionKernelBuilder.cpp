@@ -258,18 +258,18 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
       b, loc, arith::MulIOp::create(b, loc, batch, e.toIdx(e.kvHeads)), kvHead);
   e.kvBase = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, bhkv, e.seqLenIdx), d);
+  // The index has 64-row blocks: a paired CTA's first row is block 2 M.
+  e.indexBlocks = numBlocks;
+  Value firstIndexBlock = e.qBlock;
   if (cfg.pairsQueryBlocks()) {
-    // The index has 64-row blocks: this CTA's first row is block 2 M.
-    Value indexBlocks = arith::DivUIOp::create(
+    e.indexBlocks = arith::DivUIOp::create(
         b, loc, e.addIdx(e.seqLenIdx, kernel::kBlockM - 1),
         e.cIdx(kernel::kBlockM));
-    e.indexRow = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bh, indexBlocks),
-        arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(2)));
-  } else {
-    e.indexRow = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bh, numBlocks), e.qBlock);
+    firstIndexBlock = arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(2));
   }
+  e.indexRow = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, bh, e.indexBlocks),
+      firstIndexBlock);
 
   auto wg =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);

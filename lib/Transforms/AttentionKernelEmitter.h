@@ -104,6 +104,8 @@ public:
   Value qBase;     ///< index: element offset of Q/O row 64 m of (b, h)
   Value kvBase;    ///< index: element offset of key 0 of (b, h / group)
   Value indexRow;  ///< index: (b H + h) NB + m, row of the sparse index
+                   ///< (m = 2 M, the first of the pair, for paired blocks)
+  Value indexBlocks; ///< index: NB, 64-row query blocks of the index
   Value seqLenIdx; ///< index N
   // mma.sync: shared memory as TileConfig::sharedRows() x rowElems of elemTy:
   // [K stages | V stages (| Q if stages == 1)]; Q shares the last K stage.
@@ -181,6 +183,15 @@ public:
   std::pair<Value, Value> finalRowScale(const SoftmaxState &state);
   Value exp2(Value x);
   Value quadReduce(Value x, bool isMax);
+
+  //===--- the sparse index (AttentionKernelSchedule.cpp) -----------------===//
+  /// Entry count of index row `row` in `buffer` (range_count or
+  /// column_count), clamped to [0, max].
+  Value clampedIndexCount(Value buffer, Value row, Value max);
+  /// Element of `ranges` where index row `row`'s ranges start.
+  Value rangeBaseOf(Value row);
+  /// [start, end) of range r of the row at `rangeBase`, start >= 0, end <= N.
+  std::pair<Value, Value> loadIndexRange(Value rangeBase, Value r);
 
   //===--- memory (AttentionKernelMemory.cpp) -----------------------------===//
   /// cp.async the Q tile (rows >= N zero-filled) and commit it as a group.

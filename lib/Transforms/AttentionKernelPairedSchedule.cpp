@@ -10,12 +10,10 @@
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include <array>
 
 using namespace mlir;
 using namespace mlir::minfer::detail;
-namespace kernel = ::minfer::kernel;
 
 namespace {
 /// Block-sparse tiles of two query blocks (TileConfig::pairsQueryBlocks):
@@ -32,27 +30,19 @@ public:
   explicit PairedRangeStream(KernelEmitter &e) : e(e) {
     OpBuilder &b = e.b;
     Location loc = e.loc;
-    Value blocks = arith::DivUIOp::create(
-        b, loc, e.addIdx(e.seqLenIdx, kernel::kBlockM - 1),
-        e.cIdx(kernel::kBlockM));
     Value second = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::ult,
         e.addIdx(arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(2)), 1),
-        blocks);
-    Value zero = e.cI32(0);
+        e.indexBlocks);
     for (int w = 0; w < 2; ++w) {
       // Past the last query block, row 2 M + 1 reads row 2 M with no ranges.
       Value row = e.indexRow;
       if (w == 1)
         row = arith::SelectOp::create(b, loc, second, e.addIdx(row, 1), row);
-      Value n = memref::LoadOp::create(b, loc, e.rangeCount, ValueRange{row});
-      n = arith::MinSIOp::create(
-          b, loc, arith::MaxSIOp::create(b, loc, n, zero), e.maxRanges);
-      numRanges[w] = w == 1 ? arith::SelectOp::create(b, loc, second, n, zero)
-                            : n;
-      rangeBase[w] = arith::MulIOp::create(
-          b, loc, row,
-          arith::MulIOp::create(b, loc, e.toIdx(e.maxRanges), e.cIdx(2)));
+      Value n = e.clampedIndexCount(e.rangeCount, row, e.maxRanges);
+      numRanges[w] =
+          w == 1 ? arith::SelectOp::create(b, loc, second, n, e.cI32(0)) : n;
+      rangeBase[w] = e.rangeBaseOf(row);
     }
   }
 
@@ -142,18 +132,9 @@ private:
     SmallVector<Value> se = e.emitIf(
         isRange, types,
         [&]() -> SmallVector<Value> {
-          Value at = arith::AddIOp::create(
-              b, loc, rangeBase[w],
-              arith::MulIOp::create(b, loc, e.toIdx(r), e.cIdx(2)));
-          Value start =
-              memref::LoadOp::create(b, loc, e.ranges, ValueRange{at});
-          Value end = memref::LoadOp::create(b, loc, e.ranges,
-                                             ValueRange{e.addIdx(at, 1)});
-          // Both clamped to [0, N]: a start never reaches kDone.
-          start = arith::MinSIOp::create(
-              b, loc, arith::MaxSIOp::create(b, loc, start, e.cI32(0)),
-              e.seqLen);
-          return {start, arith::MinSIOp::create(b, loc, end, e.seqLen)};
+          auto [start, end] = e.loadIndexRange(rangeBase[w], r);
+          // Also start <= N: a start never reaches kDone.
+          return {arith::MinSIOp::create(b, loc, start, e.seqLen), end};
         },
         [&]() -> SmallVector<Value> { return {e.cI32(kDone), e.cI32(kDone)}; });
     return {r, se[0], se[1]};

@@ -33,6 +33,28 @@ using namespace mlir::minfer::detail;
 
 TileStream::~TileStream() = default;
 
+Value KernelEmitter::clampedIndexCount(Value buffer, Value row, Value max) {
+  Value n = memref::LoadOp::create(b, loc, buffer, ValueRange{row});
+  return arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, n, cI32(0)), max);
+}
+
+Value KernelEmitter::rangeBaseOf(Value row) {
+  return arith::MulIOp::create(
+      b, loc, row, arith::MulIOp::create(b, loc, toIdx(maxRanges), cIdx(2)));
+}
+
+std::pair<Value, Value> KernelEmitter::loadIndexRange(Value rangeBase,
+                                                      Value r) {
+  Value at = arith::AddIOp::create(
+      b, loc, rangeBase, arith::MulIOp::create(b, loc, toIdx(r), cIdx(2)));
+  Value start = memref::LoadOp::create(b, loc, ranges, ValueRange{at});
+  Value end = memref::LoadOp::create(b, loc, ranges, ValueRange{addIdx(at, 1)});
+  start = arith::MaxSIOp::create(b, loc, start, cI32(0));
+  end = arith::MinSIOp::create(b, loc, end, seqLen);
+  return {start, end};
+}
+
 namespace {
 class DenseStream final : public TileStream {
 public:
@@ -81,19 +103,11 @@ public:
   /// would find nothing to pack.
   RangeStream(KernelEmitter &e, bool withColumns)
       : e(e), withColumns(withColumns), pack(withColumns) {
-    OpBuilder &b = e.b;
-    Location loc = e.loc;
-    Value zero = e.cI32(0);
-    auto clampCount = [&](Value buffer, Value max) {
-      Value n = memref::LoadOp::create(b, loc, buffer, ValueRange{e.indexRow});
-      return arith::MinSIOp::create(
-          b, loc, arith::MaxSIOp::create(b, loc, n, zero), max);
-    };
-    numRanges = clampCount(e.rangeCount, e.maxRanges);
-    rangeBase = arith::MulIOp::create(
-        b, loc, e.indexRow,
-        arith::MulIOp::create(b, loc, e.toIdx(e.maxRanges), e.cIdx(2)));
-    numColumns = withColumns ? clampCount(e.columnCount, e.maxColumns) : zero;
+    numRanges = e.clampedIndexCount(e.rangeCount, e.indexRow, e.maxRanges);
+    rangeBase = e.rangeBaseOf(e.indexRow);
+    numColumns = withColumns ? e.clampedIndexCount(e.columnCount, e.indexRow,
+                                                   e.maxColumns)
+                             : e.cI32(0);
   }
 
   Value count() override {
@@ -109,7 +123,8 @@ public:
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value tiles = loop.getRegionIterArgs()[0];
-      auto [start, end] = loadRange(e.toI32(loop.getInductionVar()));
+      auto [start, end] = e.loadIndexRange(
+          rangeBase, e.toI32(loop.getInductionVar()));
       Value width = arith::SubIOp::create(b, loc, end, start);
       if (!pack) {
         Value added =
@@ -245,21 +260,6 @@ private:
         e.cI32(n));
   }
 
-  /// [start, end) of range r (< numRanges), clamped to [0, N].
-  std::pair<Value, Value> loadRange(Value r) {
-    OpBuilder &b = e.b;
-    Location loc = e.loc;
-    Value at = arith::AddIOp::create(
-        b, loc, rangeBase,
-        arith::MulIOp::create(b, loc, e.toIdx(r), e.cIdx(2)));
-    Value start = memref::LoadOp::create(b, loc, e.ranges, ValueRange{at});
-    Value end =
-        memref::LoadOp::create(b, loc, e.ranges, ValueRange{e.addIdx(at, 1)});
-    start = arith::MaxSIOp::create(b, loc, start, e.cI32(0));
-    end = arith::MinSIOp::create(b, loc, end, e.seqLen);
-    return {start, end};
-  }
-
   /// [start + offset, end) of range r (offset may be null), or
   /// [0, elseEnd) when r is not a range.
   std::pair<Value, Value> rangeOr(Value r, Value offset, Value elseEnd) {
@@ -271,7 +271,7 @@ private:
     SmallVector<Value> se = e.emitIf(
         isRange, types,
         [&]() -> SmallVector<Value> {
-          auto [start, end] = loadRange(r);
+          auto [start, end] = e.loadIndexRange(rangeBase, r);
           if (offset)
             start = arith::AddIOp::create(b, loc, start, offset);
           return {start, end};

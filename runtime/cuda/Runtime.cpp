@@ -330,16 +330,19 @@ Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
   if (kernelStages == 0 && kernel::hasLongSequenceTuning(kind, chip, seqLen))
     cands.push_back(
         TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
+  const bool wide =
+      kind == kernel::KernelKind::Dense ||
+      (kind == kernel::KernelKind::Block && blockSparseRows == 128);
   for (int64_t blockM : {int64_t(128), int64_t(64)}) {
-    const bool wide =
-        kind == kernel::KernelKind::Dense ||
-        (kind == kernel::KernelKind::Block && blockSparseRows == 128 &&
-         chip == kernel::Chip::SM90A);
     if (blockM == 128 && !wide)
       continue;
     TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, blockM);
     if (kernelStages > 0)
       cfg.stages = kernelStages;
+    // A chip may not have the wide configuration (128-row block-sparse
+    // kernels need wgmma); the 64-row one is always asked for.
+    if (blockM == 128 && !cfg.validate().empty())
+      continue;
     cands.push_back(cfg);
   }
   return cands;

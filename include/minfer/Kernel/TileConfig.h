@@ -172,8 +172,9 @@ struct TileConfig {
     cfg.chip = chip;
     cfg.blockM = blockM;
     cfg.warps = blockM / 16;
-    cfg.stages = tunedFor(kind, chip, seqLen, blockM).stages;
-    cfg.minCtasPerSm = tunedFor(kind, chip, seqLen, blockM).minCtasPerSm;
+    const TileTuning tuning = tunedFor(kind, chip, seqLen, blockM);
+    cfg.stages = tuning.stages;
+    cfg.minCtasPerSm = tuning.minCtasPerSm;
     return cfg;
   }
 
