@@ -12,14 +12,20 @@
 //             cp.async tile i+S-1 into stage (i+S-1) % S = the stage of i-1
 //             compute tile i from stage i % S.
 // With S = 1 the load of tile i+1 follows the compute of tile i and a second
-// barrier. Prefetches past the last tile copy nothing (zero-fill) so every
-// iteration commits exactly one group and the wait counts stay static.
+// barrier; or, for kernels that split K and V (TileConfig::
+// splitsKeyValueLoads), K and V are groups of their own in the one buffer:
+//   tile i:   wait until K(i) landed; barrier; S = Q K(i), softmax;
+//             barrier; cp.async K(i+1); wait until V(i) landed; barrier;
+//             O += P V(i); barrier; cp.async V(i+1).
+// Prefetches past the last tile copy nothing (zero-fill) so every
+// iteration commits the same groups and the wait counts stay static.
 // With S >= 2 (and 64-row CTAs) the Q tile is staged in K stage S-1, which
 // the first prefetch of the loop fills only after everyone's Q is in
 // registers; the epilogue stages O there again after a final barrier.
 // The loop is an scf.for over the stream's tile count, or an scf.while on
-// the cursor for streams that learn their end only by walking (paired query
-// blocks), with "tile i + S - 1 exists" read from the load cursor.
+// the cursor for streams without one (paired query blocks'), with "tile
+// i + S - 1 exists" read from the load cursor. Paired query blocks run three
+// such loops (emitPairedKeyLoops).
 //
 //===----------------------------------------------------------------------===//
 #include "minfer/Transforms/AttentionKernelBuilder.h"
@@ -196,6 +202,10 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
   e.lane = arith::RemUIOp::create(b, loc, e.tid, c32);
   e.group = arith::DivUIOp::create(b, loc, e.lane, c4);
   e.quad = arith::RemUIOp::create(b, loc, e.lane, c4);
+  if (cfg.usesWgmma())
+    e.warpgroup = arith::DivUIOp::create(b, loc, e.warp, c4);
+  e.copyTid = e.tid;
+  e.copyThreads = cfg.threads();
 
   // GQA: kv head = h / (H / Hkv); a degenerate ratio falls back to 1.
   Value ratio;
@@ -296,10 +306,18 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
     LLVM::Trap::create(b, loc);
     return {};
   }, []() -> SmallVector<Value> { return {}; });
-  auto kvView = MemRefType::get({cfg.sharedBytes() / 2}, e.elemTy,
-                                MemRefLayoutAttrInterface(), wg);
+  int64_t listBytes = cfg.pairedListBytes();
+  auto kvView = MemRefType::get({(cfg.sharedBytes() - listBytes) / 2},
+                                e.elemTy, MemRefLayoutAttrInterface(), wg);
   e.kvSmem =
       memref::ViewOp::create(b, loc, kvView, dyn, e.cIdx(0), ValueRange{});
+  if (listBytes) {
+    auto listView = MemRefType::get({listBytes / 4}, b.getI32Type(),
+                                    MemRefLayoutAttrInterface(), wg);
+    e.listSmem = memref::ViewOp::create(
+        b, loc, listView, dyn, e.cIdx(cfg.sharedBytes() - listBytes),
+        ValueRange{});
+  }
 }
 
 /// Loop-carried values: cursors, softmax state and O accumulators.
@@ -339,10 +357,16 @@ struct LoopState {
   }
 };
 
-/// S = Q K^T, mask, online softmax, O += P V for one tile in `buffer`.
-void emitTileComputeAlways(KernelEmitter &e, ArrayRef<Value> qFrags,
-                           const KeyTile &tile, Value buffer,
-                           LoopState &state) {
+/// Points inside one tile's compute where the split single-stage pipeline
+/// syncs and loads (emitKeyLoop).
+enum class TileStep { ValuesNext, ValuesDone };
+
+/// S = Q K^T, mask, online softmax, O += P V for one tile in `buffer`;
+/// `at` (if set) runs before O += P V (S and the softmax are done, K is no
+/// longer read) and after it (V no longer read).
+void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
+                     const KeyTile &tile, Value buffer, LoopState &state,
+                     function_ref<void(TileStep)> at = nullptr) {
   bool wgmma = e.cfg.usesWgmma();
   SmallVector<Value> sFrags =
       wgmma ? e.computeScoresWgmma(buffer)
@@ -350,88 +374,103 @@ void emitTileComputeAlways(KernelEmitter &e, ArrayRef<Value> qFrags,
   SmallVector<Value> s = e.maskScores(e.unpackScores(sFrags), tile);
   SmallVector<Value> p = e.onlineSoftmax(s, state.softmax, state.acc);
   SmallVector<Value> pFrags = e.packProbabilities(p);
+  if (at)
+    at(TileStep::ValuesNext);
   if (wgmma)
     e.accumulateOutputWgmma(pFrags, buffer, state.acc);
   else
     e.accumulateOutput(pFrags, e.valueBufferRow(buffer), state.acc);
+  if (at)
+    at(TileStep::ValuesDone);
 }
 
-/// The same, skipped by a warpgroup that does not visit the tile (paired
-/// query blocks: KeyTile::member).
-void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
-                     const KeyTile &tile, Value buffer, LoopState &state) {
-  if (!tile.member) {
-    emitTileComputeAlways(e, qFrags, tile, buffer, state);
-    return;
-  }
-  // The branch is uniform over a warpgroup, as wgmma requires.
-  auto carried = [&](const LoopState &s) {
-    SmallVector<Value> v{s.softmax.rowMax[0], s.softmax.rowMax[1],
-                         s.softmax.rowSum[0], s.softmax.rowSum[1]};
-    v.append(s.acc);
-    return v;
-  };
-  SmallVector<Value> before = carried(state);
-  SmallVector<Type> types;
-  for (Value v : before)
-    types.push_back(v.getType());
-  SmallVector<Value> after = e.emitIf(
-      tile.member, types,
-      [&]() -> SmallVector<Value> {
-        LoopState s = state;
-        emitTileComputeAlways(e, qFrags, tile, buffer, s);
-        return carried(s);
-      },
-      [&]() -> SmallVector<Value> { return before; });
-  state.softmax = {{after[0], after[1]}, {after[2], after[3]}};
-  state.acc.assign(after.begin() + 4, after.end());
+/// One pipelined key loop: `stages` K/V buffers from `firstBuffer` on, the
+/// threads that share them synchronized by `sync`.
+struct KeyPipeline {
+  int64_t stages;
+  Value firstBuffer; ///< index; null for 0
+  function_ref<void()> sync;
+};
+
+/// The softmax state and O accumulators before the first key tile.
+void initAccumulators(KernelEmitter &e, LoopState &state) {
+  Value negInf = e.cF32(-std::numeric_limits<double>::infinity());
+  Value zero = e.cF32(0.0);
+  state.softmax = {{negInf, negInf}, {zero, zero}};
+  auto accType = VectorType::get({2, 2}, e.b.getF32Type());
+  Value accZero = arith::ConstantOp::create(
+      e.b, e.loc, accType,
+      DenseElementsAttr::get(accType, e.b.getF32FloatAttr(0)));
+  state.acc.assign(e.dTiles, accZero);
 }
 
-void emitKernelBody(KernelEmitter &e) {
+/// Prefetches the first tiles of `stream` and runs its key loop; returns the
+/// softmax state and O accumulators after it. The first loop of a kernel
+/// (`carried` null) also loads the Q tile, waits for it and, under mma.sync,
+/// moves it to registers; a later one carries on from `carried`. The
+/// prefetches past the last tile are drained at the end (all groups waited,
+/// then `sync`), so the buffers are free afterwards.
+LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
+                      const KeyPipeline &pipe, const LoopState *carried) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  const int64_t stages = e.cfg.stages;
-  e.initLaneOffsets();
-  std::unique_ptr<TileStream> stream = TileStream::create(e);
-  Value numTiles = stream->count();
+  const int64_t stages = pipe.stages;
+  const bool loadsQuery = !carried;
+  Value numTiles = stream.count();
+  if (loadsQuery)
+    e.loadQueryTile();
   auto tileAt = [&](ValueRange cursor, Value index) {
-    KeyTile t = stream->describe(cursor, index);
+    KeyTile t = stream.describe(cursor, index);
     t.valid = numTiles ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                                index, numTiles)
-                       : stream->hasTile(cursor);
+                       : stream.hasTile(cursor);
     return t;
   };
+  auto bufferOf = [&](Value stage) -> Value {
+    if (!pipe.firstBuffer)
+      return stage;
+    return arith::AddIOp::create(b, loc, pipe.firstBuffer, stage);
+  };
 
-  // Prologue.
+  // Prologue: tiles 0 .. S-2, or with one stage K(0) and V(0) as two groups.
   LoopState init;
-  e.loadQueryTile();
-  init.cursor = stream->begin();
-  const int64_t prefetched = std::max<int64_t>(stages - 1, 1);
-  for (int64_t s = 0; s < prefetched; ++s) {
+  init.cursor = stream.begin();
+  const bool split = stages == 1 && e.cfg.splitsKeyValueLoads();
+  int64_t groups = 0;
+  if (split) {
+    KeyTile first = tileAt(init.cursor, e.cIdx(0));
+    e.loadKeyTile(first, bufferOf(e.cIdx(0)), TileParts::Key);
+    e.loadKeyTile(first, bufferOf(e.cIdx(0)), TileParts::Value);
+    groups = 2;
+    init.pending.push_back(init.cursor);
+  }
+  const int64_t prefetched = split ? 0 : std::max<int64_t>(stages - 1, 1);
+  for (int64_t s = 0; s < prefetched; ++s, ++groups) {
     Value index = e.cIdx(s);
-    e.loadKeyTile(tileAt(init.cursor, index), index);
+    e.loadKeyTile(tileAt(init.cursor, index), bufferOf(index));
     init.pending.push_back(init.cursor);
     if (stages > 1)
-      init.cursor = stream->advance(init.cursor);
+      init.cursor = stream.advance(init.cursor);
   }
   if (stages == 1) // the loop computes `pending[0]` and loads its successor
     init.cursor.clear();
-  e.waitGroups(prefetched); // Q's group is the oldest
-  e.barrier();
   SmallVector<Value> qFrags;
-  if (!e.cfg.usesWgmma())
-    qFrags = e.loadQueryFragments();
-  Value negInf = e.cF32(-std::numeric_limits<double>::infinity());
-  Value zero = e.cF32(0.0);
-  init.softmax = {{negInf, negInf}, {zero, zero}};
-  auto accType = VectorType::get({2, 2}, b.getF32Type());
-  Value accZero = arith::ConstantOp::create(
-      b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
-  init.acc.assign(e.dTiles, accZero);
+  if (loadsQuery) {
+    e.waitGroups(groups); // Q's group is the oldest
+    pipe.sync();
+    if (!e.cfg.usesWgmma())
+      qFrags = e.loadQueryFragments();
+  }
+  if (carried) {
+    init.softmax = carried->softmax;
+    init.acc = carried->acc;
+  } else {
+    initAccumulators(e, init);
+  }
 
   // Key-tile loop: an scf.for over count() tiles, or an scf.while that runs
   // while the computed tile's cursor is at a tile (streams without count()).
-  unsigned cursorSize = stream->cursorSize();
+  unsigned cursorSize = stream.cursorSize();
   unsigned numPending = init.pending.size();
   unsigned loadCursorSize = init.cursor.size();
   auto unflatten = [&](ValueRange v) {
@@ -439,27 +478,55 @@ void emitKernelBody(KernelEmitter &e) {
                                 e.dTiles);
   };
   auto iteration = [&](Value i, LoopState st) {
-    KeyTile tile = stream->describe(st.pending[0], i);
+    KeyTile tile = stream.describe(st.pending[0], i);
     LoopState next;
     if (stages > 1) {
       e.waitGroups(stages - 2);
-      e.barrier();
+      pipe.sync();
       Value loadIndex = e.addIdx(i, stages - 1);
       Value stage = arith::RemUIOp::create(b, loc, loadIndex, e.cIdx(stages));
-      e.loadKeyTile(tileAt(st.cursor, loadIndex), stage);
-      Value buffer = arith::RemUIOp::create(b, loc, i, e.cIdx(stages));
+      e.loadKeyTile(tileAt(st.cursor, loadIndex), bufferOf(stage));
+      Value buffer =
+          bufferOf(arith::RemUIOp::create(b, loc, i, e.cIdx(stages)));
       emitTileCompute(e, qFrags, tile, buffer, st);
-      next.cursor = stream->advance(st.cursor);
+      next.cursor = stream.advance(st.cursor);
       next.pending.assign(st.pending.begin() + 1, st.pending.end());
       next.pending.push_back(st.cursor);
-    } else {
+    } else if (!split) {
       e.waitGroups(0);
-      e.barrier();
-      Value buffer = e.cIdx(0);
+      pipe.sync();
+      Value buffer = bufferOf(e.cIdx(0));
       emitTileCompute(e, qFrags, tile, buffer, st);
-      e.barrier();
-      SmallVector<Value> succ = stream->advance(st.pending[0]);
+      pipe.sync();
+      SmallVector<Value> succ = stream.advance(st.pending[0]);
       e.loadKeyTile(tileAt(succ, e.addIdx(i, 1)), buffer);
+      next.pending.push_back(succ);
+    } else {
+      // One buffer, K and V in groups of their own: K(i+1) loads while
+      // tile i's O += P V runs, V(i+1) while S(i+1) and its softmax do.
+      e.waitGroups(1); // K(i); V(i) may still be in flight
+      pipe.sync();
+      Value buffer = bufferOf(e.cIdx(0));
+      SmallVector<Value> succ;
+      Value nextIndex = e.addIdx(i, 1);
+      // K(i+1) is issued once P is packed, not right after S: with the S
+      // fragments still live the copy's registers took the block kernel
+      // from 137 to 168 registers (vertical-slash spilled 100 bytes).
+      emitTileCompute(e, qFrags, tile, buffer, st, [&](TileStep step) {
+        switch (step) {
+        case TileStep::ValuesNext:
+          pipe.sync(); // everyone's S read K(i)
+          succ = stream.advance(st.pending[0]);
+          e.loadKeyTile(tileAt(succ, nextIndex), buffer, TileParts::Key);
+          e.waitGroups(1); // V(i); K(i+1) may still be in flight
+          pipe.sync();
+          break;
+        case TileStep::ValuesDone:
+          pipe.sync(); // everyone's O += P V read V(i)
+          e.loadKeyTile(tileAt(succ, nextIndex), buffer, TileParts::Value);
+          break;
+        }
+      });
       next.pending.push_back(succ);
     }
     next.softmax = st.softmax;
@@ -485,7 +552,7 @@ void emitKernelBody(KernelEmitter &e) {
     auto loop = scf::WhileOp::create(
         b, loc, types, initValues,
         [&](OpBuilder &, Location, ValueRange args) {
-          Value more = stream->hasTile(unflatten(args.drop_front()).pending[0]);
+          Value more = stream.hasTile(unflatten(args.drop_front()).pending[0]);
           scf::ConditionOp::create(b, loc, more, args);
         },
         [&](OpBuilder &, Location, ValueRange args) {
@@ -496,12 +563,53 @@ void emitKernelBody(KernelEmitter &e) {
         });
     done = unflatten(loop.getResults().drop_front());
   }
-
-  // Epilogue. Drain the (zero-fill) prefetches past the last tile, and let
-  // every warp finish its last tile before O is staged over the Q/K rows.
+  // Drain the (zero-fill) prefetches past the last tile, and let every
+  // thread finish its last tile before the buffers are reused.
   e.waitGroups(0);
+  pipe.sync();
+  return done;
+}
+
+/// Paired query blocks (TileConfig::pairsQueryBlocks): warp 0 writes the tile
+/// lists (AttentionKernelPairedSchedule.cpp), then the CTA computes the
+/// shared tiles (CTA barriers, all threads copy, `stages` buffers) and each
+/// warpgroup its own tiles, then any tiles past the listed steps (its named
+/// barrier, its 128 threads copy, one buffer: stage w).
+LoopState emitPairedKeyLoops(KernelEmitter &e) {
+  e.loadQueryTile();
+  writePairedTileLists(e);
+  e.waitGroups(0); // the Q tile, too
   e.barrier();
-  e.storeOutput(done.acc, e.finalRowScale(done.softmax));
+  LoopState state;
+  initAccumulators(e, state);
+  std::unique_ptr<TileStream> shared =
+      createPairedTileStream(e, PairedTiles::Shared);
+  state = emitKeyLoop(e, *shared, {e.cfg.stages, Value(), [&] { e.barrier(); }},
+                      &state);
+  e.copyTid = arith::RemUIOp::create(e.b, e.loc, e.tid, e.cIdx(128));
+  e.copyThreads = 128;
+  auto warpgroupSync = [&] { e.warpgroupBarrier(); };
+  for (PairedTiles which : {PairedTiles::Own, PairedTiles::Rest}) {
+    std::unique_ptr<TileStream> stream = createPairedTileStream(e, which);
+    state = emitKeyLoop(e, *stream, {1, e.warpgroup, warpgroupSync}, &state);
+  }
+  return state;
+}
+
+void emitKernelBody(KernelEmitter &e) {
+  e.initLaneOffsets();
+  LoopState state;
+  if (e.cfg.pairsQueryBlocks()) {
+    state = emitPairedKeyLoops(e);
+  } else {
+    std::unique_ptr<TileStream> stream = TileStream::create(e);
+    state = emitKeyLoop(e, *stream, {e.cfg.stages, Value(), [&] { e.barrier(); }},
+                        /*carried=*/nullptr);
+  }
+  // Epilogue: O is staged over the Q rows (storeOutput's own barrier
+  // publishes it); a warpgroup of paired blocks reads only its own.
+  e.storeOutput(state.acc, e.finalRowScale(state.softmax),
+                /*perWarpgroup=*/e.cfg.pairsQueryBlocks());
 }
 } // namespace
 

@@ -55,14 +55,16 @@ struct KeyTile {
   Value split;    ///< i32 tile row where the second segment begins, or null
   Value shift;    ///< i32 key offset of the second segment's rows
   Value limit2;   ///< i32 key limit of the second segment
-  /// Paired query blocks (TileConfig::pairsQueryBlocks): whether this
-  /// thread's warpgroup visits the tile (i1), and the key limit of the
-  /// shared load (the larger limit of the visiting warpgroups; `limit` is
-  /// this warpgroup's). Null otherwise: every thread visits, loads to limit.
-  Value member;
+  /// Paired query blocks (TileConfig::pairsQueryBlocks), tiles both
+  /// warpgroups visit: the key limit of the shared load (the larger limit of
+  /// the two; `limit` is this warpgroup's). Null otherwise: loads to limit.
   Value loadLimit;
   bool packable() const { return static_cast<bool>(split); }
 };
+
+/// Which rows of a key tile a copy moves: the single-stage pipeline loads K
+/// and V of a tile as separate groups (AttentionKernelBuilder.cpp).
+enum class TileParts { KeyAndValue, Key, Value };
 
 /// Running row statistics of the online softmax for the two rows a thread
 /// owns (g and g + 8 of its warp's 16 rows). `rowMax` is in raw score units.
@@ -96,8 +98,15 @@ public:
   Value maxRanges, maxColumns;    ///< i32 or null
   Value scaleLog2e;               ///< f32
 
-  // Thread coordinates (index): warp, lane, g = lane / 4, t = lane % 4.
-  Value tid, warp, lane, group, quad;
+  // Thread coordinates (index): warp, lane, g = lane / 4, t = lane % 4,
+  // warpgroup = warp / 4 (wgmma kernels; null otherwise).
+  Value tid, warp, lane, group, quad, warpgroup;
+  // The threads that copy K/V tiles together (loadKeyTile): this thread's
+  // rank among them and their number. The whole CTA, except in the
+  // exclusive phase of paired query blocks, where each warpgroup loads its
+  // own tiles.
+  Value copyTid;
+  int64_t copyThreads = 0;
   // CTA coordinates.
   Value qBlock;    ///< index m
   Value qRowStart; ///< i32 64 m
@@ -115,6 +124,8 @@ public:
   // shared-window byte address (1024-byte aligned).
   Value kvSmem;
   Value kvAddr; ///< index
+  // Paired query blocks: the tile lists (TileConfig::pairedListBytes) as i32.
+  Value listSmem;
   // Lane-dependent ldmatrix offsets (rows relative to a tile, index).
   Value qLdRow, qLdCol, kLdRow, kLdCol, vLdRow, vLdCol;
 
@@ -196,12 +207,20 @@ public:
   //===--- memory (AttentionKernelMemory.cpp) -----------------------------===//
   /// cp.async the Q tile (rows >= N zero-filled) and commit it as a group.
   void loadQueryTile();
-  /// cp.async K and V of `tile` into stage `buffer`; commits one group.
-  void loadKeyTile(const KeyTile &tile, Value buffer);
+  /// cp.async K and V (or one of them) of `tile` into stage `buffer`;
+  /// commits one group.
+  void loadKeyTile(const KeyTile &tile, Value buffer,
+                   TileParts parts = TileParts::KeyAndValue);
   void waitGroups(int64_t pendingAllowed);
   void barrier();
-  /// O / l to elemTy, through shared memory, 16-byte stores; rows >= N skipped.
-  void storeOutput(ArrayRef<Value> acc, std::pair<Value, Value> rowScale);
+  /// Barrier of this thread's warpgroup only (named barrier 1 + warpgroup,
+  /// 128 threads): paired query blocks' exclusive phase.
+  void warpgroupBarrier();
+  /// O / l to elemTy, through shared memory, 16-byte stores; rows >= N
+  /// skipped. `perWarpgroup`: each warpgroup stores its own 64 rows under
+  /// its own barrier (paired query blocks, whose warpgroups finish apart).
+  void storeOutput(ArrayRef<Value> acc, std::pair<Value, Value> rowScale,
+                   bool perWarpgroup = false);
 
 private:
   /// This thread's place in a 64-row K/V copy: its tile row in pass 0 and its
@@ -213,13 +232,14 @@ private:
   /// (for loop-invariant source math), `sourceOf(pass, rowOffset)` gives each
   /// pass's (source element index, valid or null for unconditional).
   void copyKeyRowsWith(
-      Value buffer, function_ref<void(const KeyCopySlot &)> prepare,
+      Value buffer, TileParts parts,
+      function_ref<void(const KeyCopySlot &)> prepare,
       function_ref<std::pair<Value, Value>(int64_t, int64_t)> sourceOf);
   /// Copies 64 rows (key rows from `keyOf(row)` or zero-fill) of K and V.
-  void copyKeyRows(Value buffer,
+  void copyKeyRows(Value buffer, TileParts parts,
                    function_ref<std::pair<Value, Value>(int64_t)> keyOf);
   /// Copies the 64 consecutive keys from `firstKey` (index), all readable.
-  void copyKeyRowsContiguous(Value buffer, Value firstKey);
+  void copyKeyRowsContiguous(Value buffer, TileParts parts, Value firstKey);
   Value asyncCopy(Value src, Value srcIndex, Value dst, ValueRange dstIndices,
                   Value valid);
 };
@@ -244,8 +264,18 @@ public:
   static std::unique_ptr<TileStream> create(KernelEmitter &e);
 };
 
-/// The stream of paired query blocks (AttentionKernelPairedSchedule.cpp).
-std::unique_ptr<TileStream> createPairedRangeStream(KernelEmitter &e);
+//===--- paired query blocks (AttentionKernelPairedSchedule.cpp) ---------===//
+/// Warp 0 walks the merge of the two query blocks' index rows (up to
+/// TileConfig::kPairedListSteps steps) and writes the tile lists to
+/// `listSmem`; the caller publishes them with a CTA barrier.
+void writePairedTileLists(KernelEmitter &e);
+/// The tiles a key loop of paired query blocks visits: from the lists, those
+/// both blocks visit (the whole CTA computes them) or this warpgroup's own;
+/// then this warpgroup's tiles past the listed steps (Rest; none unless a
+/// pair has more than kPairedListSteps merge steps).
+enum class PairedTiles { Shared, Own, Rest };
+std::unique_ptr<TileStream> createPairedTileStream(KernelEmitter &e,
+                                                   PairedTiles which);
 
 } // namespace mlir::minfer::detail
 

@@ -14,7 +14,11 @@
 //  * wgmma kernels keep Q, K and V 128-byte swizzled (AttentionKernelWgmma.cpp)
 //    and stage O in the swizzled Q tile at the end.
 //  * The epilogue writes O / l to the (no longer used) Q rows of shared
-//    memory, then every thread stores 16-byte chunks of whole rows.
+//    memory, then every thread stores 16-byte chunks of whole rows (of its
+//    warpgroup's rows only for paired query blocks).
+//  * A single-stage block-sparse loop copies K and V of a tile as two
+//    groups (TileParts); paired query blocks' per-warpgroup loops copy with
+//    that warpgroup's 128 threads (copyTid, copyThreads).
 //
 // Thread -> chunk mapping of a 64 x D tile (128 threads, D / 8 chunks a row):
 // thread tid copies column 8 (tid % (D / 8)) of rows tid / (D / 8) + p R,
@@ -42,13 +46,13 @@ struct ChunkMap {
   ChunkMap(const TileConfig &cfg, int64_t rows, int64_t threads)
       : chunksPerRow(cfg.headDim / kVecElems),
         rowsPerPass(threads / chunksPerRow), passes(rows / rowsPerPass) {}
-  /// This thread's first row and its element column: tid / chunksPerRow and
-  /// (tid % chunksPerRow) * kVecElems.
-  std::pair<Value, Value> threadSlot(KernelEmitter &e) const {
+  /// Thread `rank`'s first row and its element column: rank / chunksPerRow
+  /// and (rank % chunksPerRow) * kVecElems.
+  std::pair<Value, Value> threadSlot(KernelEmitter &e, Value rank) const {
     Value cpr = e.cIdx(chunksPerRow);
-    Value row0 = arith::DivUIOp::create(e.b, e.loc, e.tid, cpr);
+    Value row0 = arith::DivUIOp::create(e.b, e.loc, rank, cpr);
     Value col = arith::MulIOp::create(
-        e.b, e.loc, arith::RemUIOp::create(e.b, e.loc, e.tid, cpr),
+        e.b, e.loc, arith::RemUIOp::create(e.b, e.loc, rank, cpr),
         e.cIdx(kVecElems));
     return {row0, col};
   }
@@ -109,7 +113,7 @@ Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
 
 void KernelEmitter::loadQueryTile() {
   ChunkMap map(cfg, cfg.blockM, cfg.threads());
-  auto [row0, col] = map.threadSlot(*this);
+  auto [row0, col] = map.threadSlot(*this, tid);
   // Rows of this block that exist: N - 64 m.
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
   CopyDst dst = cfg.usesWgmma()
@@ -132,11 +136,12 @@ void KernelEmitter::loadQueryTile() {
 }
 
 void KernelEmitter::copyKeyRowsWith(
-    Value buffer, function_ref<void(const KeyCopySlot &)> prepare,
+    Value buffer, TileParts parts,
+    function_ref<void(const KeyCopySlot &)> prepare,
     function_ref<std::pair<Value, Value>(int64_t, int64_t)> sourceOf) {
-  ChunkMap map(cfg, cfg.blockN, cfg.threads());
+  ChunkMap map(cfg, cfg.blockN, copyThreads);
   KeyCopySlot slot;
-  std::tie(slot.row0, slot.col) = map.threadSlot(*this);
+  std::tie(slot.row0, slot.col) = map.threadSlot(*this, copyTid);
   bool wgmma = cfg.usesWgmma();
   CopyDst kDst =
       wgmma ? swizzledDst(*this, swizzledTileBase(buffer), cfg.blockN,
@@ -151,17 +156,20 @@ void KernelEmitter::copyKeyRowsWith(
   for (int64_t p = 0; p < map.passes; ++p) {
     int64_t dr = p * map.rowsPerPass;
     auto [src, valid] = sourceOf(p, dr);
-    tokens.push_back(asyncCopy(k, src, kDst.mem, kDst.at(*this, dr), valid));
-    tokens.push_back(asyncCopy(v, src, vDst.mem, vDst.at(*this, dr), valid));
+    if (parts != TileParts::Value)
+      tokens.push_back(asyncCopy(k, src, kDst.mem, kDst.at(*this, dr), valid));
+    if (parts != TileParts::Key)
+      tokens.push_back(asyncCopy(v, src, vDst.mem, vDst.at(*this, dr), valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
 }
 
 void KernelEmitter::copyKeyRows(
-    Value buffer, function_ref<std::pair<Value, Value>(int64_t)> keyOf) {
+    Value buffer, TileParts parts,
+    function_ref<std::pair<Value, Value>(int64_t)> keyOf) {
   Value kvCol;
   copyKeyRowsWith(
-      buffer,
+      buffer, parts,
       [&](const KeyCopySlot &slot) {
         kvCol = arith::AddIOp::create(b, loc, kvBase, slot.col);
       },
@@ -175,10 +183,11 @@ void KernelEmitter::copyKeyRows(
       });
 }
 
-void KernelEmitter::copyKeyRowsContiguous(Value buffer, Value firstKey) {
+void KernelEmitter::copyKeyRowsContiguous(Value buffer, TileParts parts,
+                                          Value firstKey) {
   Value base;
   copyKeyRowsWith(
-      buffer,
+      buffer, parts,
       [&](const KeyCopySlot &slot) {
         Value key = arith::AddIOp::create(b, loc, firstKey, slot.row0);
         base = arith::AddIOp::create(
@@ -192,18 +201,20 @@ void KernelEmitter::copyKeyRowsContiguous(Value buffer, Value firstKey) {
       });
 }
 
-void KernelEmitter::loadKeyTile(const KeyTile &computed, Value buffer) {
+void KernelEmitter::loadKeyTile(const KeyTile &computed, Value buffer,
+                                TileParts parts) {
   // Paired query blocks load up to the larger limit of the two blocks.
   KeyTile tile = computed;
   if (tile.loadLimit)
     tile.limit = tile.loadLimit;
-  ChunkMap map(cfg, cfg.blockN, cfg.threads());
+  ChunkMap map(cfg, cfg.blockN, copyThreads);
   auto tileRow = [&](int64_t p) {
-    Value row0 = arith::DivUIOp::create(b, loc, tid, cIdx(map.chunksPerRow));
+    Value row0 =
+        arith::DivUIOp::create(b, loc, copyTid, cIdx(map.chunksPerRow));
     return toI32(addIdx(row0, p * map.rowsPerPass));
   };
   auto predicatedRangeRows = [&]() -> SmallVector<Value> {
-    copyKeyRows(buffer, [&](int64_t p) -> std::pair<Value, Value> {
+    copyKeyRows(buffer, parts, [&](int64_t p) -> std::pair<Value, Value> {
       Value row = tileRow(p);
       Value key = arith::AddIOp::create(b, loc, tile.start, row);
       Value limit = tile.limit;
@@ -237,7 +248,7 @@ void KernelEmitter::loadKeyTile(const KeyTile &computed, Value buffer) {
     emitIf(
         full, TypeRange{},
         [&]() -> SmallVector<Value> {
-          copyKeyRowsContiguous(buffer, toIdx(tile.start));
+          copyKeyRowsContiguous(buffer, parts, toIdx(tile.start));
           return {};
         },
         predicatedRangeRows);
@@ -245,7 +256,7 @@ void KernelEmitter::loadKeyTile(const KeyTile &computed, Value buffer) {
   };
   auto columnRows = [&]() -> SmallVector<Value> {
     Value colBase = arith::MulIOp::create(b, loc, indexRow, toIdx(maxColumns));
-    copyKeyRows(buffer, [&](int64_t p) -> std::pair<Value, Value> {
+    copyKeyRows(buffer, parts, [&](int64_t p) -> std::pair<Value, Value> {
       Value pos = arith::AddIOp::create(b, loc, tile.start, tileRow(p));
       Value inList = arith::AndIOp::create(
           b, loc, tile.valid,
@@ -290,8 +301,15 @@ void KernelEmitter::waitGroups(int64_t pendingAllowed) {
 
 void KernelEmitter::barrier() { gpu::BarrierOp::create(b, loc); }
 
+void KernelEmitter::warpgroupBarrier() {
+  Value id = toI32(addIdx(warpgroup, 1));
+  NVVM::BarrierOp::create(b, loc, Type(), id, cI32(128),
+                          NVVM::BarrierReductionAttr(), Value());
+}
+
 void KernelEmitter::storeOutput(ArrayRef<Value> acc,
-                                std::pair<Value, Value> rowScale) {
+                                std::pair<Value, Value> rowScale,
+                                bool perWarpgroup) {
   // 1. Registers -> shared (this warp's own 16 Q rows): row 16 w + g + 8 i,
   //    columns 8 nd + 2 t, 2t + 1.
   auto f32x2 = VectorType::get({2}, b.getF32Type());
@@ -313,11 +331,23 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
       vector::StoreOp::create(b, loc, out, mem, at,
                               /*nontemporal=*/false, llvm::MaybeAlign(4));
     }
-  barrier();
-
   // 2. Shared -> global, 16 bytes per thread and pass; rows >= N skipped.
-  ChunkMap map(cfg, cfg.blockM, cfg.threads());
-  auto [row0, col] = map.threadSlot(*this);
+  //    The CTA's rows, or this warpgroup's 64 (its 128 threads).
+  Value rank = tid, firstRow = cIdx(0);
+  int64_t rows = cfg.blockM, threads = cfg.threads();
+  if (perWarpgroup) {
+    warpgroupBarrier();
+    rank = arith::RemUIOp::create(b, loc, tid, cIdx(128));
+    firstRow = arith::MulIOp::create(b, loc, warpgroup,
+                                     cIdx(::minfer::kernel::kBlockM));
+    rows = ::minfer::kernel::kBlockM;
+    threads = 128;
+  } else {
+    barrier();
+  }
+  ChunkMap map(cfg, rows, threads);
+  auto [row0, col] = map.threadSlot(*this, rank);
+  row0 = arith::AddIOp::create(b, loc, row0, firstRow);
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
   auto vecType = VectorType::get({kVecElems}, elemTy);
   for (int64_t p = 0; p < map.passes; ++p) {

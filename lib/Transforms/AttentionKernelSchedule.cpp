@@ -11,8 +11,8 @@
 //   VerticalSlash  the Block tiles, then column_index positions
 //                  [c, min(c + 64, column_count)) gathered 64 at a time.
 //   Block, paired  (128-row CTAs, TileConfig::pairsQueryBlocks) the merge of
-//                  two query blocks' Block walks
-//                  (AttentionKernelPairedSchedule.cpp).
+//                  two query blocks' Block walks, in two phases
+//                  (AttentionKernelPairedSchedule.cpp; not via create()).
 // The loop is an scf.for over the tile count; a cursor (r, t, end) walks the
 // sparse index so the pipelined loop can describe the tile it prefetches
 // (i + stages - 1) as well as the one it computes (i). Each range yields at
@@ -305,8 +305,6 @@ std::unique_ptr<TileStream> TileStream::create(KernelEmitter &e) {
   case KernelKind::Dense:
     return std::make_unique<DenseStream>(e);
   case KernelKind::Block:
-    if (e.cfg.pairsQueryBlocks())
-      return createPairedRangeStream(e);
     return std::make_unique<RangeStream>(e, /*withColumns=*/false);
   case KernelKind::VerticalSlash:
     return std::make_unique<RangeStream>(e, /*withColumns=*/true);

@@ -76,7 +76,7 @@ SmallVector<Value> KernelEmitter::maskScores(ArrayRef<Value> s,
     firstRow = arith::AddIOp::create(
         b, loc, qRowStart,
         toI32(arith::MulIOp::create(
-            b, loc, arith::DivUIOp::create(b, loc, warp, cIdx(4)),
+            b, loc, warpgroup,
             cIdx(::minfer::kernel::kBlockM))));
   Value onDiagonal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
                                            lastKey, firstRow);

@@ -227,7 +227,6 @@ SmallVector<Value> groupAcc(KernelEmitter &e, ArrayRef<Value> regs) {
 
 SmallVector<Value> KernelEmitter::computeScoresWgmma(Value buffer) {
   // This warpgroup's 64 Q rows start 64 x 128 bytes into each Q panel.
-  Value warpgroup = arith::DivUIOp::create(b, loc, warp, cIdx(4));
   Value qAddr = arith::AddIOp::create(
       b, loc, kvAddr,
       arith::MulIOp::create(b, loc, warpgroup, cIdx(64 * kRowBytes)));

@@ -111,22 +111,72 @@ module {
 // GQA-LABEL: gpu.func @minfer_vs_d64_bf16
 // GQA-NOT: arith.select %{{.+}}, %{{.+}}, %block_id_y
 
-// Paired query blocks (block-block-m=128, sm_90a only): 256 threads, two
-// index rows (blocks 2 M and 2 M + 1), no tile count up front (the merged
-// walk ends when both lists do: an scf.while, no counting scf.for), and a
-// warpgroup computes only the tiles it visits (an scf.if carrying m, l, O).
+// sm_90a block-sparse: one stage, four CTAs per SM, and K / V of a tile in
+// cp.async groups of their own: K(i+1) is issued before O += P V(i) waits
+// for V(i), V(i+1) after it. Vertical-slash keeps one group per tile.
+// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block,vs head-dims=64 dtypes=bf16 stages=1' | FileCheck %s --check-prefix=SPLIT
+// SPLIT-LABEL: gpu.func @minfer_block_d64_bf16
+// SPLIT-SAME: nvvm.minctasm = 4
+// SPLIT: nvvm.cp.async.wait.group 2
+// SPLIT: scf.for
+// SPLIT: nvvm.cp.async.wait.group 1
+// SPLIT: gpu.barrier
+// SPLIT: wgmma.mma_async
+// SPLIT: gpu.barrier
+// SPLIT: nvgpu.device_async_create_group
+// SPLIT: nvvm.cp.async.wait.group 1
+// SPLIT: gpu.barrier
+// SPLIT: wgmma.mma_async
+// SPLIT: gpu.barrier
+// SPLIT: nvgpu.device_async_create_group
+// SPLIT: nvvm.cp.async.wait.group 0
+// SPLIT-LABEL: gpu.func @minfer_vs_d64_bf16
+// SPLIT: nvvm.cp.async.wait.group 1
+// SPLIT: scf.for
+// SPLIT: nvvm.cp.async.wait.group 0
+// SPLIT-NOT: nvvm.cp.async.wait.group 1
+
+// Paired query blocks (block-block-m=128, sm_90a only): 256 threads. Warp 0
+// walks the merge of two index rows (blocks 2 M and 2 M + 1) once and writes
+// three tile lists to shared memory after the K/V stages; then a loop over
+// the shared tiles under CTA barriers, and per warpgroup (named barrier
+// 1 + w, 128 threads) a loop over its own listed tiles and one over its
+// tiles past the listed steps, each loading K and V apart; no CTA barrier
+// after the shared tiles.
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=128 dtypes=bf16 block-block-m=128' | FileCheck %s --check-prefix=PAIR
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR80
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block chip=sm_90a block-block-m=256' 2>&1 | FileCheck %s --check-prefix=PAIRM
 // PAIR-LABEL: gpu.func @minfer_block_m128_d128_bf16
 // PAIR-SAME: known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 2
+// PAIR: memref.view %{{.+}}[%c98304][] : {{.*}} to memref<1801xi32, #gpu.address_space<workgroup>>
 // PAIR-NOT: scf.for
 // PAIR: memref.load %arg4
 // PAIR: memref.load %arg4
-// PAIR-NOT: scf.for
 // PAIR: scf.while
-// PAIR: scf.condition
-// PAIR: scf.if %{{.+}} -> (f32, f32, f32, f32, vector<2x2xf32>
+// PAIR: memref.store %{{.+}} : memref<1801xi32, #gpu.address_space<workgroup>>
+// PAIR: nvvm.cp.async.wait.group 0
+// PAIR-NEXT: nvvm.fence.proxy
+// PAIR-NEXT: gpu.barrier
+// PAIR: scf.while
+// PAIR: gpu.barrier
 // PAIR: wgmma.mma_async
+// PAIR-NOT: nvvm.barrier
+// PAIR: gpu.barrier
+// PAIR: scf.while
+// PAIR: nvvm.cp.async.wait.group 1
+// PAIR: nvvm.barrier id = %{{.+}} number_of_threads = %c128_i32
+// PAIR-NOT: gpu.barrier
+// PAIR: wgmma.mma_async
+// PAIR-NOT: gpu.barrier
+// PAIR: memref.load %arg4
+// PAIR-NOT: gpu.barrier
+// PAIR: scf.while
+// PAIR-NOT: gpu.barrier
+// PAIR: wgmma.mma_async
+// The epilogue: each warpgroup stores its own rows after its own barrier.
+// PAIR-NOT: gpu.barrier
+// PAIR: nvvm.barrier id = %{{.+}} number_of_threads = %c128_i32
+// PAIR-NOT: gpu.barrier
+// PAIR: gpu.return
 // PAIR80: error: minfer-generate-kernels: 128-row block-sparse kernels need wgmma (chip sm_90a)
 // PAIRM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels)

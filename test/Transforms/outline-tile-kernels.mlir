@@ -49,10 +49,11 @@ func.func @dense(%q: memref<2x4x?x128xbf16>, %k: memref<2x2x?x128xbf16>,
 // CHECK-COUNT-1: gpu.module @minfer_block_d64_f16
 // CHECK-NOT: gpu.module
 // Paired query blocks: grid ceil(N / 128), 256 threads, Q 128 rows + 2
-// stages of K/V (wgmma tiles: 128 x 64 x 2 + 4 x 64 x 64 x 2 bytes).
+// stages of K/V (wgmma tiles: 128 x 64 x 2 + 4 x 64 x 64 x 2 bytes) + the
+// tile lists ((9 + 7 x 256) x 4 bytes).
 // PAIR-LABEL: func.func @block_static_twice
 // PAIR: arith.ceildivui %{{.+}}, %c128
-// PAIR: gpu.launch_func  @minfer_block_m128_d64_f16::@minfer_block_m128_d64_f16 {{.*}} threads in (%c256{{.*}} dynamic_shared_memory_size %c49152_i32
+// PAIR: gpu.launch_func  @minfer_block_m128_d64_f16::@minfer_block_m128_d64_f16 {{.*}} threads in (%c256{{.*}} dynamic_shared_memory_size %c56356_i32
 // PAIR80: error: 'minfer.block_attention' op invalid kernel configuration: 128-row block-sparse kernels need wgmma (chip sm_90a)
 func.func @block_static_twice(%q: memref<1x2x256x64xf16>, %rc: memref<1x2x4xi32>,
                               %r: memref<1x2x4x3x2xi32>) {

@@ -213,6 +213,11 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   EXPECT_EQ(wg.sharedRows(), 0);
   EXPECT_EQ(wg.sharedBytes(), 64 * 128 * 2 + 2 * 64 * 128 * 2);
   EXPECT_EQ(wgBlock.sharedBytes(), 48 * 1024);
+  // Four 1-stage block CTAs per SM; their single buffer holds K and V of a
+  // tile loaded as two groups. Vertical-slash keeps one group per tile.
+  EXPECT_EQ(wgBlock.minCtasPerSm, 4);
+  EXPECT_TRUE(wgBlock.splitsKeyValueLoads());
+  EXPECT_FALSE(wg.splitsKeyValueLoads());
   EXPECT_EQ(wg.kernelName(), mma.kernelName()); // same ABI, other PTX file
   // Long sequences: the sm_90a vertical-slash kernel has a 2-stage variant
   // of its own name (its launch needs more shared memory); mma.sync kernels
@@ -270,7 +275,15 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   EXPECT_EQ(paired.stages, 2);
   EXPECT_EQ(paired.minCtasPerSm, 2);
   EXPECT_EQ(paired.kernelName(), "minfer_block_m128_d128_bf16");
-  EXPECT_EQ(paired.sharedBytes(), 128 * 128 * 2 + 4 * 64 * 128 * 2);
+  // Q, two K/V stages, the tile lists; two CTAs still fit an H100 SM.
+  EXPECT_EQ(paired.pairedListBytes(), (9 + 7 * 256) * 4);
+  EXPECT_EQ(paired.sharedBytes(),
+            128 * 128 * 2 + 4 * 64 * 128 * 2 + paired.pairedListBytes());
+  EXPECT_LE(2 * (paired.sharedBytes() + 1024), 228 * 1024);
+  EXPECT_EQ(kernel::TileConfig::tuned(KernelKind::Block, kernel::ElemType::BF16,
+                                      128, Chip::SM90A)
+                .pairedListBytes(),
+            0);
   EXPECT_EQ(paired.gridX(129), 2);
   EXPECT_FALSE(kernel::TileConfig::tuned(KernelKind::Block,
                                          kernel::ElemType::BF16, 128,

@@ -95,15 +95,17 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          latency better than a second stage at two CTAs
 ///                          per SM: VS 128K 14.5 -> 12.0 ms, though 1M-token
 ///                          VS 184 -> 190 ms; BS 4.4 -> 4.0 ms);
-///                          vertical-slash also `.minnctapersm 4`, which
-///                          holds it at 128 registers (no spills) that its
-///                          packed-tile cursor would otherwise take to 168;
+///                          both also `.minnctapersm 4`, which holds them
+///                          at 128 registers (four CTAs per SM): without
+///                          it vertical-slash's packed-tile cursor takes
+///                          168, block-sparse's split K/V loads
+///                          (splitsKeyValueLoads) 137, at D = 128 (with
+///                          it: no spills / 20 bytes);
 ///   dense                  2 stages (its 128-row CTAs: two per SM);
-///   block, 128 rows        2 stages, `.minnctapersm 2` (128 registers,
-///                          24 bytes of spills at D = 128): the paired
-///                          query-block kernel (pairsQueryBlocks), an
-///                          opt-in schedule that loses to the 64-row one
-///                          on an H100 (tuning.md).
+///   block, 128 rows        2 stages, `.minnctapersm 2` (128 registers, no
+///                          spills): the paired query-block kernel
+///                          (pairsQueryBlocks), an opt-in schedule that
+///                          loses to the 64-row one on an H100 (tuning.md).
 /// Long sequences (seqLen >= kLongSequence) may have a tuning of their own:
 ///   vertical-slash, sm_90a  2 stages at two CTAs per SM: at 1M tokens the
 ///                           K/V working set of four CTAs per SM misses L2
@@ -127,7 +129,7 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
     case KernelKind::VerticalSlash:
       return seqLen >= kLongSequence ? TileTuning{2, 2} : TileTuning{1, 4};
     case KernelKind::Block:
-      return blockM == kBlockM ? TileTuning{1, 0} : TileTuning{2, 2};
+      return blockM == kBlockM ? TileTuning{1, 4} : TileTuning{2, 2};
     case KernelKind::Dense: return {2, 0};
     }
   }
@@ -184,17 +186,26 @@ struct TileConfig {
   bool usesWgmma() const { return chip == Chip::SM90A; }
   /// A sparse kernel with 128-row CTAs: warps 0-3 compute query block 2 M,
   /// warps 4-7 query block 2 M + 1 (each a warpgroup under wgmma), each with
-  /// its own index row. The CTA walks the merge of the two key-tile lists in
-  /// key order and loads a tile once when both blocks visit it; a warpgroup
-  /// skips the tiles only the other one visits. Adjacent query blocks share
-  /// most of their blocks (the local window, sinks, heavy-hitter columns),
-  /// so K/V traffic per FLOP drops by up to half, as for 128-row dense CTAs.
-  /// Measured on an H100 it still loses (tuning.md): with 57-75 % of the
-  /// tiles shared (structured, 128K) L2 traffic falls by a third, but the
-  /// warpgroups idle at the per-tile barrier on the tiles they skip.
+  /// its own index row. Warp 0 merges the two rows' key tiles into lists in
+  /// shared memory (pairedListBytes): the tiles both blocks visit, loaded
+  /// once and computed by the whole CTA, and each block's own, loaded and
+  /// computed by its warpgroup alone. Adjacent query blocks share most of
+  /// their blocks (the local window, sinks, heavy-hitter columns), so K/V
+  /// traffic per FLOP drops by up to half, as for 128-row dense CTAs.
+  /// Measured on an H100 it still ties or loses (tuning.md): L2 traffic falls
+  /// by a third, but the 64-row kernel is latency-, not L2-bound.
   bool pairsQueryBlocks() const {
     return kind != KernelKind::Dense && blockM == 2 * kBlockM;
   }
+
+  /// Whether a single-stage key loop (the 64-row block-sparse kernel on
+  /// sm_90a, the paired kernel's per-warpgroup loops) loads a tile's K and V
+  /// as separate cp.async groups: K(i+1) while O += P V(i) runs, V(i+1)
+  /// while S(i+1) does, in the same shared memory. Block-sparse only:
+  /// measured on an H100 (tuning.md) it gains 4-5 % there at 128K tokens but
+  /// costs vertical-slash 2-3 % below 512K (whose gathered strips read their
+  /// column index twice this way).
+  bool splitsKeyValueLoads() const { return kind == KernelKind::Block; }
 
   /// Shared-memory rows of the padded (ldmatrix) layout are D + 8 elements
   /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
@@ -230,10 +241,25 @@ struct TileConfig {
   static constexpr int64_t kSwizzleBytes = 128, kSwizzleAtomBytes = 1024;
   int64_t swizzledQueryBytes() const { return blockM * headDim * 2; }
   int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
+  /// Paired query blocks classify their key tiles up front into three lists
+  /// in shared memory (after the swizzled tiles): the tiles both blocks visit
+  /// and each block's own. At most kPairedListSteps merge steps fill them (a
+  /// block's tiles past that are computed without sharing); the header is
+  /// the three counts and where the two index walks stopped (3 each); a
+  /// shared entry is (start, limit 0, limit 1), an own one (start, limit),
+  /// all i32.
+  static constexpr int64_t kPairedListSteps = 256;
+  static constexpr int64_t kPairedListHeader = 9;
+  int64_t pairedListBytes() const {
+    if (!pairsQueryBlocks())
+      return 0;
+    return (kPairedListHeader + 7 * kPairedListSteps) * 4;
+  }
   /// Dynamic shared memory in bytes (2-byte elements).
   int64_t sharedBytes() const {
     if (usesWgmma())
-      return swizzledQueryBytes() + 2 * stages * swizzledTileBytes();
+      return swizzledQueryBytes() + 2 * stages * swizzledTileBytes() +
+             pairedListBytes();
     return sharedRows() * smemRowElems() * 2;
   }
   /// Grid x: query blocks of blockM rows (= numQueryBlocks() for 64 rows).
