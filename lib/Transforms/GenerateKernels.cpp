@@ -69,11 +69,13 @@ struct GenerateKernelsPass final
       for (int64_t d : dimList)
         for (kernel::ElemType elem : elemList) {
           int64_t blockM = blockMOption(kind, denseBlockM, blockBlockM);
-          // The tuned kernel, and the long-sequence one where that tuning
-          // differs (both unless `stages` picks one stage count).
-          SmallVector<int64_t, 2> lengths{0};
-          if (stages == 0 && kernel::hasLongSequenceTuning(kind, *chipValue))
-            lengths.push_back(kernel::kLongSequence);
+          // The tuned kernel, and those of the longer-sequence tiers where
+          // their tuning differs (all unless `stages` picks one stage count).
+          SmallVector<int64_t, 3> lengths{0};
+          for (int64_t tier : kernel::kSequenceTiers)
+            if (stages == 0 &&
+                kernel::hasLongSequenceTuning(kind, *chipValue, tier))
+              lengths.push_back(tier);
           for (int64_t seqLen : lengths) {
             kernel::TileConfig cfg = kernel::TileConfig::tuned(
                 kind, elem, d, *chipValue, blockM, seqLen);

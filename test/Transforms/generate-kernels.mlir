@@ -85,17 +85,24 @@ module {
 // PACK: scf.for {{.*}} iter_args(%{{[^ ]+}} = %{{[^ ]+}}) -> (i32) {
 // PACK-NOT: arith.remsi
 
-// sm_90a: the vertical-slash kernel comes with its long-sequence variant
-// (2 stages, its own name, two CTAs per SM instead of four); an explicit
-// stage count generates that one kernel only.
+// sm_90a: the vertical-slash kernel comes with its longer-sequence variants
+// (from 384K tokens split K/V loads, from 768K 2 stages at two CTAs per SM
+// instead of four; names of their own); an explicit stage count generates
+// one kernel only.
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=vs head-dims=64 dtypes=bf16' | FileCheck %s --check-prefix=LONG
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=vs head-dims=64 dtypes=bf16 stages=1' | FileCheck %s --check-prefix=ONE
 // LONG-LABEL: gpu.module @minfer_vs_d64_bf16
 // LONG: nvvm.minctasm = 4
+// LONG-NOT: nvvm.cp.async.wait.group 2
+// LONG-LABEL: gpu.module @minfer_vs_kv_d64_bf16
+// LONG: nvvm.minctasm = 4
+// LONG: nvvm.cp.async.wait.group 2
+// LONG: scf.for
+// LONG: nvvm.cp.async.wait.group 1
 // LONG-LABEL: gpu.module @minfer_vs_s2_d64_bf16
 // LONG: nvvm.minctasm = 2
 // ONE: gpu.module @minfer_vs_d64_bf16
-// ONE-NOT: gpu.module @minfer_vs_s2
+// ONE-NOT: gpu.module @minfer_vs_{{kv|s2}}
 
 // sm_90a block-sparse kernels start the query heads of a GQA group side by
 // side: head and query block come from the linear CTA index, selected when

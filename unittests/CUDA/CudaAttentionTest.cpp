@@ -121,10 +121,11 @@ TEST_P(CudaAttention, EachKernelKind) {
   }
 }
 
-/// A long-sequence call runs the long-sequence kernel where its PTX exists
-/// (sm_90a: minfer_vs_s2_*, kernel::tunedFor) -- also right after a short
-/// call loaded the default kernel -- and matches the reference; the short
-/// call keeps the default kernel.
+/// A call of each sequence tier runs that tier's kernel where its PTX exists
+/// (sm_90a: minfer_vs_kv_* from kMidSequence, minfer_vs_s2_* from
+/// kLongSequence; kernel::tunedFor) -- also right after a shorter call
+/// loaded another kernel -- and matches the reference; a short call after
+/// them runs the default kernel again.
 TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
   MINFER_REQUIRE_BACKEND(Backend::Generated, rt);
   const kernel::Chip chip = rt->device().chip;
@@ -134,17 +135,22 @@ TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
                                      n);
   };
   const std::string shortName = tuned(4096).kernelName();
-  std::string longName = tuned(kernel::kLongSequence).kernelName();
-  // Without its file (an older PTX directory) the default kernel serves.
-  if (FILE *f = std::fopen((rt->ptxDir() + "/" + longName + "." +
-                            kernel::chipName(chip) + ".ptx")
-                               .c_str(),
-                           "r"))
-    std::fclose(f);
-  else
-    longName = shortName;
+  // Each tier's kernel; without its file (an older PTX directory) the
+  // default kernel serves.
+  auto expected = [&](int64_t n) {
+    std::string name = tuned(n).kernelName();
+    if (FILE *f = std::fopen((rt->ptxDir() + "/" + name + "." +
+                              kernel::chipName(chip) + ".ptx")
+                                 .c_str(),
+                             "r"))
+      std::fclose(f);
+    else
+      name = shortName;
+    return name;
+  };
   const LayerPatterns layer{HeadPattern::verticalSlash(64, 128, 32)};
-  for (int64_t n : {int64_t(4096), kernel::kLongSequence}) {
+  for (int64_t n : {int64_t(4096), kernel::kMidSequence, kernel::kLongSequence,
+                    int64_t(4097)}) {
     SCOPED_TRACE("N " + std::to_string(n));
     AttentionShape s;
     s.seqLen = n;
@@ -152,7 +158,7 @@ TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
     runAndCheck(*rt, s, ElemType::BF16, layer, 11, nullptr, &stats);
     if (HasFatalFailure())
       return;
-    EXPECT_EQ(stats.attentionKernel, n == 4096 ? shortName : longName);
+    EXPECT_EQ(stats.attentionKernel, expected(n));
   }
 }
 

@@ -228,17 +228,34 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   EXPECT_EQ(wgLong.stages, 2);
   EXPECT_EQ(wgLong.kernelName(), "minfer_vs_s2_d128_bf16");
   EXPECT_EQ(wgLong.sharedBytes(), 64 * 128 * 2 + 4 * 64 * 128 * 2);
+  EXPECT_FALSE(wgLong.splitsKeyValueLoads());
+  // From kMidSequence on: one stage with split K/V loads, a name of its own
+  // (same launch as the default kernel).
+  kernel::TileConfig wgMid = kernel::TileConfig::tuned(
+      KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A,
+      kernel::kBlockM, kernel::kLongSequence - 1);
+  EXPECT_EQ(wgMid.stages, 1);
+  EXPECT_TRUE(wgMid.splitsKeyValueLoads());
+  EXPECT_EQ(wgMid.kernelName(), "minfer_vs_kv_d128_bf16");
+  EXPECT_EQ(wgMid.sharedBytes(), wg.sharedBytes());
+  EXPECT_EQ(kernel::TileConfig::tuned(KernelKind::VerticalSlash,
+                                      kernel::ElemType::BF16, 128, Chip::SM90A,
+                                      kernel::kBlockM, kernel::kMidSequence)
+                .kernelName(),
+            "minfer_vs_kv_d128_bf16");
   EXPECT_EQ(kernel::TileConfig::tuned(KernelKind::VerticalSlash,
                                       kernel::ElemType::BF16, 128, Chip::SM90A,
                                       kernel::kBlockM,
-                                      kernel::kLongSequence - 1)
+                                      kernel::kMidSequence - 1)
                 .kernelName(),
             "minfer_vs_d128_bf16");
   EXPECT_TRUE(kernel::hasLongSequenceTuning(KernelKind::VerticalSlash,
                                             Chip::SM90A));
+  EXPECT_TRUE(kernel::hasLongSequenceTuning(
+      KernelKind::VerticalSlash, Chip::SM90A, kernel::kMidSequence));
   EXPECT_FALSE(kernel::hasLongSequenceTuning(KernelKind::VerticalSlash,
                                              Chip::SM90A,
-                                             kernel::kLongSequence - 1));
+                                             kernel::kMidSequence - 1));
   EXPECT_FALSE(
       kernel::hasLongSequenceTuning(KernelKind::VerticalSlash, Chip::SM90));
   EXPECT_FALSE(kernel::hasLongSequenceTuning(KernelKind::Block, Chip::SM90A));

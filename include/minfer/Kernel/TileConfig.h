@@ -106,20 +106,30 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          spills): the paired query-block kernel
 ///                          (pairsQueryBlocks), an opt-in schedule that
 ///                          loses to the 64-row one on an H100 (tuning.md).
-/// Long sequences (seqLen >= kLongSequence) may have a tuning of their own:
-///   vertical-slash, sm_90a  2 stages at two CTAs per SM: at 1M tokens the
-///                           K/V working set of four CTAs per SM misses L2
-///                           (36 % hits vs 84 %); VS 1M 169 -> 156 ms, while
-///                           512K (68 -> 71 ms) and 256K still favour 1 stage
-///                           (tuning.md), hence the 768K threshold.
-/// The runtime takes it for such calls when its PTX exists (the kernel name
-/// carries the stage count, see kernelName()), else the default one.
+/// Block-sparse kernels on sm_90a load K and V of a tile as separate groups
+/// in their single-stage loops (splitLoads; TileConfig::splitsKeyValueLoads).
+/// Longer sequences may have a tuning of their own (kSequenceTiers):
+///   vertical-slash, sm_90a, >= kMidSequence   split K/V loads too: they
+///                           gain 6 % at 512K (VS 65.5 -> 61.5 ms) but cost
+///                           2-3 % at 128K-256K (tuning.md);
+///   vertical-slash, sm_90a, >= kLongSequence  2 stages at two CTAs per SM:
+///                           at 1M tokens the K/V working set of four CTAs
+///                           per SM misses L2 (36 % hits vs 84 %); VS 1M 169
+///                           -> 156 ms (split single-stage: 159-161 ms),
+///                           while 512K (68 -> 71 ms) still favours 1 stage.
+/// The runtime takes the tuning of a call's length when its PTX exists (the
+/// kernel name carries what differs from the default, see kernelName()),
+/// else the default one.
+inline constexpr int64_t kMidSequence = 393216;
 inline constexpr int64_t kLongSequence = 786432;
+inline constexpr int64_t kSequenceTiers[] = {kMidSequence, kLongSequence};
 struct TileTuning {
   int64_t stages = 2;
   int64_t minCtasPerSm = 0; ///< 0: no .minnctapersm directive
+  bool splitLoads = false;  ///< TileConfig::splitsKeyValueLoads
   bool operator==(const TileTuning &o) const {
-    return stages == o.stages && minCtasPerSm == o.minCtasPerSm;
+    return stages == o.stages && minCtasPerSm == o.minCtasPerSm &&
+           splitLoads == o.splitLoads;
   }
 };
 inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
@@ -127,9 +137,11 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
   if (chip == Chip::SM90A) {
     switch (kind) {
     case KernelKind::VerticalSlash:
-      return seqLen >= kLongSequence ? TileTuning{2, 2} : TileTuning{1, 4};
+      if (seqLen >= kLongSequence)
+        return {2, 2, false};
+      return {1, 4, seqLen >= kMidSequence};
     case KernelKind::Block:
-      return blockM == kBlockM ? TileTuning{1, 4} : TileTuning{2, 2};
+      return blockM == kBlockM ? TileTuning{1, 4, true} : TileTuning{2, 2, true};
     case KernelKind::Dense: return {2, 0};
     }
   }
@@ -142,7 +154,8 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
 }
 
 /// Whether calls of seqLen tokens have a tuning of their own (a kernel other
-/// than the default one for the kind and chip).
+/// than the default one for the kind and chip; the kernel of the longest
+/// tier at or below seqLen).
 inline bool hasLongSequenceTuning(KernelKind kind, Chip chip,
                                   int64_t seqLen = kLongSequence) {
   return !(tunedFor(kind, chip, seqLen) == tunedFor(kind, chip));
@@ -161,6 +174,8 @@ struct TileConfig {
   /// Occupancy request to ptxas (.minnctapersm; 0: none). Compile-time only:
   /// the launch ABI does not depend on it.
   int64_t minCtasPerSm = 0;
+  /// See splitsKeyValueLoads(). Compile-time only.
+  bool splitLoads = false;
 
   /// The tuned configuration of a kernel (tunedFor(kind, chip); dense kernels with
   /// blockM rows, warps = blockM / 16).
@@ -177,6 +192,7 @@ struct TileConfig {
     const TileTuning tuning = tunedFor(kind, chip, seqLen, blockM);
     cfg.stages = tuning.stages;
     cfg.minCtasPerSm = tuning.minCtasPerSm;
+    cfg.splitLoads = tuning.splitLoads;
     return cfg;
   }
 
@@ -198,14 +214,14 @@ struct TileConfig {
     return kind != KernelKind::Dense && blockM == 2 * kBlockM;
   }
 
-  /// Whether a single-stage key loop (the 64-row block-sparse kernel on
-  /// sm_90a, the paired kernel's per-warpgroup loops) loads a tile's K and V
-  /// as separate cp.async groups: K(i+1) while O += P V(i) runs, V(i+1)
-  /// while S(i+1) does, in the same shared memory. Block-sparse only:
-  /// measured on an H100 (tuning.md) it gains 4-5 % there at 128K tokens but
-  /// costs vertical-slash 2-3 % below 512K (whose gathered strips read their
-  /// column index twice this way).
-  bool splitsKeyValueLoads() const { return kind == KernelKind::Block; }
+  /// Whether a single-stage key loop (sm_90a: the 64-row block-sparse
+  /// kernel, the paired kernel's per-warpgroup loops, vertical-slash from
+  /// kMidSequence tokens) loads a tile's K and V as separate cp.async groups:
+  /// K(i+1) while O += P V(i) runs, V(i+1) while S(i+1) does, in the same
+  /// shared memory. Measured on an H100 (tuning.md) it gains 4-5 % for
+  /// block-sparse at 128K, and for vertical-slash 6 % at 512K but costs
+  /// 2-3 % below (its gathered strips read their column index once per copy).
+  bool splitsKeyValueLoads() const { return splitLoads; }
 
   /// Shared-memory rows of the padded (ldmatrix) layout are D + 8 elements
   /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
@@ -267,12 +283,16 @@ struct TileConfig {
   /// Kernel symbol, e.g. "minfer_vs_d128_bf16"; a dense kernel with 128-row
   /// CTAs is "minfer_dense_m128_d128_bf16"; a stage count other than the
   /// chip's default for the kind (it sizes the shared memory of the launch)
-  /// shows as "_s<stages>": the long-sequence VS kernel of sm_90a is
-  /// "minfer_vs_s2_d128_bf16".
+  /// shows as "_s<stages>", and split K/V loads other than the default as
+  /// "_kv" (or "_nokv"): the sm_90a vertical-slash kernels for longer
+  /// sequences are "minfer_vs_kv_d128_bf16" and "minfer_vs_s2_d128_bf16".
   std::string kernelName() const {
     std::string m = blockM == kBlockM ? "" : "_m" + std::to_string(blockM);
-    if (stages != tunedFor(kind, chip, 0, blockM).stages)
+    const TileTuning base = tunedFor(kind, chip, 0, blockM);
+    if (stages != base.stages)
       m += "_s" + std::to_string(stages);
+    if (splitLoads != base.splitLoads)
+      m += splitLoads ? "_kv" : "_nokv";
     return std::string("minfer_") + kernelKindName(kind) + m + "_d" +
            std::to_string(headDim) + "_" + elemTypeName(elem);
   }
