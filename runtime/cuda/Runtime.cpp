@@ -322,7 +322,7 @@ std::vector<TileConfig>
 Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
                                 int64_t headDim, kernel::Chip chip,
                                 int64_t seqLen) const {
-  // In order of preference: the long-sequence tuning when it applies (and no
+  // In order of preference: the sequence tier's tuning when it applies (and no
   // stage count is forced); dense layers take a 128-row kernel when one
   // exists (half the K/V traffic per FLOP), else the 64-row one; so do
   // block-sparse layers when the paired kernel is asked for.

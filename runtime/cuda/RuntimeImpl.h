@@ -57,7 +57,7 @@ struct Runtime::Impl {
   /// Resolved requests: the best candidate's name (kernelCandidates().front())
   /// -> the loaded kernel's name. A request is keyed by what it prefers, so
   /// a default kernel loaded for a short call never stands in for a
-  /// long-sequence kernel whose PTX exists. Cleared by addKernelPtx.
+  /// longer-sequence kernel whose PTX exists. Cleared by addKernelPtx.
   std::map<std::string, std::string> resolved;
 
   CUdeviceptr workspace = 0;
@@ -82,9 +82,10 @@ struct Runtime::Impl {
   Status attentionKernel(kernel::KernelKind kind, kernel::ElemType elem,
                          int64_t headDim, int64_t seqLen,
                          const AttentionKernel **out);
-  /// Configurations to look for, best first: the long-sequence tuning
-  /// (kernel::tunedFor(kind, chip, seqLen)) where it differs from the
-  /// default, then the default (128-row dense CTAs before 64-row ones).
+  /// Configurations to look for, best first: the tuning of the call's
+  /// sequence tier (kernel::tunedFor(kind, chip, seqLen)) where it differs
+  /// from the default, then the default (128-row dense CTAs before 64-row
+  /// ones).
   std::vector<kernel::TileConfig> kernelCandidates(kernel::KernelKind kind,
                                                    kernel::ElemType elem,
                                                    int64_t headDim,

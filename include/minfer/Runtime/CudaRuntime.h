@@ -133,8 +133,8 @@ struct RuntimeOptions {
   /// kind's tuned one is part of the file name, e.g. minfer_vs_s2_*).
   /// 0: $MINFER_KERNEL_STAGES, else each kind's tuned value
   /// (kernel::tunedFor, what minfer-generate-kernels emits by default),
-  /// including the long-sequence tuning for calls of >= kLongSequence
-  /// tokens where its file exists.
+  /// including the tunings of longer sequences (kernel::kSequenceTiers)
+  /// where their files exist.
   int kernelStages = 0;
   /// Query rows per block-sparse CTA: 64, or 128 for the paired-query-block
   /// kernel (TileConfig::pairsQueryBlocks; generated with
