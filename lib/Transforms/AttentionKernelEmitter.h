@@ -103,8 +103,8 @@ public:
   Value tid, warp, lane, group, quad, warpgroup;
   // The threads that copy K/V tiles together (loadKeyTile): this thread's
   // rank among them and their number. The whole CTA, except in the
-  // exclusive phase of paired query blocks, where each warpgroup loads its
-  // own tiles.
+  // per-warpgroup loops of paired query blocks, where each warpgroup loads
+  // its own tiles.
   Value copyTid;
   int64_t copyThreads = 0;
   // CTA coordinates.
@@ -203,6 +203,12 @@ public:
   Value rangeBaseOf(Value row);
   /// [start, end) of range r of the row at `rangeBase`, start >= 0, end <= N.
   std::pair<Value, Value> loadIndexRange(Value rangeBase, Value r);
+  /// loadIndexRange(rangeBase, r) with `adjustStart` (if set) applied to the
+  /// start when r < count (i32), else [otherStart, otherEnd): the range
+  /// walks' step onto range r.
+  std::pair<Value, Value>
+  indexRangeOr(Value rangeBase, Value count, Value r, int64_t otherStart,
+               Value otherEnd, function_ref<Value(Value)> adjustStart = {});
 
   //===--- memory (AttentionKernelMemory.cpp) -----------------------------===//
   /// cp.async the Q tile (rows >= N zero-filled) and commit it as a group.
@@ -214,7 +220,7 @@ public:
   void waitGroups(int64_t pendingAllowed);
   void barrier();
   /// Barrier of this thread's warpgroup only (named barrier 1 + warpgroup,
-  /// 128 threads): paired query blocks' exclusive phase.
+  /// 128 threads): paired query blocks' per-warpgroup loops and epilogue.
   void warpgroupBarrier();
   /// O / l to elemTy, through shared memory, 16-byte stores; rows >= N
   /// skipped. `perWarpgroup`: each warpgroup stores its own 64 rows under

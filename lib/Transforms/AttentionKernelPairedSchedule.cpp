@@ -94,20 +94,12 @@ struct IndexWalks {
   /// A walk at the start of range r of a row with `count` ranges at `base`:
   /// (r, start, end) clamped to [0, N], or (r, kDone, kDone) past the last.
   SmallVector<Value> walkAt(Value count, Value base, Value r) {
-    OpBuilder &b = e.b;
-    Location loc = e.loc;
-    Value isRange =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, r, count);
-    SmallVector<Type> types(2, b.getI32Type());
-    SmallVector<Value> se = e.emitIf(
-        isRange, types,
-        [&]() -> SmallVector<Value> {
-          auto [start, end] = e.loadIndexRange(base, r);
-          // Also start <= N: a start never reaches kDone.
-          return {arith::MinSIOp::create(b, loc, start, e.seqLen), end};
-        },
-        [&]() -> SmallVector<Value> { return {e.cI32(kDone), e.cI32(kDone)}; });
-    return {r, se[0], se[1]};
+    // Also start <= N: a start never reaches kDone.
+    auto [start, end] =
+        e.indexRangeOr(base, count, r, kDone, Value(), [&](Value s) {
+          return arith::MinSIOp::create(e.b, e.loc, s, e.seqLen).getResult();
+        });
+    return {r, start, end};
   }
   /// The walk (r, t, end) after tile t when `moves`, else unchanged.
   SmallVector<Value> stepWalk(Value count, Value base, ValueRange walk,

@@ -11,7 +11,7 @@
 //   VerticalSlash  the Block tiles, then column_index positions
 //                  [c, min(c + 64, column_count)) gathered 64 at a time.
 //   Block, paired  (128-row CTAs, TileConfig::pairsQueryBlocks) the merge of
-//                  two query blocks' Block walks, in two phases
+//                  two query blocks' Block walks, classified into tile lists
 //                  (AttentionKernelPairedSchedule.cpp; not via create()).
 // The loop is an scf.for over the tile count; a cursor (r, t, end) walks the
 // sparse index so the pipelined loop can describe the tile it prefetches
@@ -53,6 +53,25 @@ std::pair<Value, Value> KernelEmitter::loadIndexRange(Value rangeBase,
   start = arith::MaxSIOp::create(b, loc, start, cI32(0));
   end = arith::MinSIOp::create(b, loc, end, seqLen);
   return {start, end};
+}
+
+std::pair<Value, Value>
+KernelEmitter::indexRangeOr(Value rangeBase, Value count, Value r,
+                            int64_t otherStart, Value otherEnd,
+                            function_ref<Value(Value)> adjustStart) {
+  Value isRange =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, r, count);
+  SmallVector<Type> types(2, b.getI32Type());
+  SmallVector<Value> se = emitIf(
+      isRange, types,
+      [&]() -> SmallVector<Value> {
+        auto [start, end] = loadIndexRange(rangeBase, r);
+        return {adjustStart ? adjustStart(start) : start, end};
+      },
+      [&]() -> SmallVector<Value> {
+        return {cI32(otherStart), otherEnd ? otherEnd : cI32(otherStart)};
+      });
+  return {se[0], se[1]};
 }
 
 namespace {
@@ -263,21 +282,10 @@ private:
   /// [start + offset, end) of range r (offset may be null), or
   /// [0, elseEnd) when r is not a range.
   std::pair<Value, Value> rangeOr(Value r, Value offset, Value elseEnd) {
-    OpBuilder &b = e.b;
-    Location loc = e.loc;
-    Value isRange =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, r, numRanges);
-    SmallVector<Type> types(2, b.getI32Type());
-    SmallVector<Value> se = e.emitIf(
-        isRange, types,
-        [&]() -> SmallVector<Value> {
-          auto [start, end] = e.loadIndexRange(rangeBase, r);
-          if (offset)
-            start = arith::AddIOp::create(b, loc, start, offset);
-          return {start, end};
-        },
-        [&]() -> SmallVector<Value> { return {e.cI32(0), elseEnd}; });
-    return {se[0], se[1]};
+    return e.indexRangeOr(rangeBase, numRanges, r, 0, elseEnd, [&](Value s) {
+      return offset ? arith::AddIOp::create(e.b, e.loc, s, offset).getResult()
+                    : s;
+    });
   }
 
   /// Cursor at key start + offset of range r (offset null or 0 unless r
