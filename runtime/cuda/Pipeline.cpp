@@ -251,12 +251,12 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
                                          "minfer_vs_accum"));
     }
   }
-  const int64_t bandTilesX = (NB + k::kBsTile - 1) / k::kBsTile;
+  const int64_t bandTilesX = (NB + k::kBsScoreTile - 1) / k::kBsScoreTile;
   auto scoreBand = [&](int64_t start) -> Status {
     ip.bandStart = static_cast<int32_t>(start);
     const int64_t rows = std::min<int64_t>(plan.bandRows, NB - start);
     return impl.launch(f.scores, (unsigned)bandTilesX,
-                       (unsigned)((rows + k::kBsTile - 1) / k::kBsTile), bsN,
+                       (unsigned)((rows + k::kBsScoreTile - 1) / k::kBsScoreTile), bsN,
                        k::kBsScoreThreads, 0, stream, args, "minfer_bs_scores");
   };
   const bool oneBand = plan.bandRows >= NB;

@@ -271,7 +271,8 @@ Status makePlan(const PlanRequest &req, CallPlan *out) {
   p.selCap = roundUp(p.selCap, 4); // 16-byte aligned lists
   // A block-sparse row (NB scores) is staged in shared memory when it fits.
   p.bsSelectSmem = p.nbPad * 4;
-  p.bsRowInSmem = p.bsSelectSmem + 4096 <= req.smemOptin;
+  // 12 KiB: minfer_bs_select's static shared memory (TopKShared, TopKBitmaps).
+  p.bsRowInSmem = p.bsSelectSmem + 12288 <= req.smemOptin;
   if (!p.bsRowInSmem)
     p.bsSelectSmem = 0;
 

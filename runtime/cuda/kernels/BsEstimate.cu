@@ -4,8 +4,8 @@
 //   minfer_bs_pool_*    grid (NB, max(bsCount, kvCount), 2): 64-token means of
 //                       Q (z = 0, per bs head) and K (z = 1, per kv head the
 //                       bs heads read), over the block's real tokens;
-//   minfer_bs_scores    grid (NB / 64, bandRows / 64, bsCount): the causal
-//                       64x64 tiles of scale * pooledQ . pooledK^T for the
+//   minfer_bs_scores    grid (NB / 128, bandRows / 128, bsCount): the causal
+//                       128x128 tiles of scale * pooledQ . pooledK^T for the
 //                       query-block rows [bandStart, bandStart + bandRows),
 //                       fp32 FMA (pooled values are f32; tensor cores would
 //                       round them), into a [bandRows][nbPad] scratch;
@@ -66,15 +66,21 @@ MINFER_BS_POOL(__half, f16, 128)
 
 extern "C" __global__ void __launch_bounds__(kBsScoreThreads)
     minfer_bs_scores(IndexParams p) {
-  constexpr int kDc = 32;             // head-dim slice staged per step
-  constexpr int kLd = kBsTile + 4;    // keeps rows 16-byte aligned
-  // Transposed ([d][row]) so each thread reads its 4 rows / 4 columns of a
-  // step with one 16-byte load each: 2 loads per 16 FMAs.
+  // A 128x128 output tile per CTA, 8x8 per thread (rows ty*4 + {0..3} and
+  // 64 + ty*4 + {0..3}, columns likewise with tx): four 16-byte shared loads
+  // per 64 FMAs. The 64x64 tile with 4x4 per thread it replaces needed two
+  // per 16 and was shared-memory-bound (ncu, N = 1M: L1 70 %, 6.2 ms).
+  constexpr int kT = kBsScoreTile, kHalf = kT / 2;
+  constexpr int kDc = 16;          // head-dim slice staged per step
+  constexpr int kLd = kT + 4;      // keeps rows 16-byte aligned
+  static_assert(kBsScoreThreads == 256 && kT == 128, "16x16 threads, 8x8 each");
+  // Transposed ([d][row]) so a thread's 4 consecutive rows / columns of a
+  // step are one 16-byte load.
   __shared__ __align__(16) float As[kDc][kLd], Bs[kDc][kLd];
   const int NB = p.numBlocks, D = p.headDim, slot = blockIdx.z;
-  const int mLocal0 = blockIdx.y * kBsTile;
-  const int m0 = p.bandStart + mLocal0, n0 = blockIdx.x * kBsTile;
-  const int mLast = min(min(m0 + kBsTile, p.bandStart + p.bandRows), NB) - 1;
+  const int mLocal0 = blockIdx.y * kT;
+  const int m0 = p.bandStart + mLocal0, n0 = blockIdx.x * kT;
+  const int mLast = min(min(m0 + kT, p.bandStart + p.bandRows), NB) - 1;
   if (m0 >= NB || n0 > mLast)
     return; // outside the band or entirely above the block diagonal
   const float *pq = reinterpret_cast<const float *>(p.bsPooledQ) +
@@ -82,41 +88,57 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads)
   const float *pk = reinterpret_cast<const float *>(p.bsPooledK) +
                     (int64_t)p.head[p.bsHead[slot]].bsKvSlot * NB * D;
   const int tid = threadIdx.x, ty = tid >> 4, tx = tid & 15;
-  float acc[4][4] = {};
+  float acc[8][8] = {};
   for (int d0 = 0; d0 < D; d0 += kDc) {
-    // Coalesced global reads along d; the transposed stores conflict, but
-    // they are 1/64 of the shared-memory traffic.
-    for (int x = tid; x < kBsTile * kDc; x += kBsScoreThreads) {
-      const int r = x / kDc, c = x % kDc;
-      As[c][r] = m0 + r < NB ? pq[(int64_t)(m0 + r) * D + d0 + c] : 0.0f;
-      Bs[c][r] = n0 + r < NB ? pk[(int64_t)(n0 + r) * D + d0 + c] : 0.0f;
+    // 16-byte global reads along d (4 threads per row); D % 16 == 0.
+    for (int x = tid; x < kT * kDc / 4; x += kBsScoreThreads) {
+      const int r = x / (kDc / 4), c = (x % (kDc / 4)) * 4;
+      const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+      const float4 a =
+          m0 + r < NB
+              ? *reinterpret_cast<const float4 *>(pq + (int64_t)(m0 + r) * D + d0 + c)
+              : zero;
+      const float4 b =
+          n0 + r < NB
+              ? *reinterpret_cast<const float4 *>(pk + (int64_t)(n0 + r) * D + d0 + c)
+              : zero;
+      As[c][r] = a.x, As[c + 1][r] = a.y, As[c + 2][r] = a.z, As[c + 3][r] = a.w;
+      Bs[c][r] = b.x, Bs[c + 1][r] = b.y, Bs[c + 2][r] = b.z, Bs[c + 3][r] = b.w;
     }
     __syncthreads();
-#pragma unroll 8
+#pragma unroll 4
     for (int dd = 0; dd < kDc; ++dd) {
-      const float4 a = *reinterpret_cast<const float4 *>(&As[dd][ty * 4]);
-      const float4 b = *reinterpret_cast<const float4 *>(&Bs[dd][tx * 4]);
-      const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+      float av[8], bv[8];
+      *reinterpret_cast<float4 *>(av) = *reinterpret_cast<const float4 *>(&As[dd][ty * 4]);
+      *reinterpret_cast<float4 *>(av + 4) =
+          *reinterpret_cast<const float4 *>(&As[dd][kHalf + ty * 4]);
+      *reinterpret_cast<float4 *>(bv) = *reinterpret_cast<const float4 *>(&Bs[dd][tx * 4]);
+      *reinterpret_cast<float4 *>(bv + 4) =
+          *reinterpret_cast<const float4 *>(&Bs[dd][kHalf + tx * 4]);
 #pragma unroll
-      for (int u = 0; u < 4; ++u)
+      for (int u = 0; u < 8; ++u)
 #pragma unroll
-        for (int v = 0; v < 4; ++v)
+        for (int v = 0; v < 8; ++v)
           acc[u][v] += av[u] * bv[v];
     }
     __syncthreads();
   }
+  // Rows of the band only; columns in 16-byte stores up to the padded row
+  // (nbPad % 4 == 0; columns >= NB are never read by the selection).
   float *out = reinterpret_cast<float *>(p.bsScores) +
                (int64_t)slot * p.bandRows * p.nbPad;
 #pragma unroll
-  for (int u = 0; u < 4; ++u) {
-    const int ml = mLocal0 + ty * 4 + u;
+  for (int u = 0; u < 8; ++u) {
+    const int ml = mLocal0 + (u >> 2) * kHalf + ty * 4 + (u & 3);
     if (ml >= p.bandRows || p.bandStart + ml >= NB)
       continue;
 #pragma unroll
-    for (int v = 0; v < 4; ++v) {
-      const int n = n0 + tx * 4 + v;
-      if (n < NB)
-        out[(int64_t)ml * p.nbPad + n] = p.scale * acc[u][v];
+    for (int h = 0; h < 2; ++h) {
+      const int n = n0 + h * kHalf + tx * 4;
+      if (n < p.nbPad)
+        *reinterpret_cast<float4 *>(out + (int64_t)ml * p.nbPad + n) =
+            make_float4(p.scale * acc[u][4 * h], p.scale * acc[u][4 * h + 1],
+                        p.scale * acc[u][4 * h + 2], p.scale * acc[u][4 * h + 3]);
     }
   }
 }
@@ -124,6 +146,7 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads)
 extern "C" __global__ void __launch_bounds__(kBsSelectThreads)
     minfer_bs_select(IndexParams p) {
   __shared__ TopKShared sm;
+  __shared__ TopKBitmaps bm;
   const int ml = blockIdx.x, slot = blockIdx.y;
   const int m = p.bandStart + ml;
   if (m >= p.numBlocks)
@@ -162,7 +185,7 @@ extern "C" __global__ void __launch_bounds__(kBsSelectThreads)
     scores = rowBuf;
   }
   int32_t *sel = reinterpret_cast<int32_t *>(scores);
-  ctaTopK<kBsSelectThreads>(scores, m + 1, k, 0, sel, sm);
+  ctaTopK<kBsSelectThreads>(scores, m + 1, k, 0, sel, sm, &bm);
 
   // Selected blocks (ascending) -> merged ranges, numbered by a scan.
   int base = 0;

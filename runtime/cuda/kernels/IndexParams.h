@@ -41,8 +41,10 @@ constexpr int kTopkChunk = 8192;
 constexpr int kTopkBins = 2048;
 constexpr int kTopkPasses = 3;
 constexpr int kBsScoreThreads = 256;
-/// Rows/cols of one pooled-score tile.
+/// Band rows of the block-sparse score scratch are a multiple of this.
 constexpr int kBsTile = 64;
+/// Rows/cols of the pooled-score tile of one minfer_bs_scores CTA.
+constexpr int kBsScoreTile = 128;
 
 enum HeadKind : int32_t {
   kHeadDense = 0,

@@ -14,6 +14,10 @@
 // plus the first `kRem` (by index) whose prefix is equal, compacting them in
 // index order with a CTA scan. One CTA reads the n scores 2-5 times from
 // global memory (L2 for the block-sparse rows), with no sort at all.
+// Rows of up to 16K scores (block-sparse rows up to N = 1M) take a shorter
+// path, topKByBitmaps: once few elements share the k-th largest key's
+// prefix, only those are read again, and the indices are written from
+// bitmaps with a single CTA scan.
 //
 // The output may alias the scores (selections are written in place): the
 // element that lands in out[pos] has index >= pos, and a tile's keys are all
@@ -31,6 +35,16 @@ struct TopKShared {
   unsigned hist[256];
   unsigned long long scan[32];
   unsigned digit, gt, eq;
+};
+
+/// Rows of up to kTopKBitmapElems scores take ctaTopK's bitmap path:
+/// bitmaps of the selected / candidate elements and the candidates' indices.
+constexpr int kTopKBitmapElems = 16384;
+constexpr int kTopKCandidates = 2048;
+struct TopKBitmaps {
+  uint32_t sel[kTopKBitmapElems / 32], cand[kTopKBitmapElems / 32];
+  uint16_t index[kTopKCandidates];
+  unsigned count;
 };
 
 /// Adds 1 to hist[bin] for each active lane, one shared atomic per distinct
@@ -73,11 +87,195 @@ __device__ __forceinline__ void loadKeys4(const float *scores, int i0, int n,
       key[e] = kInfKey;
 }
 
+/// After a histogram pass: the digit whose bin holds the kRem-th largest
+/// remaining element, how many remaining elements lie in higher bins (gt) and
+/// in that bin (eq). Every thread calls it; it ends with everyone having read
+/// the answer, so the next pass may reset the histogram.
+template <int kThreads>
+__device__ __forceinline__ void chooseDigit(TopKShared &sm, uint32_t kRem,
+                                            uint32_t &digit, uint32_t &gt,
+                                            uint32_t &eq) {
+  const int tid = threadIdx.x;
+  __syncthreads();
+  if (tid < 32) {
+    // Lane l owns bins [8l, 8l + 8); `above` counts elements in higher
+    // bins. Exactly one bin has above < kRem <= above + count.
+    unsigned c[8], tot = 0;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      c[j] = sm.hist[tid * 8 + j];
+      tot += c[j];
+    }
+    unsigned incl = tot; // suffix sum over lanes >= this one
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      unsigned y = __shfl_down_sync(0xFFFFFFFFu, incl, o);
+      if (tid + o < 32)
+        incl += y;
+    }
+    unsigned above = incl - tot;
+#pragma unroll
+    for (int j = 7; j >= 0; --j) {
+      if (above < kRem && above + c[j] >= kRem) {
+        sm.digit = tid * 8 + j;
+        sm.gt = above;
+        sm.eq = c[j];
+      }
+      above += c[j];
+    }
+  }
+  __syncthreads();
+  digit = sm.digit, gt = sm.gt, eq = sm.eq;
+  __syncthreads(); // everyone has read sm.* before the next pass resets it
+}
+
+/// Zeroes the histogram (all threads; the caller's barrier publishes it).
+template <int kThreads> __device__ __forceinline__ void clearHist(TopKShared &sm) {
+  for (int i = threadIdx.x; i < 256; i += kThreads)
+    sm.hist[i] = 0;
+}
+
+/// Key of element i (entries below `forced` count as +inf).
+__device__ __forceinline__ uint32_t loadKey(const float *scores, int i,
+                                            int forced) {
+  return i < forced ? kInfKey : orderedKey(scores[i]);
+}
+
+/// ctaTopK for rows of at most kTopKBitmapElems. Radix passes over the whole
+/// row run only until at most kTopKCandidates elements share the prefix of
+/// the k-th largest key (usually after one or two); one more pass marks the
+/// elements above the prefix in a bitmap and lists those sharing it (the
+/// candidates); the remaining radix passes read only the candidates; a
+/// single CTA scan over the bitmaps writes the indices in order. (The
+/// full-row select reads the row once per pass and compacts with one CTA
+/// scan per 4 x kThreads elements.) Same selection, ties to the lower index.
+template <int kThreads>
+__device__ void topKByBitmaps(const float *scores, int n, int k, int forced,
+                              int32_t *out, TopKShared &sm, TopKBitmaps &bm) {
+  const int tid = threadIdx.x, lane = tid & 31;
+  constexpr int kTile = kThreads * 4;
+  uint32_t prefix = 0, mask = 0, kRem = (uint32_t)k, digit, gt, eq;
+  int shift = 24;
+  for (;; shift -= 8) {
+    clearHist<kThreads>(sm);
+    __syncthreads();
+    for (int base = 0; base < n; base += kTile) {
+      uint32_t key[4];
+      bool valid[4];
+      loadKeys4(scores, base + tid * 4, n, forced, key, valid);
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        histAdd(sm.hist, (key[e] >> shift) & 0xFFu,
+                valid[e] && (key[e] & mask) == prefix);
+    }
+    chooseDigit<kThreads>(sm, kRem, digit, gt, eq);
+    prefix |= digit << shift;
+    mask |= 0xFFu << shift;
+    kRem -= gt;
+    if (eq == kRem || eq <= (uint32_t)kTopKCandidates || shift == 0)
+      break; // uniform: every thread read the same eq
+  }
+  // Undecided elements sharing the prefix are listed for further passes;
+  // otherwise they are all selected (eq == kRem) or exact ties.
+  const bool listed = eq != kRem && shift > 0;
+  if (tid == 0)
+    bm.count = 0;
+  __syncthreads();
+
+  // One element per thread and step: a warp's ballot is one bitmap word.
+  const int nWords = (n + 31) / 32;
+  for (int i0 = 0; i0 < nWords * 32; i0 += kThreads) {
+    const int i = i0 + tid;
+    const bool valid = i < n;
+    const uint32_t m = valid ? loadKey(scores, i, forced) & mask : 0u;
+    const unsigned selBits = __ballot_sync(0xFFFFFFFFu, valid && m > prefix);
+    const unsigned candBits = __ballot_sync(0xFFFFFFFFu, valid && m == prefix);
+    if (lane == 0) {
+      bm.sel[i >> 5] = selBits;
+      bm.cand[i >> 5] = candBits;
+    }
+    if (listed) {
+      unsigned at = 0;
+      if (lane == 0 && candBits)
+        at = atomicAdd(&bm.count, (unsigned)__popc(candBits));
+      at = __shfl_sync(0xFFFFFFFFu, at, 0);
+      if ((candBits >> lane) & 1u)
+        bm.index[at + __popc(candBits & ((1u << lane) - 1u))] = (uint16_t)i;
+    }
+  }
+  __syncthreads();
+
+  if (listed) {
+    const int count = (int)bm.count; // == eq <= kTopKCandidates
+    for (shift -= 8; shift >= 0 && eq != kRem; shift -= 8) {
+      clearHist<kThreads>(sm);
+      __syncthreads();
+      for (int c0 = 0; c0 < count; c0 += kThreads) {
+        const int c = c0 + tid;
+        const bool valid = c < count;
+        const uint32_t key = valid ? loadKey(scores, bm.index[c], forced) : 0u;
+        histAdd(sm.hist, (key >> shift) & 0xFFu,
+                valid && (key & mask) == prefix);
+      }
+      chooseDigit<kThreads>(sm, kRem, digit, gt, eq);
+      prefix |= digit << shift;
+      mask |= 0xFFu << shift;
+      kRem -= gt;
+    }
+    // Re-mark the candidates under the final prefix.
+    for (int w = tid; w < nWords; w += kThreads)
+      bm.cand[w] = 0;
+    __syncthreads();
+    for (int c = tid; c < count; c += kThreads) {
+      const int i = bm.index[c];
+      const uint32_t m = loadKey(scores, i, forced) & mask;
+      if (m > prefix)
+        atomicOr(&bm.sel[i >> 5], 1u << (i & 31));
+      else if (m == prefix)
+        atomicOr(&bm.cand[i >> 5], 1u << (i & 31));
+    }
+    __syncthreads();
+  }
+  // All keys are read: `out` may alias the scores from here on. Selected:
+  // every `sel` element and the first kRem `cand` elements by index (all of
+  // them unless they are exact ties).
+  // Thread t owns words [t W, t W + W); one scan gives its first slots.
+  const int wordsPer = (nWords + kThreads - 1) / kThreads;
+  const int w0 = min(tid * wordsPer, nWords), w1 = min(w0 + wordsPer, nWords);
+  unsigned long long local = 0;
+  for (int w = w0; w < w1; ++w)
+    local += ((unsigned long long)__popc(bm.sel[w]) << 32) |
+             (unsigned long long)__popc(bm.cand[w]);
+  unsigned long long total;
+  const unsigned long long before =
+      blockExclusiveScan<kThreads>(local, &total, sm.scan);
+  uint32_t selB = (uint32_t)(before >> 32), tieB = (uint32_t)before;
+  for (int w = w0; w < w1; ++w) {
+    const uint32_t sw = bm.sel[w];
+    uint32_t any = sw | bm.cand[w];
+    while (any) {
+      const int b = __ffs(any) - 1;
+      any &= any - 1;
+      if ((sw >> b) & 1u) {
+        out[selB + min(tieB, kRem)] = w * 32 + b;
+        ++selB;
+      } else {
+        if (tieB < kRem)
+          out[selB + tieB] = w * 32 + b;
+        ++tieB;
+      }
+    }
+  }
+  __syncthreads();
+}
+
 /// Writes min(k, n) indices (ascending) to out. Every thread of the CTA must
-/// call it with the same arguments; k >= 1.
+/// call it with the same arguments; k >= 1. With `bm`, rows of up to
+/// kTopKBitmapElems take topKByBitmaps.
 template <int kThreads>
 __device__ void ctaTopK(const float *scores, int n, int k, int forced,
-                        int32_t *out, TopKShared &sm) {
+                        int32_t *out, TopKShared &sm,
+                        TopKBitmaps *bm = nullptr) {
   const int tid = threadIdx.x;
   if (k >= n) {
     for (int i = tid; i < n; i += kThreads)
@@ -85,11 +283,14 @@ __device__ void ctaTopK(const float *scores, int n, int k, int forced,
     __syncthreads();
     return;
   }
+  if (bm && n <= kTopKBitmapElems) {
+    topKByBitmaps<kThreads>(scores, n, k, forced, out, sm, *bm);
+    return;
+  }
   constexpr int kTile = kThreads * 4;
   uint32_t prefix = 0, mask = 0, kRem = (uint32_t)k;
   for (int shift = 24; shift >= 0; shift -= 8) {
-    for (int i = tid; i < 256; i += kThreads)
-      sm.hist[i] = 0;
+    clearHist<kThreads>(sm);
     __syncthreads();
     // Trip count uniform across the warp: histAdd needs all 32 lanes.
     for (int base = 0; base < n; base += kTile) {
@@ -101,40 +302,11 @@ __device__ void ctaTopK(const float *scores, int n, int k, int forced,
         histAdd(sm.hist, (key[e] >> shift) & 0xFFu,
                 valid[e] && (key[e] & mask) == prefix);
     }
-    __syncthreads();
-    if (tid < 32) {
-      // Lane l owns bins [8l, 8l + 8); `above` counts elements in higher
-      // bins. Exactly one bin has above < kRem <= above + count.
-      unsigned c[8], tot = 0;
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        c[j] = sm.hist[tid * 8 + j];
-        tot += c[j];
-      }
-      unsigned incl = tot; // suffix sum over lanes >= this one
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        unsigned y = __shfl_down_sync(0xFFFFFFFFu, incl, o);
-        if (tid + o < 32)
-          incl += y;
-      }
-      unsigned above = incl - tot;
-#pragma unroll
-      for (int j = 7; j >= 0; --j) {
-        if (above < kRem && above + c[j] >= kRem) {
-          sm.digit = tid * 8 + j;
-          sm.gt = above;
-          sm.eq = c[j];
-        }
-        above += c[j];
-      }
-    }
-    __syncthreads();
-    const uint32_t digit = sm.digit, gt = sm.gt, eq = sm.eq;
+    uint32_t digit, gt, eq;
+    chooseDigit<kThreads>(sm, kRem, digit, gt, eq);
     prefix |= digit << shift;
     mask |= 0xFFu << shift;
     kRem -= gt;
-    __syncthreads(); // everyone has read sm.* before the next pass resets it
     if (eq == kRem)
       break; // all elements with this prefix are selected: no tie to break
   }
