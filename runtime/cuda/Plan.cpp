@@ -269,10 +269,15 @@ Status makePlan(const PlanRequest &req, CallPlan *out) {
       }
   }
   p.selCap = roundUp(p.selCap, 4); // 16-byte aligned lists
-  // A block-sparse row (NB scores) is staged in shared memory when it fits.
+  // A block-sparse row (NB scores) longer than the top-k's bitmap path takes
+  // is staged in shared memory when it fits: the full-row radix select reads
+  // it 2-5 times. Shorter rows are read from L2 by the bitmap path (once or
+  // twice in full), which then runs more CTAs per SM (H100, N = 1M: index
+  // 8.4 -> 7.4 ms random, 10.4 -> 9.7 ms structured; tuning.md).
   p.bsSelectSmem = p.nbPad * 4;
   // 12 KiB: minfer_bs_select's static shared memory (TopKShared, TopKBitmaps).
-  p.bsRowInSmem = p.bsSelectSmem + 12288 <= req.smemOptin;
+  p.bsRowInSmem = p.NB > k::kTopKBitmapElems &&
+                  p.bsSelectSmem + 12288 <= req.smemOptin;
   if (!p.bsRowInSmem)
     p.bsSelectSmem = 0;
 

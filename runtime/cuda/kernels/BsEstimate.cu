@@ -10,9 +10,10 @@
 //                       fp32 FMA (pooled values are f32; tensor cores would
 //                       round them), into a [bandRows][nbPad] scratch;
 //   minfer_bs_select    grid (bandRows, bsCount): per row m, the top
-//                       min(top_k, m + 1) of blocks 0..m (ctaTopK over the
-//                       row staged in shared memory when it fits, ties to
-//                       the lower block), then the selected blocks as ranges
+//                       min(top_k, m + 1) of blocks 0..m (ctaTopK, ties to
+//                       the lower block; rows longer than kTopKBitmapElems
+//                       staged in shared memory when they fit, Plan.cpp),
+//                       then the selected blocks as ranges
 //                       [64 b, min(64 b + 64, e)), adjacent ones merged.
 // The host walks the rows in bands so the score scratch stays within its
 // memory budget at any N (NB^2 floats would be 1 GiB per head at N = 1M).
@@ -175,8 +176,8 @@ extern "C" __global__ void __launch_bounds__(kBsSelectThreads)
   float *scores = reinterpret_cast<float *>(p.bsScores) +
                   ((int64_t)slot * p.bandRows + ml) * p.nbPad;
   if (p.bsRowInSmem) {
-    // The radix passes then read shared memory instead of L2 (the row is
-    // read 2-5 times; 64 KiB at N = 1M).
+    // The full-row radix passes then read shared memory instead of L2 (the
+    // row is read 2-5 times).
     extern __shared__ __align__(16) float rowBuf[];
     for (int i = tid * 4; i < m + 1; i += kBsSelectThreads * 4)
       *reinterpret_cast<float4 *>(rowBuf + i) =

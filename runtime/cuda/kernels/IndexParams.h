@@ -41,6 +41,9 @@ constexpr int kTopkChunk = 8192;
 constexpr int kTopkBins = 2048;
 constexpr int kTopkPasses = 3;
 constexpr int kBsScoreThreads = 256;
+/// Rows of up to this many scores take the CTA top-k's bitmap path
+/// (TopK.cuh, topKByBitmaps): block-sparse rows up to N = 1M.
+constexpr int kTopKBitmapElems = 16384;
 /// Band rows of the block-sparse score scratch are a multiple of this.
 constexpr int kBsTile = 64;
 /// Rows/cols of the pooled-score tile of one minfer_bs_scores CTA.

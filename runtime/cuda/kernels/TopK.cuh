@@ -37,9 +37,9 @@ struct TopKShared {
   unsigned digit, gt, eq;
 };
 
-/// Rows of up to kTopKBitmapElems scores take ctaTopK's bitmap path:
-/// bitmaps of the selected / candidate elements and the candidates' indices.
-constexpr int kTopKBitmapElems = 16384;
+/// Rows of up to kTopKBitmapElems (IndexParams.h) scores take ctaTopK's
+/// bitmap path: bitmaps of the selected / candidate elements and the
+/// candidates' indices.
 constexpr int kTopKCandidates = 2048;
 struct TopKBitmaps {
   uint32_t sel[kTopKBitmapElems / 32], cand[kTopKBitmapElems / 32];
