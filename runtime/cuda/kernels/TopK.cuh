@@ -135,6 +135,46 @@ template <int kThreads> __device__ __forceinline__ void clearHist(TopKShared &sm
     sm.hist[i] = 0;
 }
 
+/// A radix select in progress: the prefix of the k-th largest key so far
+/// (`mask`: its known bits), how many elements above it are still to be
+/// selected (kRem) and how many share it (eq).
+struct RadixState {
+  uint32_t prefix, mask, kRem, eq;
+};
+
+/// After a histogram pass over the bits at `shift`: extends the prefix by
+/// the digit that holds the kRem-th largest remaining element.
+template <int kThreads>
+__device__ __forceinline__ void takeDigit(TopKShared &sm, int shift,
+                                          RadixState &st) {
+  uint32_t digit, gt;
+  chooseDigit<kThreads>(sm, st.kRem, digit, gt, st.eq);
+  st.prefix |= digit << shift;
+  st.mask |= 0xFFu << shift;
+  st.kRem -= gt;
+}
+
+/// One radix pass over the whole row: histogram of the 8 bits at `shift` of
+/// the elements sharing st.prefix, then takeDigit.
+template <int kThreads>
+__device__ void rowRadixPass(const float *scores, int n, int forced, int shift,
+                             RadixState &st, TopKShared &sm) {
+  constexpr int kTile = kThreads * 4;
+  clearHist<kThreads>(sm);
+  __syncthreads();
+  // Trip count uniform across the warp: histAdd needs all 32 lanes.
+  for (int base = 0; base < n; base += kTile) {
+    uint32_t key[4];
+    bool valid[4];
+    loadKeys4(scores, base + threadIdx.x * 4, n, forced, key, valid);
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      histAdd(sm.hist, (key[e] >> shift) & 0xFFu,
+              valid[e] && (key[e] & st.mask) == st.prefix);
+  }
+  takeDigit<kThreads>(sm, shift, st);
+}
+
 /// Key of element i (entries below `forced` count as +inf).
 __device__ __forceinline__ uint32_t loadKey(const float *scores, int i,
                                             int forced) {
@@ -153,31 +193,18 @@ template <int kThreads>
 __device__ void topKByBitmaps(const float *scores, int n, int k, int forced,
                               int32_t *out, TopKShared &sm, TopKBitmaps &bm) {
   const int tid = threadIdx.x, lane = tid & 31;
-  constexpr int kTile = kThreads * 4;
-  uint32_t prefix = 0, mask = 0, kRem = (uint32_t)k, digit, gt, eq;
+  RadixState st{0u, 0u, (uint32_t)k, 0u};
   int shift = 24;
   for (;; shift -= 8) {
-    clearHist<kThreads>(sm);
-    __syncthreads();
-    for (int base = 0; base < n; base += kTile) {
-      uint32_t key[4];
-      bool valid[4];
-      loadKeys4(scores, base + tid * 4, n, forced, key, valid);
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        histAdd(sm.hist, (key[e] >> shift) & 0xFFu,
-                valid[e] && (key[e] & mask) == prefix);
-    }
-    chooseDigit<kThreads>(sm, kRem, digit, gt, eq);
-    prefix |= digit << shift;
-    mask |= 0xFFu << shift;
-    kRem -= gt;
-    if (eq == kRem || eq <= (uint32_t)kTopKCandidates || shift == 0)
+    rowRadixPass<kThreads>(scores, n, forced, shift, st, sm);
+    if (st.eq == st.kRem || st.eq <= (uint32_t)kTopKCandidates || shift == 0)
       break; // uniform: every thread read the same eq
   }
   // Undecided elements sharing the prefix are listed for further passes;
   // otherwise they are all selected (eq == kRem) or exact ties.
-  const bool listed = eq != kRem && shift > 0;
+  const bool listed = st.eq != st.kRem && shift > 0;
+  // Aliases: the candidate passes below extend the prefix.
+  const uint32_t &prefix = st.prefix, &mask = st.mask, &kRem = st.kRem;
   if (tid == 0)
     bm.count = 0;
   __syncthreads();
@@ -207,7 +234,7 @@ __device__ void topKByBitmaps(const float *scores, int n, int k, int forced,
 
   if (listed) {
     const int count = (int)bm.count; // == eq <= kTopKCandidates
-    for (shift -= 8; shift >= 0 && eq != kRem; shift -= 8) {
+    for (shift -= 8; shift >= 0 && st.eq != st.kRem; shift -= 8) {
       clearHist<kThreads>(sm);
       __syncthreads();
       for (int c0 = 0; c0 < count; c0 += kThreads) {
@@ -217,10 +244,7 @@ __device__ void topKByBitmaps(const float *scores, int n, int k, int forced,
         histAdd(sm.hist, (key >> shift) & 0xFFu,
                 valid && (key & mask) == prefix);
       }
-      chooseDigit<kThreads>(sm, kRem, digit, gt, eq);
-      prefix |= digit << shift;
-      mask |= 0xFFu << shift;
-      kRem -= gt;
+      takeDigit<kThreads>(sm, shift, st);
     }
     // Re-mark the candidates under the final prefix.
     for (int w = tid; w < nWords; w += kThreads)
@@ -288,28 +312,13 @@ __device__ void ctaTopK(const float *scores, int n, int k, int forced,
     return;
   }
   constexpr int kTile = kThreads * 4;
-  uint32_t prefix = 0, mask = 0, kRem = (uint32_t)k;
+  RadixState st{0u, 0u, (uint32_t)k, 0u};
   for (int shift = 24; shift >= 0; shift -= 8) {
-    clearHist<kThreads>(sm);
-    __syncthreads();
-    // Trip count uniform across the warp: histAdd needs all 32 lanes.
-    for (int base = 0; base < n; base += kTile) {
-      uint32_t key[4];
-      bool valid[4];
-      loadKeys4(scores, base + tid * 4, n, forced, key, valid);
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        histAdd(sm.hist, (key[e] >> shift) & 0xFFu,
-                valid[e] && (key[e] & mask) == prefix);
-    }
-    uint32_t digit, gt, eq;
-    chooseDigit<kThreads>(sm, kRem, digit, gt, eq);
-    prefix |= digit << shift;
-    mask |= 0xFFu << shift;
-    kRem -= gt;
-    if (eq == kRem)
+    rowRadixPass<kThreads>(scores, n, forced, shift, st, sm);
+    if (st.eq == st.kRem)
       break; // all elements with this prefix are selected: no tie to break
   }
+  const uint32_t prefix = st.prefix, mask = st.mask, kRem = st.kRem;
 
   // Compaction in index order. Counters are packed (greater << 32 | equal).
   unsigned long long carry = 0;
