@@ -97,6 +97,13 @@ KernelEmitter::emitIf(Value cond, TypeRange types,
   return SmallVector<Value>(ifOp.getResults());
 }
 
+Value KernelEmitter::warpgroupRank() {
+  return arith::RemUIOp::create(b, loc, tid, cIdx(128));
+}
+Value KernelEmitter::warpgroupFirstRow() {
+  return arith::MulIOp::create(b, loc, warpgroup, cIdx(kernel::kBlockM));
+}
+
 Value KernelEmitter::keyBufferRow(Value buffer) {
   return arith::MulIOp::create(b, loc, buffer, cIdx(cfg.blockN));
 }
@@ -586,7 +593,7 @@ LoopState emitPairedKeyLoops(KernelEmitter &e) {
       createPairedTileStream(e, PairedTiles::Shared);
   state = emitKeyLoop(e, *shared, {e.cfg.stages, Value(), [&] { e.barrier(); }},
                       &state);
-  e.copyTid = arith::RemUIOp::create(e.b, e.loc, e.tid, e.cIdx(128));
+  e.copyTid = e.warpgroupRank();
   e.copyThreads = 128;
   auto warpgroupSync = [&] { e.warpgroupBarrier(); };
   for (PairedTiles which : {PairedTiles::Own, PairedTiles::Rest}) {

@@ -107,6 +107,11 @@ public:
   // its own tiles.
   Value copyTid;
   int64_t copyThreads = 0;
+  /// This thread's rank in its warpgroup (tid % 128) and the warpgroup's
+  /// first query row in the CTA (64 warpgroup), both index: paired query
+  /// blocks, where each warpgroup owns a 64-row block.
+  Value warpgroupRank();
+  Value warpgroupFirstRow();
   // CTA coordinates.
   Value qBlock;    ///< index m
   Value qRowStart; ///< i32 64 m

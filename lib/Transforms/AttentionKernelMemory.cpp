@@ -337,9 +337,8 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
   int64_t rows = cfg.blockM, threads = cfg.threads();
   if (perWarpgroup) {
     warpgroupBarrier();
-    rank = arith::RemUIOp::create(b, loc, tid, cIdx(128));
-    firstRow = arith::MulIOp::create(b, loc, warpgroup,
-                                     cIdx(::minfer::kernel::kBlockM));
+    rank = warpgroupRank();
+    firstRow = warpgroupFirstRow();
     rows = ::minfer::kernel::kBlockM;
     threads = 128;
   } else {

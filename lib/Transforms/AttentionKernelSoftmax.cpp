@@ -73,11 +73,8 @@ SmallVector<Value> KernelEmitter::maskScores(ArrayRef<Value> s,
   // Paired query blocks: the first row of this warpgroup's block.
   Value firstRow = qRowStart;
   if (cfg.pairsQueryBlocks())
-    firstRow = arith::AddIOp::create(
-        b, loc, qRowStart,
-        toI32(arith::MulIOp::create(
-            b, loc, warpgroup,
-            cIdx(::minfer::kernel::kBlockM))));
+    firstRow =
+        arith::AddIOp::create(b, loc, qRowStart, toI32(warpgroupFirstRow()));
   Value onDiagonal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
                                            lastKey, firstRow);
   Value needMask = arith::OrIOp::create(b, loc, pastLimit, onDiagonal);
