@@ -209,7 +209,8 @@ struct TileConfig {
   /// their blocks (the local window, sinks, heavy-hitter columns), so K/V
   /// traffic per FLOP drops by up to half, as for 128-row dense CTAs.
   /// Measured on an H100 it still ties or loses (tuning.md): L2 traffic falls
-  /// by a third, but the 64-row kernel is latency-, not L2-bound.
+  /// by a third to a half, but its CTA-wide barriers and two CTAs per SM cost
+  /// what that saves the 64-row kernel, which is bound by L2->SM bandwidth.
   bool pairsQueryBlocks() const {
     return kind != KernelKind::Dense && blockM == 2 * kBlockM;
   }
