@@ -122,6 +122,28 @@ TEST(CudaPlan, TinyBudgetStillPlansOneHeadAndBands) {
   EXPECT_LT(p.bandRows, p.NB); // the scores need several bands
 }
 
+TEST(CudaPlan, BlockSparseRowsStagedOnlyPastTheBitmapTopK) {
+  // Rows of up to kTopKBitmapElems blocks (N <= 1M) are read from L2 by the
+  // selection's bitmap path; longer rows are staged in shared memory when
+  // they fit the opt-in limit, and read from L2 when they do not.
+  LayerPatterns layer = {HeadPattern::blockSparse(100)};
+  for (int64_t N : {int64_t(4096), int64_t(1) << 20, (int64_t(1) << 20) + 64,
+                    int64_t(1) << 21, int64_t(1) << 23}) {
+    AttentionTensors t = shape(1, 1, N);
+    PlanRequest r;
+    r.tensors = &t;
+    r.patterns = &layer;
+    r.budget = int64_t(1) << 40;
+    r.smemOptin = 227 * 1024;
+    CallPlan p;
+    MINFER_ASSERT_OK(makePlan(r, &p));
+    const bool longRow = p.NB > kernels::kTopKBitmapElems;
+    const bool fits = p.nbPad * 4 + 12288 <= r.smemOptin;
+    EXPECT_EQ(p.bsRowInSmem, longRow && fits) << N;
+    EXPECT_EQ(p.bsSelectSmem, p.bsRowInSmem ? p.nbPad * 4 : 0) << N;
+  }
+}
+
 TEST(CudaPlan, HugeLastQFallsBackToFlushes) {
   LayerPatterns layer = {HeadPattern::verticalSlash(10, 10, 65536)};
   CallPlan p;
