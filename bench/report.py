@@ -4,7 +4,9 @@
 Inputs, both produced in the same run on the same GPU:
   --bench   Google Benchmark JSON of minfer-bench (--benchmark_format=json)
   --anchor  JSON lines of ../shared/bench/dense_anchor.py (PyTorch SDPA flash / cuDNN)
-Outputs: --table results.md, --plot time_vs_n.png (log-log, one line per implementation).
+Outputs: --table results.md (ending with issue 6's targets checked on this run; the N <= 16K fallback
+target on --fallback-bench, a run with --benchmark_repetitions), --plot time_vs_n.png (log-log, one
+line per implementation).
 Benchmark names are "<impl>/<data>/n<N>/h<H>_<HKV>"; counters carry the per-stage times.
 """
 import argparse, json, math, struct, zlib
@@ -19,6 +21,7 @@ def load_bench(path):
         impl, data, n, hh = b["name"].split("/")[1:5] if b["name"].startswith("BM_") else b["name"].split("/")[:4]
         h, hkv = hh[1:].split("_")
         rows.append(dict(impl=impl, data=data, n=int(n[1:]), h=int(h), hkv=int(hkv),
+                         median=b.get("run_type") == "aggregate",
                          ms=b.get("total_ms", b["real_time"]), **{k: b[k] for k in
                          ("estimate_ms", "index_ms", "kernel_ms", "density", "tflops", "index_share", "fallback")
                          if k in b}))
@@ -72,6 +75,66 @@ def table(rows, anchor, device):
                      f"{cu['ms'] if cu else '-'} | {r['impl']} | {r['ms']:.3f} | {stages} | "
                      f"{r.get('density', float('nan')):.3f} | {total_tf:.0f} / {kernel_tf:.0f} | {vs_cu} | "
                      f"{ratio(fl)} | {ratio(cu)} |")
+    return "\n".join(lines) + "\n"
+
+
+def targets(rows, anchor, fallback_rows=None):
+    """Issue 6's targets, checked on this run's rows (rows that fell back to the dense kernel are not
+    sparse results and are left out of the sparse targets)."""
+    def cu(r):
+        return anchor.get(("sdpa_cudnn", r["n"], r["h"], r["hkv"]))
+
+    def fl(r):
+        return anchor.get(("sdpa_flash", r["n"], r["h"], r["hkv"]))
+
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+
+    sparse = [r for r in rows if r["impl"] in ("bs", "vs") and r["n"] >= 131072 and not r.get("fallback")]
+    lines = ["", "## Targets (issue 6), from this run", ""]
+    vs1m = [(r, r["ms"] / cu(r)["ms"]) for r in sparse
+            if r["impl"] == "vs" and r["data"] == "structured" and r["n"] == 1048576 and cu(r)]
+    if vs1m:
+        worst = max(x for _, x in vs1m)
+        lines.append(f"- VS total at 1M tokens, structured data, <= 0.075x cuDNN time: "
+                     + ", ".join(f"H{r['h']}/{r['hkv']} {r['ms']:.1f} / {cu(r)['ms']:.1f} ms = {x:.3f}x"
+                                 for r, x in vs1m) + f" -- {verdict(worst <= 0.075)}")
+    dense = [(r, fl(r)["ms"] / r["ms"]) for r in rows
+             if r["impl"] == "dense" and 16384 <= r["n"] <= 131072 and fl(r)]
+    if dense:
+        lo = min(x for _, x in dense)
+        lines.append(f"- Dense kernel >= 1.0x sdpa_flash at 16K-128K: {lo:.2f}-{max(x for _, x in dense):.2f}x "
+                     f"-- {verdict(lo >= 1.0)}")
+    vs = [r for r in sparse if r["impl"] == "vs" and "index_ms" in r]
+    if vs:
+        idx = max(r["index_ms"] / r["ms"] for r in vs)
+        both = max((r["index_ms"] + r.get("estimate_ms", 0)) / r["ms"] for r in vs)
+        lines.append(f"- Index construction <= 5 % of VS total at N >= 128K: at most {100 * idx:.1f} % "
+                     f"({100 * both:.1f} % with the estimate) -- {verdict(both <= 0.05)}")
+    ratios = []
+    for r in sparse:
+        c = cu(r)
+        if c and "tflops" in c:
+            total_tf, kernel_tf = retained_tflops(r)
+            ratios.append((r, total_tf / c["tflops"], kernel_tf / c["tflops"]))
+    if ratios:
+        kmin, kmax = min(k for _, _, k in ratios), max(k for _, _, k in ratios)
+        tmin, tmax = min(t for _, t, _ in ratios), max(t for _, t, _ in ratios)
+        meeting = sum(1 for _, _, k in ratios if k >= 0.9)
+        lines.append(f"- Retained TFLOP/s of the BS and VS kernels >= 0.9x cuDNN at N >= 128K: kernel-only "
+                     f"{kmin:.2f}-{kmax:.2f}x, over the total time {tmin:.2f}-{tmax:.2f}x ({meeting} of "
+                     f"{len(ratios)} cases reach 0.9x kernel-only) -- {verdict(kmin >= 0.9)}")
+    # Short calls (0.1-4 ms) need medians of repetitions: single means vary by up to 15 %.
+    med = [r for r in (fallback_rows or []) if r.get("median")]
+    short = {(r["h"], r["hkv"], r["data"], r["n"]): r["ms"] for r in med if r["impl"] == "dense" and r["n"] <= 16384}
+    fb = [r["ms"] / short[(r["h"], r["hkv"], r["data"], r["n"])] for r in med
+          if r["impl"] != "dense" and (r["h"], r["hkv"], r["data"], r["n"]) in short]
+    if fb:
+        lines.append(f"- Every pattern <= 1.05x the dense kernel at N <= 16K (automatic fallback; medians of "
+                     f"repetitions, results-fallback.md): at most {max(fb):.3f}x -- {verdict(max(fb) <= 1.05)}")
+    else:
+        lines.append("- Every pattern <= 1.05x the dense kernel at N <= 16K: judged on medians of repetitions "
+                     "(--fallback-bench, results-fallback.md), not on this run's single means")
     return "\n".join(lines) + "\n"
 
 
@@ -160,10 +223,13 @@ def main():
     ap.add_argument("--bench", required=True, nargs="+"); ap.add_argument("--anchor", required=True)
     ap.add_argument("--table", default="results.md"); ap.add_argument("--plot", default="time_vs_n.png")
     ap.add_argument("--fallback", help="also write the N <= 16384 fallback table here")
+    ap.add_argument("--fallback-bench", help="minfer-bench JSON with --benchmark_repetitions for N <= 16384 "
+                    "(the fallback target is judged on its medians)")
     a = ap.parse_args()
     rows = [r for path in a.bench for r in load_bench(path)]
     anchor, device = load_anchor(a.anchor)
-    md = table(rows, anchor, device)
+    fallback_rows = load_bench(a.fallback_bench) if a.fallback_bench else None
+    md = table(rows, anchor, device) + targets(rows, anchor, fallback_rows)
     keys = sorted({(r["h"], r["hkv"], r["data"]) for r in rows})
     if keys:
         # The fullest series; ties go to structured data (where vertical-slash is
