@@ -222,7 +222,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True, nargs="+"); ap.add_argument("--anchor", required=True)
     ap.add_argument("--table", default="results.md"); ap.add_argument("--plot", default="time_vs_n.png")
-    ap.add_argument("--fallback", help="also write the N <= 16384 fallback table here")
+    ap.add_argument("--fallback", help="also write the N <= 16384 fallback table here (from --fallback-bench "
+                    "when given)")
     ap.add_argument("--fallback-bench", help="minfer-bench JSON with --benchmark_repetitions for N <= 16384 "
                     "(the fallback target is judged on its medians)")
     a = ap.parse_args()
@@ -241,7 +242,7 @@ def main():
             md += "\nPlot legend (top-right swatches, top to bottom): " + ", ".join(legend) + "\n"
     open(a.table, "w").write(md)
     if a.fallback:
-        open(a.fallback, "w").write(fallback_table(rows, device))
+        open(a.fallback, "w").write(fallback_table(fallback_rows or rows, device))
     print(md)
 
 
