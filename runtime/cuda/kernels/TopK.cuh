@@ -87,14 +87,26 @@ __device__ __forceinline__ void loadKeys4(const float *scores, int i0, int n,
       key[e] = kInfKey;
 }
 
-/// After a histogram pass: the digit whose bin holds the kRem-th largest
-/// remaining element, how many remaining elements lie in higher bins (gt) and
-/// in that bin (eq). Every thread calls it; it ends with everyone having read
-/// the answer, so the next pass may reset the histogram.
-template <int kThreads>
-__device__ __forceinline__ void chooseDigit(TopKShared &sm, uint32_t kRem,
-                                            uint32_t &digit, uint32_t &gt,
-                                            uint32_t &eq) {
+/// Zeroes the histogram (all threads; the caller's barrier publishes it).
+template <int kThreads> __device__ __forceinline__ void clearHist(TopKShared &sm) {
+  for (int i = threadIdx.x; i < 256; i += kThreads)
+    sm.hist[i] = 0;
+}
+
+/// A radix select in progress: the prefix of the k-th largest key so far
+/// (`mask`: its known bits), how many elements above it are still to be
+/// selected (kRem) and how many share it (eq).
+struct RadixState {
+  uint32_t prefix, mask, kRem, eq;
+};
+
+/// After a histogram pass over the bits at `shift`: extends the prefix by
+/// the digit whose bin holds the kRem-th largest remaining element, and
+/// counts the elements in higher bins (taken off kRem) and in that bin (eq).
+/// Every thread calls it; it ends with everyone having read the answer, so
+/// the next pass may reset the histogram.
+__device__ __forceinline__ void takeDigit(TopKShared &sm, int shift,
+                                          RadixState &st) {
   const int tid = threadIdx.x;
   __syncthreads();
   if (tid < 32) {
@@ -116,7 +128,7 @@ __device__ __forceinline__ void chooseDigit(TopKShared &sm, uint32_t kRem,
     unsigned above = incl - tot;
 #pragma unroll
     for (int j = 7; j >= 0; --j) {
-      if (above < kRem && above + c[j] >= kRem) {
+      if (above < st.kRem && above + c[j] >= st.kRem) {
         sm.digit = tid * 8 + j;
         sm.gt = above;
         sm.eq = c[j];
@@ -125,33 +137,11 @@ __device__ __forceinline__ void chooseDigit(TopKShared &sm, uint32_t kRem,
     }
   }
   __syncthreads();
-  digit = sm.digit, gt = sm.gt, eq = sm.eq;
-  __syncthreads(); // everyone has read sm.* before the next pass resets it
-}
-
-/// Zeroes the histogram (all threads; the caller's barrier publishes it).
-template <int kThreads> __device__ __forceinline__ void clearHist(TopKShared &sm) {
-  for (int i = threadIdx.x; i < 256; i += kThreads)
-    sm.hist[i] = 0;
-}
-
-/// A radix select in progress: the prefix of the k-th largest key so far
-/// (`mask`: its known bits), how many elements above it are still to be
-/// selected (kRem) and how many share it (eq).
-struct RadixState {
-  uint32_t prefix, mask, kRem, eq;
-};
-
-/// After a histogram pass over the bits at `shift`: extends the prefix by
-/// the digit that holds the kRem-th largest remaining element.
-template <int kThreads>
-__device__ __forceinline__ void takeDigit(TopKShared &sm, int shift,
-                                          RadixState &st) {
-  uint32_t digit, gt;
-  chooseDigit<kThreads>(sm, st.kRem, digit, gt, st.eq);
-  st.prefix |= digit << shift;
+  st.prefix |= sm.digit << shift;
   st.mask |= 0xFFu << shift;
-  st.kRem -= gt;
+  st.kRem -= sm.gt;
+  st.eq = sm.eq;
+  __syncthreads(); // everyone has read sm.* before the next pass resets it
 }
 
 /// One radix pass over the whole row: histogram of the 8 bits at `shift` of
@@ -172,7 +162,7 @@ __device__ void rowRadixPass(const float *scores, int n, int forced, int shift,
       histAdd(sm.hist, (key[e] >> shift) & 0xFFu,
               valid[e] && (key[e] & st.mask) == st.prefix);
   }
-  takeDigit<kThreads>(sm, shift, st);
+  takeDigit(sm, shift, st);
 }
 
 /// Key of element i (entries below `forced` count as +inf).
@@ -244,7 +234,7 @@ __device__ void topKByBitmaps(const float *scores, int n, int k, int forced,
         histAdd(sm.hist, (key >> shift) & 0xFFu,
                 valid && (key & mask) == prefix);
       }
-      takeDigit<kThreads>(sm, shift, st);
+      takeDigit(sm, shift, st);
     }
     // Re-mark the candidates under the final prefix.
     for (int w = tid; w < nWords; w += kThreads)
