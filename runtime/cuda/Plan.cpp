@@ -275,9 +275,8 @@ Status makePlan(const PlanRequest &req, CallPlan *out) {
   // twice in full), which then runs more CTAs per SM (H100, N = 1M: index
   // 8.4 -> 7.4 ms random, 10.4 -> 9.7 ms structured; tuning.md).
   p.bsSelectSmem = p.nbPad * 4;
-  // 12 KiB: minfer_bs_select's static shared memory (TopKShared, TopKBitmaps).
   p.bsRowInSmem = p.NB > k::kTopKBitmapElems &&
-                  p.bsSelectSmem + 12288 <= req.smemOptin;
+                  p.bsSelectSmem + k::kBsSelectStaticSmem <= req.smemOptin;
   if (!p.bsRowInSmem)
     p.bsSelectSmem = 0;
 

@@ -146,6 +146,8 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads)
 
 extern "C" __global__ void __launch_bounds__(kBsSelectThreads)
     minfer_bs_select(IndexParams p) {
+  static_assert(sizeof(TopKShared) + sizeof(TopKBitmaps) <= kBsSelectStaticSmem,
+                "Plan.cpp budgets kBsSelectStaticSmem for these");
   __shared__ TopKShared sm;
   __shared__ TopKBitmaps bm;
   const int ml = blockIdx.x, slot = blockIdx.y;

@@ -44,6 +44,10 @@ constexpr int kBsScoreThreads = 256;
 /// Rows of up to this many scores take the CTA top-k's bitmap path
 /// (TopK.cuh, topKByBitmaps): block-sparse rows up to N = 1M.
 constexpr int kTopKBitmapElems = 16384;
+/// Static shared memory minfer_bs_select may use (TopKShared + TopKBitmaps;
+/// BsEstimate.cu asserts it): the plan stages a row in dynamic shared memory
+/// only if both fit.
+constexpr int kBsSelectStaticSmem = 12288;
 /// Band rows of the block-sparse score scratch are a multiple of this.
 constexpr int kBsTile = 64;
 /// Rows/cols of the pooled-score tile of one minfer_bs_scores CTA.
