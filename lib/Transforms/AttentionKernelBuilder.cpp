@@ -23,9 +23,10 @@
 // the first prefetch of the loop fills only after everyone's Q is in
 // registers; the epilogue stages O there again after a final barrier.
 // The loop is an scf.for over the stream's tile count, or an scf.while on
-// the cursor for streams without one (paired query blocks'), with "tile
-// i + S - 1 exists" read from the load cursor. Paired query blocks run three
-// such loops (emitPairedKeyLoops).
+// the cursor for streams without one, with "tile i + S - 1 exists" read from
+// the load cursor. Paired query blocks instead run their merged tile list
+// through the TMA ring (emitPairedKeyLoops, AttentionKernelRing.cpp) and
+// use such a loop only for tiles past the list.
 //
 //===----------------------------------------------------------------------===//
 #include "minfer/Transforms/AttentionKernelBuilder.h"
@@ -145,6 +146,8 @@ mlir::minfer::getAttentionKernelArgTypes(MLIRContext *ctx,
   if (columns)
     types.push_back(i32);
   types.push_back(b.getF32Type());
+  if (cfg.pairsQueryBlocks()) // the K and V tensor maps
+    types.push_back(LLVM::LLVMPointerType::get(ctx));
   return types;
 }
 
@@ -196,6 +199,8 @@ void bindArguments(KernelEmitter &e, Block &entry) {
   if (columns)
     e.maxColumns = args[n++];
   e.scaleLog2e = args[n++];
+  if (cfg.pairsQueryBlocks())
+    e.tensorMaps = args[n++];
 }
 
 /// Thread and CTA coordinates, base offsets, the shared-memory view.
@@ -275,14 +280,16 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
       b, loc, arith::MulIOp::create(b, loc, batch, e.toIdx(e.kvHeads)), kvHead);
   e.kvBase = arith::MulIOp::create(
       b, loc, arith::MulIOp::create(b, loc, bhkv, e.seqLenIdx), d);
-  // The index has 64-row blocks: a paired CTA's first row is block 2 M.
+  e.kvHeadRow = e.toI32(bhkv);
+  // The index has 64-row blocks: a paired CTA's first row is block W M.
   e.indexBlocks = numBlocks;
   Value firstIndexBlock = e.qBlock;
   if (cfg.pairsQueryBlocks()) {
     e.indexBlocks = arith::DivUIOp::create(
         b, loc, e.addIdx(e.seqLenIdx, kernel::kBlockM - 1),
         e.cIdx(kernel::kBlockM));
-    firstIndexBlock = arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(2));
+    firstIndexBlock =
+        arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(cfg.queryBlocksPerCta()));
   }
   e.indexRow = arith::AddIOp::create(
       b, loc, arith::MulIOp::create(b, loc, bh, e.indexBlocks),
@@ -318,12 +325,13 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
                                 e.elemTy, MemRefLayoutAttrInterface(), wg);
   e.kvSmem =
       memref::ViewOp::create(b, loc, kvView, dyn, e.cIdx(0), ValueRange{});
-  if (listBytes) {
-    auto listView = MemRefType::get({listBytes / 4}, b.getI32Type(),
+  if (listBytes) { // after the ring's control words
+    int64_t control = cfg.ringControlBytes();
+    auto listView = MemRefType::get({(listBytes - control) / 4}, b.getI32Type(),
                                     MemRefLayoutAttrInterface(), wg);
     e.listSmem = memref::ViewOp::create(
-        b, loc, listView, dyn, e.cIdx(cfg.sharedBytes() - listBytes),
-        ValueRange{});
+        b, loc, listView, dyn,
+        e.cIdx(cfg.sharedBytes() - listBytes + control), ValueRange{});
   }
 }
 
@@ -577,30 +585,101 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
   return done;
 }
 
-/// Paired query blocks (TileConfig::pairsQueryBlocks): warp 0 writes the tile
-/// lists (AttentionKernelPairedSchedule.cpp), then the CTA computes the
-/// shared tiles (CTA barriers, all threads copy, `stages` buffers) and each
-/// warpgroup its own tiles, then any tiles past the listed steps (its named
-/// barrier, its 128 threads copy, one buffer: stage w).
+/// Paired query blocks (TileConfig::pairsQueryBlocks): warp 0 writes the
+/// merged tile list (AttentionKernelPairedSchedule.cpp) and thread 0 starts
+/// the TMA ring (AttentionKernelRing.cpp); each warpgroup then walks the whole
+/// list, computing the tiles its block visits from their ring stage and
+/// releasing every stage when done with it (no CTA barrier in the loop).
+/// Tiles past the listed steps, if any: after a CTA barrier (the ring's
+/// stages are free then), each warpgroup's own single-stage loop under its
+/// named barrier, its 128 threads copying with cp.async into stage w.
 LoopState emitPairedKeyLoops(KernelEmitter &e) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto onThreadZero = [&](function_ref<void()> body) {
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.tid, e.cIdx(0));
+    e.emitIf(first, TypeRange{}, [&]() -> SmallVector<Value> {
+      body();
+      return {};
+    }, []() -> SmallVector<Value> { return {}; });
+  };
   e.loadQueryTile();
-  writePairedTileLists(e);
-  e.waitGroups(0); // the Q tile, too
-  e.barrier();
+  writePairedTileList(e);
+  TileRing ring(e);
+  onThreadZero([&] { ring.init(); });
+  ring.acquireTensorMaps();
+  e.waitGroups(0); // the Q tile
+  e.barrier();     // Q, the list and the barriers visible to all
+  Value count = pairedListCount(e);
+  onThreadZero([&] { ring.issue(count, e.kvHeadRow); });
+
   LoopState state;
   initAccumulators(e, state);
-  std::unique_ptr<TileStream> shared =
-      createPairedTileStream(e, PairedTiles::Shared);
-  state = emitKeyLoop(e, *shared, {e.cfg.stages, Value(), [&] { e.barrier(); }},
-                      &state);
+  SmallVector<Value> init{e.cI32(0)};
+  init.append(state.flatten());
+  SmallVector<Type> types;
+  for (Value v : init)
+    types.push_back(v.getType());
+  auto unflatten = [&](ValueRange v) {
+    return LoopState::unflatten(v, 0, 0, 0, e.dTiles);
+  };
+  auto loop = scf::WhileOp::create(
+      b, loc, types, init,
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                           args[0], count);
+        scf::ConditionOp::create(b, loc, more, args);
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value step = args[0];
+        LoopState st = unflatten(args.drop_front());
+        PairedEntry entry = readPairedEntry(e, step);
+        SmallVector<Value> carried = st.flatten();
+        // Every warpgroup waits for every tile's K, computed or not: the
+        // mbarrier waits go by phase parity, so a warpgroup must not pass a
+        // tile's phase before it completed (it could otherwise run S tiles
+        // ahead and take phase q - 2 for q). No extra coupling: a tile
+        // lands only once the one S steps before was released by all.
+        ring.wait(step, /*value=*/false);
+        SmallVector<Value> next = e.emitIf(
+            entry.visits, TypeRange(ValueRange(carried)),
+            [&]() -> SmallVector<Value> {
+              LoopState t = st;
+              KeyTile tile{entry.start, entry.limit, Value(), Value()};
+              emitTileCompute(e, {}, tile, ring.stageOf(step), t,
+                              [&](TileStep at) {
+                                if (at == TileStep::ValuesNext)
+                                  ring.wait(step, /*value=*/true);
+                              });
+              return t.flatten();
+            },
+            [&]() -> SmallVector<Value> { return carried; });
+        ring.release(step, count, e.kvHeadRow);
+        SmallVector<Value> yielded{
+            arith::AddIOp::create(b, loc, step, e.cI32(1))};
+        yielded.append(next);
+        scf::YieldOp::create(b, loc, yielded);
+      });
+  state = unflatten(loop.getResults().drop_front());
+
   e.copyTid = e.warpgroupRank();
   e.copyThreads = 128;
-  auto warpgroupSync = [&] { e.warpgroupBarrier(); };
-  for (PairedTiles which : {PairedTiles::Own, PairedTiles::Rest}) {
-    std::unique_ptr<TileStream> stream = createPairedTileStream(e, which);
-    state = emitKeyLoop(e, *stream, {1, e.warpgroup, warpgroupSync}, &state);
-  }
-  return state;
+  SmallVector<Value> carried = state.flatten();
+  SmallVector<Value> after = e.emitIf(
+      pairedRestPending(e), TypeRange(ValueRange(carried)),
+      [&]() -> SmallVector<Value> {
+        e.barrier(); // both warpgroups are done with the ring's stages
+        std::unique_ptr<TileStream> rest = createPairedRestStream(e);
+        LoopState done = emitKeyLoop(
+            e, *rest, {1, e.warpgroup, [&] { e.warpgroupBarrier(); }}, &state);
+        LoopState out;
+        out.softmax = done.softmax;
+        out.acc = done.acc;
+        return out.flatten();
+      },
+      [&]() -> SmallVector<Value> { return carried; });
+  return unflatten(after);
 }
 
 void emitKernelBody(KernelEmitter &e) {

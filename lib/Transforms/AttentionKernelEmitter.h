@@ -12,7 +12,8 @@
 //   AttentionKernelMemory.cpp     cp.async global->shared tiles, epilogue
 //                                 stores
 //   AttentionKernelSchedule.cpp   which key tiles a query block visits
-//   AttentionKernelPairedSchedule.cpp  ... and two paired query blocks
+//   AttentionKernelPairedSchedule.cpp  ... and 2 or 4 paired query blocks
+//   AttentionKernelRing.cpp       their TMA + mbarrier ring of K/V tiles
 //   AttentionKernelBuilder.cpp    kernel signature, prologue, pipelined loop
 //
 // Every register-level loop is a C++ loop, so register arrays (fragments,
@@ -55,10 +56,6 @@ struct KeyTile {
   Value split;    ///< i32 tile row where the second segment begins, or null
   Value shift;    ///< i32 key offset of the second segment's rows
   Value limit2;   ///< i32 key limit of the second segment
-  /// Paired query blocks (TileConfig::pairsQueryBlocks), tiles both
-  /// warpgroups visit: the key limit of the shared load (the larger limit of
-  /// the two; `limit` is this warpgroup's). Null otherwise: loads to limit.
-  Value loadLimit;
   bool packable() const { return static_cast<bool>(split); }
 };
 
@@ -97,6 +94,7 @@ public:
   Value seqLen, heads, kvHeads;   ///< i32
   Value maxRanges, maxColumns;    ///< i32 or null
   Value scaleLog2e;               ///< f32
+  Value tensorMaps; ///< !llvm.ptr to the K and V tensor maps (paired only)
 
   // Thread coordinates (index): warp, lane, g = lane / 4, t = lane % 4,
   // warpgroup = warp / 4 (wgmma kernels; null otherwise).
@@ -117,6 +115,7 @@ public:
   Value qRowStart; ///< i32 64 m
   Value qBase;     ///< index: element offset of Q/O row 64 m of (b, h)
   Value kvBase;    ///< index: element offset of key 0 of (b, h / group)
+  Value kvHeadRow; ///< i32: b Hkv + h / group, the tensor maps' outer coordinate
   Value indexRow;  ///< index: (b H + h) NB + m, row of the sparse index
                    ///< (m = 2 M, the first of the pair, for paired blocks)
   Value indexBlocks; ///< index: NB, 64-row query blocks of the index
@@ -276,17 +275,55 @@ public:
 };
 
 //===--- paired query blocks (AttentionKernelPairedSchedule.cpp) ---------===//
-/// Warp 0 walks the merge of the two query blocks' index rows (up to
-/// TileConfig::kPairedListSteps steps) and writes the tile lists to
-/// `listSmem`; the caller publishes them with a CTA barrier.
-void writePairedTileLists(KernelEmitter &e);
-/// The tiles a key loop of paired query blocks visits: from the lists, those
-/// both blocks visit (the whole CTA computes them) or this warpgroup's own;
-/// then this warpgroup's tiles past the listed steps (Rest; none unless a
-/// pair has more than kPairedListSteps merge steps).
-enum class PairedTiles { Shared, Own, Rest };
-std::unique_ptr<TileStream> createPairedTileStream(KernelEmitter &e,
-                                                   PairedTiles which);
+/// Warp 0 walks the merge of the W query blocks' index rows (up to
+/// TileConfig::pairedListSteps() steps) and writes the merged tile list to
+/// `listSmem`; the caller publishes it with a CTA barrier.
+void writePairedTileList(KernelEmitter &e);
+/// The number of listed tiles (i32), and whether either block has tiles past
+/// them (i1).
+Value pairedListCount(KernelEmitter &e);
+Value pairedRestPending(KernelEmitter &e);
+/// Element offset (index) in `listSmem` of the entry of list step `step` (i32).
+Value pairedEntryOffset(KernelEmitter &e, Value step);
+/// Entry `step` as this warpgroup sees it: the tile's first key, this block's
+/// key limit and whether this block visits the tile (i1).
+struct PairedEntry {
+  Value start, limit, visits;
+};
+PairedEntry readPairedEntry(KernelEmitter &e, Value step);
+/// This warpgroup's tiles past the listed steps (none unless a pair has more
+/// than pairedListSteps() merge steps).
+std::unique_ptr<TileStream> createPairedRestStream(KernelEmitter &e);
+
+//===--- the TMA ring of paired query blocks (AttentionKernelRing.cpp) ---===//
+/// Tile t of the merged list goes to K/V stage t % stages; `step` values
+/// are i32 list steps.
+class TileRing {
+public:
+  explicit TileRing(KernelEmitter &e);
+  /// Thread 0 only: initializes the mbarriers and the issue counter (the
+  /// caller publishes them with a CTA barrier).
+  void init();
+  /// Lane 0 of each warp (the only TMA issuers): acquire the tensor maps
+  /// through the tensormap proxy (the host wrote them before the launch).
+  void acquireTensorMaps();
+  /// Issues every tile below `count` whose stage is free (any thread; the
+  /// prologue's thread 0 and each warp's lane 0 after a release).
+  void issue(Value count, Value kvHeadRow);
+  /// Waits until the K (or V, `value`) of list step `step` landed. Every
+  /// thread waits for every step's K, in order (parity waits must not skip a
+  /// phase); V only where it computes the tile.
+  void wait(Value step, bool value);
+  /// This warp is done with step `step`: lane 0 arrives on its stage's empty
+  /// barrier, then issues what became free.
+  void release(Value step, Value count, Value kvHeadRow);
+  /// The stage (index) of list step `step`.
+  Value stageOf(Value step);
+
+private:
+  KernelEmitter &e;
+  Value controlAddr, entriesAddr, keyStage0; ///< i32 shared addresses
+};
 
 } // namespace mlir::minfer::detail
 

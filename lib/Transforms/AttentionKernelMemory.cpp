@@ -201,12 +201,8 @@ void KernelEmitter::copyKeyRowsContiguous(Value buffer, TileParts parts,
       });
 }
 
-void KernelEmitter::loadKeyTile(const KeyTile &computed, Value buffer,
+void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer,
                                 TileParts parts) {
-  // Paired query blocks load up to the larger limit of the two blocks.
-  KeyTile tile = computed;
-  if (tile.loadLimit)
-    tile.limit = tile.loadLimit;
   ChunkMap map(cfg, cfg.blockN, copyThreads);
   auto tileRow = [&](int64_t p) {
     Value row0 =

@@ -1,29 +1,27 @@
 //===- AttentionKernelPairedSchedule.cpp - two query blocks' tiles -------===//
 //
 // The key tiles of a CTA of paired query blocks (TileConfig::pairsQueryBlocks,
-// block-sparse, 128 rows): warpgroup w computes query block 2 M + w from its
-// own index row. The two walks over the index rows are merged in key order,
-// and each step of the merge is a tile both blocks visit (shared) or a tile
-// of one block only (own). Warp 0 walks at most kPairedListSteps steps of the
-// merge and writes three lists to shared memory (writePairedTileLists); the
-// kernel then runs three key loops (AttentionKernelBuilder.cpp): the shared
-// tiles, loaded once and computed by both warpgroups under CTA barriers; then
-// per warpgroup, under its own barrier, its own listed tiles and the tiles
-// of its walk past the listed steps (Rest: none unless a pair has more
-// steps). A warpgroup never waits for a tile it does not compute, and the
-// list loops read a tile with two or three shared-memory loads.
+// block-sparse, W = 2 or 4 blocks of 64 rows): warpgroup w computes query
+// block W M + w from its own index row. The W walks over the index rows are
+// merged in key order; each step of the merge is a tile that one or more
+// blocks visit. Warp 0 walks at most TileConfig::pairedListSteps() steps and
+// writes them to shared memory as
+// one list, each entry with its mask of visiting blocks
+// (writePairedTileList). The kernel streams the listed tiles through its
+// TMA ring (AttentionKernelRing.cpp), so a tile both blocks visit is loaded
+// once; then each warpgroup computes the tiles of its walk past the listed
+// steps (RestStream: none unless a pair has more steps), without sharing.
 //
-// Why not merge on the fly: a single merged loop in which a warpgroup skipped
-// the other's tiles idled at the CTA barrier, and walking the merge in every
-// warp at every tile cost 38 % more instructions than the 64-row kernel
-// (ncu); both lost to 64-row CTAs (bench/results/tuning.md).
+// Why a list written up front rather than a merge on the fly: walking the
+// merge in every warp at every tile cost 38 % more instructions than the
+// 64-row kernel (ncu, bench/results/tuning.md), and the ring's producer
+// needs the start of a tile several steps ahead of the consumers.
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include <array>
 
 using namespace mlir;
 using namespace mlir::minfer::detail;
@@ -31,28 +29,34 @@ using namespace mlir::minfer::detail;
 namespace {
 /// Start of a finished walk; larger than any key, and + 64 stays positive.
 constexpr int64_t kDone = 0x7fff0000;
-constexpr int64_t kSteps = TileConfig::kPairedListSteps;
-/// Element offsets in `listSmem`: header (shared count, own counts of blocks
-/// 2 M and 2 M + 1, the walks' cursors after the listed steps), the lists.
-constexpr int64_t kSharedCount = 0, kOwnCount[2] = {1, 2}, kRestCursor = 3;
-constexpr int64_t kSharedList = TileConfig::kPairedListHeader;
-constexpr int64_t kOwnList[2] = {kSharedList + 3 * kSteps,
-                                 kSharedList + 5 * kSteps};
+/// Element offsets in `listSmem`: header (listed count, the W walks'
+/// cursors after the listed steps, whether any walk goes on), the entries
+/// (TileConfig::pairedEntryWords each).
+constexpr int64_t kListCount = 0, kRestCursor = 1;
+constexpr int64_t kEntries = TileConfig::kPairedListHeader;
+constexpr int64_t kMaxWalks = 4;
+int64_t restPendingAt(const TileConfig &cfg) {
+  return kRestCursor + 3 * cfg.queryBlocksPerCta();
+}
+static_assert(kRestCursor + 3 * kMaxWalks < kEntries,
+              "header overlaps the entries");
 
-/// Whether this thread computes query block 2 M + 1 (i1).
-Value isUpper(KernelEmitter &e) {
-  return arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::ne,
-                               e.warpgroup, e.cIdx(0));
+/// `values[w]` for this thread's warpgroup w (a select chain).
+Value ofWarpgroup(KernelEmitter &e, ArrayRef<Value> values) {
+  Value out = values[0];
+  for (size_t w = 1; w < values.size(); ++w)
+    out = arith::SelectOp::create(
+        e.b, e.loc,
+        arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq, e.warpgroup,
+                              e.cIdx(w)),
+        values[w], out);
+  return out;
 }
 Value loadList(KernelEmitter &e, Value at) {
   return memref::LoadOp::create(e.b, e.loc, e.listSmem, ValueRange{at});
 }
 void storeList(KernelEmitter &e, Value value, Value at) {
   memref::StoreOp::create(e.b, e.loc, value, e.listSmem, ValueRange{at});
-}
-Value notOf(KernelEmitter &e, Value i1) {
-  return arith::XOrIOp::create(e.b, e.loc, i1,
-                               arith::ConstantIntOp::create(e.b, e.loc, 1, 1));
 }
 void emitIfThen(KernelEmitter &e, Value cond, function_ref<void()> body) {
   e.emitIf(cond, TypeRange{}, [&]() -> SmallVector<Value> {
@@ -61,7 +65,7 @@ void emitIfThen(KernelEmitter &e, Value cond, function_ref<void()> body) {
   }, []() -> SmallVector<Value> { return {}; });
 }
 
-/// The walks over the two index rows. A walk's cursor is (r, t, end): at
+/// The walks over the W index rows. A walk's cursor is (r, t, end): at
 /// tile t of its range r, which ends at `end`; a finished walk has
 /// t = end = kDone. A walk goes over its ranges as RangeStream does without
 /// packing (an empty or inverted range is one fully masked tile), so each
@@ -70,24 +74,25 @@ void emitIfThen(KernelEmitter &e, Value cond, function_ref<void()> body) {
 /// are shared.
 struct IndexWalks {
   KernelEmitter &e;
-  Value numRanges[2], rangeBase[2];
+  int64_t walks; ///< W
+  SmallVector<Value, kMaxWalks> numRanges, rangeBase;
 
-  explicit IndexWalks(KernelEmitter &e) : e(e) {
+  explicit IndexWalks(KernelEmitter &e)
+      : e(e), walks(e.cfg.queryBlocksPerCta()) {
     OpBuilder &b = e.b;
     Location loc = e.loc;
-    Value second = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ult,
-        e.addIdx(arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(2)), 1),
-        e.indexBlocks);
-    for (int w = 0; w < 2; ++w) {
-      // Past the last query block, row 2 M + 1 reads row 2 M with no ranges.
+    Value first = arith::MulIOp::create(b, loc, e.qBlock, e.cIdx(walks));
+    for (int64_t w = 0; w < walks; ++w) {
+      // Past the last query block, row W M + w reads row W M, no ranges.
+      Value inRange = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ult, e.addIdx(first, w), e.indexBlocks);
       Value row = e.indexRow;
-      if (w == 1)
-        row = arith::SelectOp::create(b, loc, second, e.addIdx(row, 1), row);
+      if (w > 0)
+        row = arith::SelectOp::create(b, loc, inRange, e.addIdx(row, w), row);
       Value n = e.clampedIndexCount(e.rangeCount, row, e.maxRanges);
-      numRanges[w] =
-          w == 1 ? arith::SelectOp::create(b, loc, second, n, e.cI32(0)) : n;
-      rangeBase[w] = e.rangeBaseOf(row);
+      numRanges.push_back(
+          w > 0 ? arith::SelectOp::create(b, loc, inRange, n, e.cI32(0)) : n);
+      rangeBase.push_back(e.rangeBaseOf(row));
     }
   }
 
@@ -124,22 +129,26 @@ struct IndexWalks {
         });
   }
 
-  /// The merge of both walks, cursor (walk 0, walk 1): its current tile is
-  /// the smaller start; walk w visits it when it is there.
+  /// The merge of the walks, cursor (walk 0, ..., walk W - 1): its current
+  /// tile is the smallest start; walk w visits it when it is there.
   SmallVector<Value> mergeBegin() {
-    SmallVector<Value> c = walkAt(numRanges[0], rangeBase[0], e.cI32(0));
-    c.append(walkAt(numRanges[1], rangeBase[1], e.cI32(0)));
+    SmallVector<Value> c;
+    for (int64_t w = 0; w < walks; ++w)
+      c.append(walkAt(numRanges[w], rangeBase[w], e.cI32(0)));
     return c;
   }
   Value tileStart(ValueRange merge) {
-    return arith::MinSIOp::create(e.b, e.loc, merge[1], merge[4]);
+    Value start = merge[1];
+    for (int64_t w = 1; w < walks; ++w)
+      start = arith::MinSIOp::create(e.b, e.loc, start, merge[3 * w + 1]);
+    return start;
   }
-  std::array<Value, 2> visits(ValueRange merge) {
+  SmallVector<Value, kMaxWalks> visits(ValueRange merge) {
     Value start = tileStart(merge);
     Value live = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::slt,
                                        start, e.cI32(kDone));
-    std::array<Value, 2> out;
-    for (int w = 0; w < 2; ++w)
+    SmallVector<Value, kMaxWalks> out(walks);
+    for (int64_t w = 0; w < walks; ++w)
       out[w] = arith::AndIOp::create(
           e.b, e.loc, live,
           arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq,
@@ -149,68 +158,11 @@ struct IndexWalks {
   SmallVector<Value> mergeStep(ValueRange merge) {
     auto at = visits(merge);
     SmallVector<Value> out;
-    for (int w = 0; w < 2; ++w)
+    for (int64_t w = 0; w < walks; ++w)
       out.append(stepWalk(numRanges[w], rangeBase[w],
                           merge.slice(3 * w, 3), at[w]));
     return out;
   }
-};
-
-/// Reads one of the lists written by writePairedTileLists: the cursor is the
-/// entry index (i32), the count comes from the header; prefetches past the
-/// end read entry kSteps - 1 at most and are marked invalid by the loop. The
-/// loop is an scf.while on the cursor, not an scf.for over count(): with a
-/// counted loop LLVM's strength reduction keeps more addresses live and
-/// ptxas spilled 160 bytes at D = 128 (none this way).
-class PairedListStream final : public TileStream {
-public:
-  PairedListStream(KernelEmitter &e, PairedTiles which) : e(e), which(which) {
-    Value at = e.cIdx(kSharedCount);
-    if (which == PairedTiles::Own)
-      at = arith::SelectOp::create(e.b, e.loc, isUpper(e), e.cIdx(kOwnCount[1]),
-                                   e.cIdx(kOwnCount[0]));
-    numTiles = loadList(e, at);
-  }
-
-  Value count() override { return Value(); }
-  Value hasTile(ValueRange c) override {
-    return arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::slt, c[0],
-                                 numTiles);
-  }
-  SmallVector<Value> begin() override { return {e.cI32(0)}; }
-  SmallVector<Value> advance(ValueRange c) override {
-    return {arith::AddIOp::create(e.b, e.loc, c[0], e.cI32(1))};
-  }
-  unsigned cursorSize() const override { return 1; }
-
-  KeyTile describe(ValueRange c, Value) override {
-    OpBuilder &b = e.b;
-    Location loc = e.loc;
-    Value i = e.toIdx(arith::MinSIOp::create(b, loc, c[0], e.cI32(kSteps - 1)));
-    Value upper = isUpper(e);
-    if (which == PairedTiles::Shared) {
-      Value at = e.addIdx(arith::MulIOp::create(b, loc, i, e.cIdx(3)),
-                          kSharedList);
-      Value limit0 = loadList(e, e.addIdx(at, 1));
-      Value limit1 = loadList(e, e.addIdx(at, 2));
-      KeyTile tile{loadList(e, at),
-                   arith::SelectOp::create(b, loc, upper, limit1, limit0),
-                   Value(), Value()};
-      tile.loadLimit = arith::MaxSIOp::create(b, loc, limit0, limit1);
-      return tile;
-    }
-    Value list = arith::SelectOp::create(b, loc, upper, e.cIdx(kOwnList[1]),
-                                         e.cIdx(kOwnList[0]));
-    Value at = arith::AddIOp::create(
-        b, loc, list, arith::MulIOp::create(b, loc, i, e.cIdx(2)));
-    return KeyTile{loadList(e, at), loadList(e, e.addIdx(at, 1)), Value(),
-                   Value()};
-  }
-
-private:
-  KernelEmitter &e;
-  PairedTiles which;
-  Value numTiles; ///< i32
 };
 
 /// This warpgroup's walk from where the listed steps left it (the header),
@@ -218,11 +170,8 @@ private:
 class RestStream final : public TileStream {
 public:
   explicit RestStream(KernelEmitter &e) : e(e), walks(e) {
-    Value upper = isUpper(e);
-    count_ = arith::SelectOp::create(e.b, e.loc, upper, walks.numRanges[1],
-                                     walks.numRanges[0]);
-    base = arith::SelectOp::create(e.b, e.loc, upper, walks.rangeBase[1],
-                                   walks.rangeBase[0]);
+    count_ = ofWarpgroup(e, walks.numRanges);
+    base = ofWarpgroup(e, walks.rangeBase);
   }
   Value count() override { return Value(); }
   Value hasTile(ValueRange c) override {
@@ -230,8 +179,8 @@ public:
                                  e.cI32(kDone));
   }
   SmallVector<Value> begin() override {
-    Value first = arith::SelectOp::create(
-        e.b, e.loc, isUpper(e), e.cIdx(kRestCursor + 3), e.cIdx(kRestCursor));
+    Value first = e.addIdx(
+        arith::MulIOp::create(e.b, e.loc, e.warpgroup, e.cIdx(3)), kRestCursor);
     SmallVector<Value> c;
     for (int k = 0; k < 3; ++k)
       c.push_back(loadList(e, e.addIdx(first, k)));
@@ -252,7 +201,7 @@ private:
 };
 } // namespace
 
-void mlir::minfer::detail::writePairedTileLists(KernelEmitter &e) {
+void mlir::minfer::detail::writePairedTileList(KernelEmitter &e) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type i32 = b.getI32Type();
@@ -260,18 +209,19 @@ void mlir::minfer::detail::writePairedTileLists(KernelEmitter &e) {
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.warp, e.cIdx(0));
   emitIfThen(e, walker, [&] {
     IndexWalks walks(e);
+    const int64_t W = walks.walks, entryWords = e.cfg.pairedEntryWords();
     Value writer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                          e.lane, e.cIdx(0));
-    // Carried: (merge cursor, steps, shared count, own counts), all i32.
+    // Carried: (merge cursor, steps), all i32.
     SmallVector<Value> init = walks.mergeBegin();
     unsigned n = init.size();
-    init.append({e.cI32(0), e.cI32(0), e.cI32(0), e.cI32(0)});
+    init.push_back(e.cI32(0));
     SmallVector<Type> types(init.size(), i32);
     auto loop = scf::WhileOp::create(
         b, loc, types, init,
         [&](OpBuilder &, Location, ValueRange args) {
           Value room = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                             args[n], e.cI32(kSteps));
+                                             args[n], e.cI32(e.cfg.pairedListSteps()));
           Value live = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::slt,
               walks.tileStart(args.take_front(n)), e.cI32(kDone));
@@ -280,51 +230,79 @@ void mlir::minfer::detail::writePairedTileLists(KernelEmitter &e) {
         },
         [&](OpBuilder &, Location, ValueRange args) {
           ValueRange c = args.take_front(n);
-          Value count[3] = {args[n + 1], args[n + 2], args[n + 3]};
           auto at = walks.visits(c);
-          Value both = arith::AndIOp::create(b, loc, at[0], at[1]);
-          Value only[2] = {
-              arith::AndIOp::create(b, loc, at[0], notOf(e, at[1])),
-              arith::AndIOp::create(b, loc, at[1], notOf(e, at[0]))};
-          // Entry: shared (start, end 0, end 1) or own (start, end w).
-          auto entry = [&](int64_t list, Value k, int64_t size) {
-            return e.addIdx(
-                arith::MulIOp::create(b, loc, e.toIdx(k), e.cIdx(size)), list);
-          };
-          Value slot = arith::SelectOp::create(
-              b, loc, both, entry(kSharedList, count[0], 3),
-              arith::SelectOp::create(b, loc, only[0],
-                                      entry(kOwnList[0], count[1], 2),
-                                      entry(kOwnList[1], count[2], 2)));
-          Value limit = arith::SelectOp::create(b, loc, at[0], c[2], c[5]);
-          Value start = walks.tileStart(c);
+          // Entry: (start, end of walk 0 .. W - 1, mask).
+          Value mask = e.cI32(0);
+          SmallVector<Value> words{walks.tileStart(c)};
+          for (int64_t w = 0; w < W; ++w) {
+            mask = arith::OrIOp::create(
+                b, loc, mask,
+                arith::ShLIOp::create(
+                    b, loc, arith::ExtUIOp::create(b, loc, i32, at[w]),
+                    e.cI32(w)));
+            words.push_back(c[3 * w + 2]);
+          }
+          words.push_back(mask);
+          Value slot = pairedEntryOffset(e, args[n]);
           emitIfThen(e, writer, [&] {
-            storeList(e, start, slot);
-            storeList(e, limit, e.addIdx(slot, 1));
-            emitIfThen(e, both, [&] { storeList(e, c[5], e.addIdx(slot, 2)); });
+            for (int64_t k = 0; k < entryWords; ++k)
+              storeList(e, words[k], e.addIdx(slot, k));
           });
           SmallVector<Value> next = walks.mergeStep(c);
           next.push_back(arith::AddIOp::create(b, loc, args[n], e.cI32(1)));
-          Value kinds[3] = {both, only[0], only[1]};
-          for (int k = 0; k < 3; ++k)
-            next.push_back(arith::AddIOp::create(
-                b, loc, count[k], arith::ExtUIOp::create(b, loc, i32, kinds[k])));
           scf::YieldOp::create(b, loc, next);
         });
     ValueRange done = loop.getResults();
     emitIfThen(e, writer, [&] {
-      for (int k = 0; k < 3; ++k)
-        storeList(e, done[n + 1 + k], e.cIdx(kSharedCount + k));
+      storeList(e, done[n], e.cIdx(kListCount));
       for (unsigned k = 0; k < n; ++k)
         storeList(e, done[k], e.cIdx(kRestCursor + k));
+      // A walk goes on past the list while its start is not kDone.
+      Value pending = arith::ConstantIntOp::create(b, loc, 0, 1);
+      for (int64_t w = 0; w < W; ++w)
+        pending = arith::OrIOp::create(
+            b, loc, pending,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                  done[3 * w + 1], e.cI32(kDone)));
+      storeList(e, arith::ExtUIOp::create(b, loc, i32, pending),
+                e.cIdx(restPendingAt(e.cfg)));
     });
   });
 }
 
+Value mlir::minfer::detail::pairedListCount(KernelEmitter &e) {
+  return loadList(e, e.cIdx(kListCount));
+}
+
+Value mlir::minfer::detail::pairedRestPending(KernelEmitter &e) {
+  return arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::ne,
+                               loadList(e, e.cIdx(restPendingAt(e.cfg))),
+                               e.cI32(0));
+}
+
+Value mlir::minfer::detail::pairedEntryOffset(KernelEmitter &e, Value step) {
+  return e.addIdx(arith::MulIOp::create(e.b, e.loc, e.toIdx(step),
+                                        e.cIdx(e.cfg.pairedEntryWords())),
+                  kEntries);
+}
+
+PairedEntry mlir::minfer::detail::readPairedEntry(KernelEmitter &e,
+                                                  Value step) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value at = pairedEntryOffset(e, step);
+  Value limit = loadList(e, arith::AddIOp::create(b, loc, e.addIdx(at, 1),
+                                                  e.warpgroup));
+  Value bit = arith::ShLIOp::create(b, loc, e.cI32(1), e.toI32(e.warpgroup));
+  Value mask =
+      loadList(e, e.addIdx(at, e.cfg.pairedEntryWords() - 1));
+  Value visits = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne,
+      arith::AndIOp::create(b, loc, mask, bit), e.cI32(0));
+  return {loadList(e, at), limit, visits};
+}
+
 std::unique_ptr<TileStream>
-mlir::minfer::detail::createPairedTileStream(KernelEmitter &e,
-                                             PairedTiles which) {
-  if (which == PairedTiles::Rest)
-    return std::make_unique<RestStream>(e);
-  return std::make_unique<PairedListStream>(e, which);
+mlir::minfer::detail::createPairedRestStream(KernelEmitter &e) {
+  return std::make_unique<RestStream>(e);
 }

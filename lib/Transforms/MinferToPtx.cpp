@@ -2,15 +2,16 @@
 //
 // Lowers the gpu.modules of generated kernels to PTX:
 //   convert-scf-to-cf
-//   nvvm-attach-target{chip=<chip> features=+ptx80 O=<opt-level>}
+//   nvvm-attach-target{chip=<chip> features=+ptx80 (sm_90a: +ptx83)
+//                      O=<opt-level>}
 //   gpu.module(convert-nvgpu-to-nvvm, convert-gpu-to-nvvm,
 //              convert-nvvm-to-llvm, reconcile-unrealized-casts)
 //   gpu-module-to-binary{format=isa}
 // short-pointers=1 makes shared-memory pointers 32-bit (off by default, see
 // Pipelines.h). The default memref calling convention is kept (each memref<?xT>
 // is 5 kernel parameters, the ABI of TileConfig.h). scf must be cf before
-// convert-gpu-to-nvvm. PTX 8.0 is requested explicitly: LLVM's default PTX
-// version for sm_80/sm_90 would abort inside LLVM. The chip is checked here,
+// convert-gpu-to-nvvm. PTX 8.0 (sm_90a: 8.3) is requested explicitly: LLVM's
+// default PTX version for sm_80/sm_90 would abort inside LLVM. The chip is checked here,
 // so a typo gives a diagnostic instead.
 //
 //===----------------------------------------------------------------------===//
@@ -56,7 +57,9 @@ void mlir::minfer::buildMinferToPtxPipeline(OpPassManager &pm,
 
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
-  target.features = "+ptx80";
+  // sm_90a kernels need PTX 8.3 for fence.proxy.tensormap (the paired
+  // kernel's TMA ring, AttentionKernelRing.cpp).
+  target.features = options.chip == "sm_90a" ? "+ptx83" : "+ptx80";
   target.optLevel = options.optLevel;
   pm.addPass(createGpuNVVMAttachTarget(target));
 

@@ -7,7 +7,9 @@
 // 4-D/3-D/5-D operands are collapsed, which needs contiguous row-major
 // memrefs), grid (ceil(N / 64), H, B), TileConfig::threads() threads,
 // TileConfig::sharedBytes() of dynamic shared memory, then the i32 scalars and
-// f32 scale * log2(e). Unsupported operands are reported with emitOpError.
+// f32 scale * log2(e). Unsupported operands are reported with emitOpError;
+// so are paired block-sparse kernels (their TMA tensor maps come from the
+// runtime).
 //
 //===----------------------------------------------------------------------===//
 #include "minfer/Transforms/AttentionKernelBuilder.h"
@@ -149,6 +151,14 @@ struct OutlineTileKernelsPass final
     cfg.headDim = d;
     if (std::string err = cfg.validate(); !err.empty())
       return op->emitOpError() << "invalid kernel configuration: " << err;
+    // The paired kernels' last argument is a device pointer to TMA tensor
+    // maps, which the runtime encodes through the driver for each call;
+    // host IR has no way to build them.
+    if (cfg.pairsQueryBlocks())
+      return op->emitOpError()
+             << "paired block-sparse kernels (block-block-m=" << cfg.blockM
+             << ") read K and V through TMA tensor maps that only the minfer "
+                "runtime builds; outline 64-row block-sparse kernels instead";
 
     SmallVector<std::pair<StringRef, Value>> buffers = {{"query", ops.query},
                                                         {"key", ops.key},

@@ -10,7 +10,9 @@
 //   i64 stride (1) -- Q, K, V, O, then (block, vs) range_count, ranges,
 //   then (vs) column_count, column_index;
 //   then i32 seq_len, heads, kv_heads, (block, vs) i32 max_ranges,
-//   (vs) i32 max_columns, and f32 scale_log2e.
+//   (vs) i32 max_columns, and f32 scale_log2e;
+//   then (paired block-sparse) the device address of the K and V tensor
+//   maps, encoded here and copied to the workspace in stream order.
 // cuLaunchKernel takes an array of pointers to each parameter's value.
 //
 //===----------------------------------------------------------------------===//
@@ -49,15 +51,55 @@ public:
     f_ = v;
     ptrs_[n_++] = &f_;
   }
+  void ptr(CUdeviceptr p) {
+    p_ = p;
+    ptrs_[n_++] = &p_;
+  }
   void **data() { return ptrs_; }
 
 private:
   MemrefArg memrefs_[8];
   int32_t ints_[8] = {};
   float f_ = 0.0f;
-  void *ptrs_[8 * 5 + 8 + 1] = {};
+  CUdeviceptr p_ = 0;
+  void *ptrs_[8 * 5 + 8 + 2] = {};
   int numMemrefs_ = 0, numInts_ = 0, n_ = 0;
 };
+
+/// Encodes the tensor maps of a paired kernel (TileConfig.h's ABI: K then V,
+/// dims {D, N, B * Hkv}, box {64, 64, 1}, 128-byte swizzle, zero fill) and
+/// copies them to `a.tensorMaps` on `stream`. A small pageable copy is
+/// staged by the driver before the call returns, so `maps` may go out of
+/// scope; every call uses the same workspace slot, in stream order.
+Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
+                      const AttentionLaunch &a, CUstream stream) {
+  const DriverApi &api = *impl.api;
+  if (!api.cuTensorMapEncodeTiled)
+    return Status(ErrorCode::Unsupported,
+                  "the 128-row block-sparse kernel needs cuTensorMapEncodeTiled "
+                  "(a CUDA 12+ driver)");
+  if (!a.tensorMaps)
+    return Status(ErrorCode::InvalidArgument, "no workspace for the tensor maps");
+  alignas(128) uint64_t maps[2][kernel::TileConfig::kTensorMapBytes / 8] = {};
+  const uint64_t d = static_cast<uint64_t>(cfg.headDim);
+  const uint64_t n = static_cast<uint64_t>(a.seqLen);
+  const uint64_t dims[3] = {d, n, static_cast<uint64_t>(a.kvHeads * a.batches)};
+  const uint64_t strides[2] = {d * 2, n * d * 2}; // bytes, dims 1 and 2
+  const unsigned box[3] = {64, static_cast<unsigned>(cfg.blockN), 1};
+  const unsigned unit[3] = {1, 1, 1};
+  const int type = cfg.elem == kernel::ElemType::BF16 ? kTensorMapBfloat16
+                                                      : kTensorMapFloat16;
+  const CUdeviceptr src[2] = {a.k, a.v};
+  for (int i = 0; i < 2; ++i)
+    MINFER_RETURN_IF_ERROR(api.check(
+        api.cuTensorMapEncodeTiled(
+            maps[i], type, 3, reinterpret_cast<void *>(src[i]), dims, strides,
+            box, unit, /*interleave none*/ 0, kTensorMapSwizzle128B,
+            kTensorMapL2Promotion256B, /*zero fill*/ 0),
+        "cuTensorMapEncodeTiled", i == 0 ? "K" : "V"));
+  return api.check(api.cuMemcpyHtoDAsync(a.tensorMaps, maps, sizeof(maps), stream),
+                   "cuMemcpyHtoDAsync", "tensor maps");
+}
 
 } // namespace
 
@@ -88,6 +130,10 @@ Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
   if (vs)
     args.i32(static_cast<int32_t>(a.maxColumns));
   args.f32(a.scaleLog2e);
+  if (cfg.pairsQueryBlocks()) {
+    MINFER_RETURN_IF_ERROR(copyTensorMaps(impl, cfg, a, stream));
+    args.ptr(a.tensorMaps);
+  }
 
   const int64_t nb = cfg.gridX(a.seqLen);
   const std::string name = cfg.kernelName();

@@ -107,6 +107,7 @@ std::unique_ptr<Loaded> loadFrom(const std::string &path) {
   MINFER_RESOLVE(cuMemcpyHtoD, "cuMemcpyHtoD_v2", nullptr);
   MINFER_RESOLVE(cuMemcpyDtoH, "cuMemcpyDtoH_v2", nullptr);
   MINFER_RESOLVE(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", nullptr);
+  MINFER_RESOLVE(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", nullptr);
   MINFER_RESOLVE(cuMemsetD8Async, "cuMemsetD8Async", nullptr);
   MINFER_RESOLVE(cuMemsetD32Async, "cuMemsetD32Async", nullptr);
   MINFER_RESOLVE(cuStreamCreate, "cuStreamCreate", nullptr);
@@ -122,6 +123,8 @@ std::unique_ptr<Loaded> loadFrom(const std::string &path) {
   MINFER_RESOLVE(cuEventElapsedTime, "cuEventElapsedTime_v2",
                  "cuEventElapsedTime");
 #undef MINFER_RESOLVE
+  a.cuTensorMapEncodeTiled = reinterpret_cast<decltype(a.cuTensorMapEncodeTiled)>(
+      dlsym(lib, "cuTensorMapEncodeTiled"));
   if (!missing.empty()) {
     out->status = noDevice(path + " lacks " + missing + " (driver too old?)");
     return out;

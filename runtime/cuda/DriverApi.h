@@ -59,6 +59,11 @@ enum : int {
   // CUevent_flags
   kEventDefault = 0,
   kEventDisableTiming = 2,
+  // CUtensorMapDataType, CUtensorMapSwizzle, CUtensorMapL2promotion
+  kTensorMapFloat16 = 6,
+  kTensorMapBfloat16 = 9,
+  kTensorMapSwizzle128B = 3,
+  kTensorMapL2Promotion256B = 3,
 };
 
 /// Function pointers resolved from libcuda. Names without the `_v2` suffix
@@ -92,6 +97,7 @@ struct DriverApi {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);  // _v2
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);        // _v2
   CUresult (*cuMemcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream); // _v2
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream); // _v2
   CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuStreamCreate)(CUstream *, unsigned);
@@ -103,6 +109,13 @@ struct DriverApi {
   CUresult (*cuEventRecord)(CUevent, CUstream);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);    // _v2 or v1
+  /// CUDA 12+ drivers only; null when the driver lacks it (the paired
+  /// block-sparse kernel, which reads K and V through TMA, then fails to
+  /// launch with an error Status). The enums are passed as int.
+  CUresult (*cuTensorMapEncodeTiled)(void *, int, unsigned, void *,
+                                     const uint64_t *, const uint64_t *,
+                                     const unsigned *, const unsigned *, int,
+                                     int, int, int);
 
   /// "cuMemAlloc (CUDA_ERROR_OUT_OF_MEMORY: out of memory)".
   std::string describe(CUresult r, const char *call) const;

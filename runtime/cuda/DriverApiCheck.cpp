@@ -36,6 +36,12 @@ static_assert(int(kJitErrorLogBufferSizeBytes) == int(CU_JIT_ERROR_LOG_BUFFER_SI
 static_assert(int(kJitLogVerbose) == int(CU_JIT_LOG_VERBOSE));
 static_assert(int(kEventDefault) == int(CU_EVENT_DEFAULT));
 static_assert(int(kEventDisableTiming) == int(CU_EVENT_DISABLE_TIMING));
+static_assert(int(kTensorMapFloat16) == int(CU_TENSOR_MAP_DATA_TYPE_FLOAT16));
+static_assert(int(kTensorMapBfloat16) == int(CU_TENSOR_MAP_DATA_TYPE_BFLOAT16));
+static_assert(int(kTensorMapSwizzle128B) == int(CU_TENSOR_MAP_SWIZZLE_128B));
+static_assert(int(kTensorMapL2Promotion256B) == int(CU_TENSOR_MAP_L2_PROMOTION_L2_256B));
+static_assert(sizeof(CUtensorMap) == 128 && alignof(CUtensorMap) <= 128,
+              "TileConfig::kTensorMapBytes");
 
 /// Same arity and parameter types, with cuda.h's enums read as int.
 template <typename Mine, typename Theirs> struct SameSig : std::false_type {};
@@ -72,6 +78,8 @@ MINFER_CHECK_SIG(cuMemFree, cuMemFree_v2);
 MINFER_CHECK_SIG(cuMemcpyHtoD, cuMemcpyHtoD_v2);
 MINFER_CHECK_SIG(cuMemcpyDtoH, cuMemcpyDtoH_v2);
 MINFER_CHECK_SIG(cuMemcpyDtoHAsync, cuMemcpyDtoHAsync_v2);
+MINFER_CHECK_SIG(cuMemcpyHtoDAsync, cuMemcpyHtoDAsync_v2);
+MINFER_CHECK_SIG(cuTensorMapEncodeTiled, cuTensorMapEncodeTiled);
 MINFER_CHECK_SIG(cuMemsetD8Async, cuMemsetD8Async);
 MINFER_CHECK_SIG(cuMemsetD32Async, cuMemsetD32Async);
 MINFER_CHECK_SIG(cuStreamCreate, cuStreamCreate);

@@ -353,6 +353,7 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     a.kvHeads = c.kvHeads;
     a.batches = 1;
     a.scaleLog2e = ip.scaleLog2;
+    a.tensorMaps = impl.workspace + plan.layout.tensorMaps;
     MINFER_RETURN_IF_ERROR(launchAttention(impl, *cs.attn, a, stream));
   }
   if (timing)

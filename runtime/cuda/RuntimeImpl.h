@@ -144,6 +144,9 @@ struct AttentionLaunch {
   int64_t rows = 0, maxRanges = 0, maxColumns = 0;
   int64_t seqLen = 0, heads = 0, kvHeads = 0, batches = 1;
   float scaleLog2e = 0.0f;
+  /// Paired block-sparse kernels: workspace for their K/V tensor maps
+  /// (TileConfig::pairedTensorMapBytes, 256-byte aligned).
+  CUdeviceptr tensorMaps = 0;
 };
 Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
                        const AttentionLaunch &a, CUstream stream);

@@ -12,7 +12,7 @@
 // WG: %[[SMEM:.*]] = arith.constant 40960 : i32
 // WG: gpu.launch_func  @minfer_dense_d64_f16::@minfer_dense_d64_f16
 // WG-SAME: dynamic_shared_memory_size %[[SMEM]]
-// WG: gpu.binary @minfer_dense_d64_f16 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
+// WG: gpu.binary @minfer_dense_d64_f16 [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx83">
 // WG-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16
 func.func @attn(%q: memref<1x8x?x64xf16>, %kv: memref<1x2x?x64xf16>,
                 %o: memref<1x8x?x64xf16>) {

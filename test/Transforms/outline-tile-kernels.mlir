@@ -1,7 +1,7 @@
 // RUN: minfer-opt %s -split-input-file -minfer-outline-tile-kernels | FileCheck %s
 // RUN: minfer-opt %s -split-input-file -minfer-outline-tile-kernels='dense-block-m=128 stages=3' | FileCheck %s --check-prefix=M128
 // RUN: not minfer-opt %s -split-input-file -minfer-outline-tile-kernels='chip=sm_70' 2>&1 | FileCheck %s --check-prefix=CHIP
-// RUN: minfer-opt %s -split-input-file -minfer-outline-tile-kernels='chip=sm_90a block-block-m=128' | FileCheck %s --check-prefix=PAIR
+// RUN: not minfer-opt %s -split-input-file -minfer-outline-tile-kernels='chip=sm_90a block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR
 // RUN: not minfer-opt %s -split-input-file -minfer-outline-tile-kernels='block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR80
 // CHIP: error: minfer-outline-tile-kernels: unknown chip 'sm_70' (expected sm_80, sm_90 or sm_90a)
 
@@ -48,13 +48,9 @@ func.func @dense(%q: memref<2x4x?x128xbf16>, %k: memref<2x2x?x128xbf16>,
 // CHECK: gpu.launch_func  @minfer_block_d64_f16::@minfer_block_d64_f16
 // CHECK-COUNT-1: gpu.module @minfer_block_d64_f16
 // CHECK-NOT: gpu.module
-// Paired query blocks: grid ceil(N / 128), 256 threads, Q 128 rows + 2
-// stages of K/V (wgmma tiles: 128 x 64 x 2 + 4 x 64 x 64 x 2 bytes) + the
-// tile lists ((9 + 7 x 256) x 4 bytes).
-// PAIR-LABEL: func.func @block_static_twice
-// PAIR: arith.ceildivui %{{.+}}, %c128
-// PAIR: gpu.launch_func  @minfer_block_m128_d64_f16::@minfer_block_m128_d64_f16 {{.*}} threads in (%c256{{.*}} dynamic_shared_memory_size %c56356_i32
-// PAIR80: error: 'minfer.block_attention' op invalid kernel configuration: 128-row block-sparse kernels need wgmma (chip sm_90a)
+// Paired query blocks take TMA tensor maps only the runtime builds.
+// PAIR: error: 'minfer.block_attention' op paired block-sparse kernels (block-block-m=128) read K and V through TMA tensor maps that only the minfer runtime builds; outline 64-row block-sparse kernels instead
+// PAIR80: error: 'minfer.block_attention' op invalid kernel configuration: 128- and 256-row block-sparse kernels need wgmma (chip sm_90a)
 func.func @block_static_twice(%q: memref<1x2x256x64xf16>, %rc: memref<1x2x4xi32>,
                               %r: memref<1x2x4x3x2xi32>) {
   minfer.block_attention %q, %q, %q, %rc, %r, %q {scale = 0.125 : f32}

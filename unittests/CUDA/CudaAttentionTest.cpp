@@ -162,11 +162,11 @@ TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
   }
 }
 
-/// Asked for (RuntimeOptions::blockSparseRows = 128), block-sparse layers
-/// run the paired-query-block kernel where its PTX exists (sm_90a), else the
-/// 64-row one, and match the reference -- with an odd number of query
-/// blocks too (the last CTA's second warpgroup has no block). Other values
-/// are InvalidArgument.
+/// Asked for (RuntimeOptions::blockSparseRows = 128 or 256), block-sparse
+/// layers run the paired-query-block kernel (its TMA ring) where its PTX
+/// exists (sm_90a), else the 64-row one, and match the reference -- with a
+/// number of query blocks that is not a multiple of the CTA's (its last
+/// warpgroups have no block). Other values are InvalidArgument.
 TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
   MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
   RuntimeOptions ro;
@@ -174,37 +174,40 @@ TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
   ro.blockSparseRows = 96;
   std::unique_ptr<Runtime> rt;
   EXPECT_EQ(Runtime::create(&rt, ro).code(), ErrorCode::InvalidArgument);
-  ro.blockSparseRows = 128;
-  MINFER_ASSERT_OK(Runtime::create(&rt, ro));
-  const kernel::Chip chip = rt->device().chip;
-  std::string want = kernel::TileConfig::tuned(kernel::KernelKind::Block,
-                                               ElemType::BF16, 128, chip)
-                         .kernelName();
-  kernel::TileConfig paired = kernel::TileConfig::tuned(
-      kernel::KernelKind::Block, ElemType::BF16, 128, chip, 128);
-  if (paired.validate().empty())
-    if (FILE *f = std::fopen((rt->ptxDir() + "/" + paired.kernelName() + "." +
-                              kernel::chipName(chip) + ".ptx")
-                                 .c_str(),
-                             "r")) {
-      std::fclose(f);
-      want = paired.kernelName();
-    }
-  for (int64_t n : {int64_t(4097), int64_t(3000)}) {
-    for (int64_t topK : {int64_t(3), int64_t(1000)}) {
-      SCOPED_TRACE("N " + std::to_string(n) + " top-k " + std::to_string(topK));
-      AttentionShape s;
-      s.heads = 4;
-      s.kvHeads = 2;
-      s.seqLen = n;
-      s.headDim = 128;
-      RunStats stats;
-      runAndCheck(*rt, s, ElemType::BF16,
-                  LayerPatterns(4, HeadPattern::blockSparse(topK)), 5, nullptr,
-                  &stats);
-      if (HasFatalFailure())
-        return;
-      EXPECT_EQ(stats.attentionKernel, want);
+  for (int rows : {128, 256}) {
+    ro.blockSparseRows = rows;
+    MINFER_ASSERT_OK(Runtime::create(&rt, ro));
+    const kernel::Chip chip = rt->device().chip;
+    std::string want = kernel::TileConfig::tuned(kernel::KernelKind::Block,
+                                                 ElemType::BF16, 128, chip)
+                           .kernelName();
+    kernel::TileConfig paired = kernel::TileConfig::tuned(
+        kernel::KernelKind::Block, ElemType::BF16, 128, chip, rows);
+    if (paired.validate().empty())
+      if (FILE *f = std::fopen((rt->ptxDir() + "/" + paired.kernelName() +
+                                "." + kernel::chipName(chip) + ".ptx")
+                                   .c_str(),
+                               "r")) {
+        std::fclose(f);
+        want = paired.kernelName();
+      }
+    for (int64_t n : {int64_t(4097), int64_t(3000)}) {
+      for (int64_t topK : {int64_t(3), int64_t(1000)}) {
+        SCOPED_TRACE("rows " + std::to_string(rows) + " N " +
+                     std::to_string(n) + " top-k " + std::to_string(topK));
+        AttentionShape s;
+        s.heads = 4;
+        s.kvHeads = 2;
+        s.seqLen = n;
+        s.headDim = 128;
+        RunStats stats;
+        runAndCheck(*rt, s, ElemType::BF16,
+                    LayerPatterns(4, HeadPattern::blockSparse(topK)), 5,
+                    nullptr, &stats);
+        if (HasFatalFailure())
+          return;
+        EXPECT_EQ(stats.attentionKernel, want);
+      }
     }
   }
 }

@@ -30,7 +30,12 @@
 //             column_count, column_index     (i32; VerticalSlash only)
 //           then scalars: i32 seq_len, i32 heads, i32 kv_heads,
 //             i32 max_ranges (Block, VerticalSlash), i32 max_columns (VerticalSlash),
-//             f32 scale_log2e (= softmax scale * log2(e)).
+//             f32 scale_log2e (= softmax scale * log2(e));
+//           paired block-sparse kernels (pairsQueryBlocks) then take a
+//             global pointer to two CUtensorMaps (128 bytes each, 128-byte
+//             aligned): K at +0 and V at +128, each over the kernel's
+//             [B*Hkv, N, D] as dims {D, N, B*Hkv}, box {64, 64, 1}, 128-byte
+//             swizzle, zero fill (pairedTensorMapBytes()).
 //   index   SparseIndex.h layout over [B, H, NB].
 namespace minfer::kernel {
 
@@ -105,7 +110,9 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///   block, 128 rows        2 stages, `.minnctapersm 2` (128 registers, no
 ///                          spills): the paired query-block kernel
 ///                          (pairsQueryBlocks), an opt-in schedule that
-///                          loses to the 64-row one on an H100 (tuning.md).
+///                          loses to the 64-row one on an H100 (tuning.md);
+///   block, 256 rows        4 stages, one CTA per SM (512 threads x 128
+///                          registers), the same with four blocks.
 /// Block-sparse kernels on sm_90a load K and V of a tile as separate groups
 /// in their single-stage loops (splitLoads; TileConfig::splitsKeyValueLoads).
 /// Longer sequences may have a tuning of their own (kSequenceTiers):
@@ -141,7 +148,12 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
         return {2, 2, false};
       return {1, 4, seqLen >= kMidSequence};
     case KernelKind::Block:
-      return blockM == kBlockM ? TileTuning{1, 4, true} : TileTuning{2, 2, true};
+      if (blockM == kBlockM)
+        return {1, 4, true};
+      // Paired query blocks: their ring fills the shared memory of an SM
+      // at two CTAs (128 rows) or one (256 rows, 4 stages).
+      return blockM == 2 * kBlockM ? TileTuning{2, 2, true}
+                                   : TileTuning{4, 1, true};
     case KernelKind::Dense: return {2, 0};
     }
   }
@@ -200,20 +212,25 @@ struct TileConfig {
   /// 64 query rows, Q and K / V read by the tensor cores straight from
   /// 128-byte-swizzled shared tiles, P as the register A operand.
   bool usesWgmma() const { return chip == Chip::SM90A; }
-  /// A sparse kernel with 128-row CTAs: warps 0-3 compute query block 2 M,
-  /// warps 4-7 query block 2 M + 1 (each a warpgroup under wgmma), each with
-  /// its own index row. Warp 0 merges the two rows' key tiles into lists in
-  /// shared memory (pairedListBytes): the tiles both blocks visit, loaded
-  /// once and computed by the whole CTA, and each block's own, loaded and
-  /// computed by its warpgroup alone. Adjacent query blocks share most of
-  /// their blocks (the local window, sinks, heavy-hitter columns), so K/V
-  /// traffic per FLOP drops by up to half, as for 128-row dense CTAs.
-  /// Measured on an H100 it still ties or loses (tuning.md): L2 traffic falls
-  /// by a third to a half, but its CTA-wide barriers and two CTAs per SM cost
-  /// what that saves the 64-row kernel, which is bound by L2->SM bandwidth.
+  /// A block-sparse kernel with 128- or 256-row CTAs: warpgroup w (warps
+  /// 4 w .. 4 w + 3) computes query block W M + w, W = queryBlocksPerCta(),
+  /// each with its own index row. Warp 0 merges the W rows' key tiles into
+  /// one list in shared memory (pairedListBytes), each entry marked with the
+  /// blocks that visit it; the tiles stream through a ring of `stages` K/V
+  /// buffers filled by TMA and guarded by mbarriers (lib/Transforms/
+  /// AttentionKernelRing.cpp), so a tile several blocks visit is loaded
+  /// once, and a warpgroup computes only its block's tiles. Adjacent query
+  /// blocks share most of their blocks (the local window, sinks, heavy-hitter
+  /// columns): K/V traffic per FLOP drops by up to 1 / W, which the 64-row
+  /// kernels need (they are bound by L2->SM bandwidth). Measured on an H100
+  /// they still lose to the 64-row kernel (tuning.md): each list step costs
+  /// every warpgroup a wait and a release, and the loads issued by the
+  /// consumer warps run at most stages - 1 tiles ahead.
   bool pairsQueryBlocks() const {
-    return kind != KernelKind::Dense && blockM == 2 * kBlockM;
+    return kind != KernelKind::Dense && blockM > kBlockM;
   }
+  /// 64-row query blocks (and wgmma warpgroups) per CTA.
+  int64_t queryBlocksPerCta() const { return blockM / kBlockM; }
 
   /// Whether a single-stage key loop (sm_90a: the 64-row block-sparse
   /// kernel, the paired kernel's per-warpgroup loops, vertical-slash from
@@ -258,19 +275,31 @@ struct TileConfig {
   static constexpr int64_t kSwizzleBytes = 128, kSwizzleAtomBytes = 1024;
   int64_t swizzledQueryBytes() const { return blockM * headDim * 2; }
   int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
-  /// Paired query blocks classify their key tiles up front into three lists
-  /// in shared memory (after the swizzled tiles): the tiles both blocks visit
-  /// and each block's own. At most kPairedListSteps merge steps fill them (a
-  /// block's tiles past that are computed without sharing); the header is
-  /// the three counts and where the two index walks stopped (3 each); a
-  /// shared entry is (start, limit 0, limit 1), an own one (start, limit),
-  /// all i32.
-  static constexpr int64_t kPairedListSteps = 256;
-  static constexpr int64_t kPairedListHeader = 9;
+  /// Paired query blocks keep, after the swizzled tiles: the ring's control
+  /// words (a full mbarrier for K and one for V and an empty mbarrier per
+  /// stage, 8 bytes each, and the next tile to issue), then the merged tile
+  /// list: a header (the listed count, where the W index walks stopped
+  /// (3 words each), whether any has tiles past the list: 1 + 3 W + 1 words
+  /// of kPairedListHeader) and up to pairedListSteps() entries of W + 2
+  /// words (start, the limits of blocks W M .. W M + W - 1, the mask of the
+  /// blocks that visit it), all i32. Tiles past the listed steps are
+  /// computed without sharing; four blocks list twice the steps of two.
+  static constexpr int64_t kPairedListHeader = 16;
+  int64_t pairedListSteps() const { return 128 * queryBlocksPerCta(); }
+  int64_t pairedEntryWords() const { return queryBlocksPerCta() + 2; }
+  int64_t ringControlBytes() const {
+    return pairsQueryBlocks() ? 8 * (3 * stages + 1) : 0;
+  }
   int64_t pairedListBytes() const {
     if (!pairsQueryBlocks())
       return 0;
-    return (kPairedListHeader + 7 * kPairedListSteps) * 4;
+    return ringControlBytes() +
+           (kPairedListHeader + pairedEntryWords() * pairedListSteps()) * 4;
+  }
+  /// The K and V tensor maps of a paired kernel's launch (ABI above).
+  static constexpr int64_t kTensorMapBytes = 128;
+  int64_t pairedTensorMapBytes() const {
+    return pairsQueryBlocks() ? 2 * kTensorMapBytes : 0;
   }
   /// Dynamic shared memory in bytes (2-byte elements).
   int64_t sharedBytes() const {
@@ -307,16 +336,21 @@ struct TileConfig {
     // index and may also take 128-row CTAs (8 warps), halving K/V traffic
     // per FLOP; its grid is then gridX(N) = ceil(N / 128). Block-sparse
     // kernels on wgmma may pair query blocks (pairsQueryBlocks()).
-    bool wide = blockM == 2 * kBlockM && kind != KernelKind::VerticalSlash;
+    bool wide = (blockM == 2 * kBlockM && kind != KernelKind::VerticalSlash) ||
+                (blockM == 4 * kBlockM && kind == KernelKind::Block);
     if (blockM != 64 && !wide)
       return "only 64-row query blocks are supported (128 for dense and "
-             "block-sparse kernels)";
+             "block-sparse kernels, 256 for block-sparse)";
     if (wide && kind == KernelKind::Block && !usesWgmma())
-      return "128-row block-sparse kernels need wgmma (chip sm_90a)";
+      return "128- and 256-row block-sparse kernels need wgmma (chip sm_90a)";
     if (warps * 16 != blockM)
       return "each warp owns 16 query rows: warps must be blockM / 16";
-    if (stages < 1 || stages > 3)
-      return "stages must be 1, 2 or 3, got " + std::to_string(stages);
+    if (stages < 1 || stages > 3 + (pairsQueryBlocks() ? 1 : 0))
+      return "stages must be 1, 2 or 3 (4 for paired block-sparse), got " +
+             std::to_string(stages);
+    // Tiles past the list run per warpgroup in stage w.
+    if (pairsQueryBlocks() && stages < queryBlocksPerCta())
+      return "paired query blocks need a stage per 64-row block";
     if (minCtasPerSm < 0 || minCtasPerSm > 32)
       return "min CTAs per SM must be 0 (none) to 32, got " +
              std::to_string(minCtasPerSm);

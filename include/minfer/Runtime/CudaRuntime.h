@@ -136,9 +136,10 @@ struct RuntimeOptions {
   /// including the tunings of longer sequences (kernel::kSequenceTiers)
   /// where their files exist.
   int kernelStages = 0;
-  /// Query rows per block-sparse CTA: 64, or 128 for the paired-query-block
-  /// kernel (TileConfig::pairsQueryBlocks; generated with
-  /// `block-block-m=128`, sm_90a) where its PTX exists, else the 64-row one.
+  /// Query rows per block-sparse CTA: 64, or 128 / 256 for the paired-query-
+  /// block kernels (TileConfig::pairsQueryBlocks, a TMA + mbarrier ring;
+  /// generated with `block-block-m=128` / `256`, sm_90a) where their PTX
+  /// exists, else the 64-row one.
   /// An opt-in schedule: slower than the 64-row kernel on an H100
   /// (bench/results/tuning.md). 0: $MINFER_BLOCK_SPARSE_ROWS, else 64.
   int blockSparseRows = 0;
