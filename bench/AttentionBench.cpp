@@ -17,8 +17,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "DriverApi.h"
-#include "EmbeddedPtx.h"
 #include "minfer/Runtime/CudaRuntime.h"
+#include "testing/GpuTestUtil.h"
 
 #include <benchmark/benchmark.h>
 #include <cmath>
@@ -63,6 +63,7 @@ HeadPattern patternOf(Impl i) {
 /// The runtime plus the generator kernels, shared by all benchmarks.
 struct Bench {
   std::unique_ptr<Runtime> rt;
+  testing::DeviceContext context{/*scoped=*/false};
   const DriverApi *api = nullptr;
   CUmodule module = nullptr;
   CUfunction random = nullptr, structured = nullptr;
@@ -75,16 +76,9 @@ struct Bench {
   Bench() { status = init(); }
   Status init() {
     MINFER_RETURN_IF_ERROR(Runtime::create(&rt));
-    MINFER_RETURN_IF_ERROR(loadDriver(&api));
-    CUdevice dev;
-    CUcontext ctx;
-    MINFER_CU(*api, cuDeviceGet, &dev, rt->device().ordinal);
-    MINFER_CU(*api, cuDevicePrimaryCtxRetain, &ctx, dev);
-    MINFER_CU(*api, cuCtxPushCurrent, ctx);
-    const EmbeddedPtx *gen = findEmbeddedPtx(kTestKernelPtx, "Generate");
-    if (!gen)
-      return Status(ErrorCode::Unsupported, "Generate.cu was not compiled (no nvcc)");
-    MINFER_CU(*api, cuModuleLoadDataEx, &module, gen->text, 0, nullptr, nullptr);
+    MINFER_RETURN_IF_ERROR(context.enter(*rt));
+    api = &context.api();
+    MINFER_RETURN_IF_ERROR(testing::loadTestModule(*api, "Generate", &module));
     MINFER_CU(*api, cuModuleGetFunction, &random, module, "minfer_fill_random");
     MINFER_CU(*api, cuModuleGetFunction, &structured, module, "minfer_fill_structured");
     return Status::success();

@@ -27,27 +27,13 @@ struct Row {
 /// selections[r] holds min(k, n) indices.
 Status runTopK(Runtime &rt, const std::vector<Row> &rows, int forced,
                bool bitmaps, std::vector<std::vector<int32_t>> *selections) {
-  const DriverApi *api = nullptr;
-  MINFER_RETURN_IF_ERROR(loadDriver(&api));
-  const EmbeddedPtx *ptx = findEmbeddedPtx(kTestKernelPtx, "TopKTest");
-  if (!ptx)
-    return Status(ErrorCode::Unsupported, "TopKTest.cu was not compiled");
-  CUdevice dev;
-  CUcontext ctx;
-  MINFER_CU(*api, cuDeviceGet, &dev, rt.device().ordinal);
-  MINFER_CU(*api, cuDevicePrimaryCtxRetain, &ctx, dev);
-  MINFER_CU(*api, cuCtxPushCurrent, ctx);
-  struct Pop {
-    const DriverApi *api;
-    ~Pop() {
-      CUcontext c;
-      (void)api->cuCtxPopCurrent(&c);
-    }
-  } pop{api};
+  DeviceContext context;
+  MINFER_RETURN_IF_ERROR(context.enter(rt));
+  const DriverApi *api = &context.api();
   static CUmodule module = nullptr;
   static CUfunction fn = nullptr;
   if (!fn) {
-    MINFER_CU(*api, cuModuleLoadDataEx, &module, ptx->text, 0, nullptr, nullptr);
+    MINFER_RETURN_IF_ERROR(loadTestModule(*api, "TopKTest", &module));
     MINFER_CU(*api, cuModuleGetFunction, &fn, module, "minfer_test_cta_topk");
   }
   long long ld = 4;

@@ -35,6 +35,34 @@ template <typename Fn> bool forEachKernelConfig(Fn &&fn) {
   return true;
 }
 
+DeviceContext::~DeviceContext() {
+  if (scoped_ && pushed_) {
+    CUcontext c;
+    (void)api_->cuCtxPopCurrent(&c);
+  }
+}
+
+Status DeviceContext::enter(Runtime &rt) {
+  MINFER_RETURN_IF_ERROR(loadDriver(&api_));
+  CUdevice dev;
+  CUcontext ctx;
+  MINFER_CU(*api_, cuDeviceGet, &dev, rt.device().ordinal);
+  MINFER_CU(*api_, cuDevicePrimaryCtxRetain, &ctx, dev);
+  MINFER_CU(*api_, cuCtxPushCurrent, ctx);
+  pushed_ = true;
+  return Status::success();
+}
+
+Status loadTestModule(const DriverApi &api, const char *stem,
+                      CUmodule *module) {
+  const EmbeddedPtx *ptx = findEmbeddedPtx(kTestKernelPtx, stem);
+  if (!ptx)
+    return Status(ErrorCode::Unsupported,
+                  std::string(stem) + ".cu was not compiled (no nvcc)");
+  MINFER_CU(api, cuModuleLoadDataEx, module, ptx->text, 0, nullptr, nullptr);
+  return Status::success();
+}
+
 Status registerNaiveKernels(Runtime &rt) {
   const EmbeddedPtx *e = findEmbeddedPtx(kTestKernelPtx, "NaiveAttention");
   if (!e)

@@ -10,6 +10,7 @@
 #ifndef MINFER_RUNTIME_CUDA_TESTING_GPUTESTUTIL_H
 #define MINFER_RUNTIME_CUDA_TESTING_GPUTESTUTIL_H
 
+#include "DriverApi.h"
 #include "minfer/Runtime/CudaRuntime.h"
 #include "minfer/Runtime/Reference.h"
 
@@ -18,6 +19,29 @@
 #include <vector>
 
 namespace minfer::cuda::testing {
+
+/// The primary context of `rt`'s device made current on this thread
+/// (retained, pushed), so that test kernels launched through the driver
+/// share the runtime's memory. Popped again when `scoped` and this object
+/// ends; the benchmark keeps it for the life of the process.
+class DeviceContext {
+public:
+  explicit DeviceContext(bool scoped = true) : scoped_(scoped) {}
+  DeviceContext(const DeviceContext &) = delete;
+  DeviceContext &operator=(const DeviceContext &) = delete;
+  ~DeviceContext();
+  Status enter(Runtime &rt);
+  const DriverApi &api() const { return *api_; }
+
+private:
+  const DriverApi *api_ = nullptr;
+  bool scoped_, pushed_ = false;
+};
+
+/// Loads the embedded test kernels of kernels/testing/<stem>.cu into the
+/// current context (Unsupported when nvcc did not build them).
+Status loadTestModule(const DriverApi &api, const char *stem,
+                      CUmodule *module);
 
 /// Registers the naive stand-ins for all 12 attention kernels.
 Status registerNaiveKernels(Runtime &rt);
