@@ -98,6 +98,13 @@ KernelEmitter::emitIf(Value cond, TypeRange types,
   return SmallVector<Value>(ifOp.getResults());
 }
 
+void KernelEmitter::emitIfThen(Value cond, function_ref<void()> body) {
+  emitIf(cond, TypeRange{}, [&]() -> SmallVector<Value> {
+    body();
+    return {};
+  }, []() -> SmallVector<Value> { return {}; });
+}
+
 Value KernelEmitter::warpgroupRank() {
   return arith::RemUIOp::create(b, loc, tid, cIdx(128));
 }
@@ -316,22 +323,19 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
   Value misaligned = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::ne,
       arith::AndIOp::create(b, loc, e.kvAddr, e.cIdx(atom - 1)), e.cIdx(0));
-  e.emitIf(misaligned, TypeRange{}, [&]() -> SmallVector<Value> {
-    LLVM::Trap::create(b, loc);
-    return {};
-  }, []() -> SmallVector<Value> { return {}; });
+  e.emitIfThen(misaligned, [&] { LLVM::Trap::create(b, loc); });
   int64_t listBytes = cfg.pairedListBytes();
   auto kvView = MemRefType::get({(cfg.sharedBytes() - listBytes) / 2},
                                 e.elemTy, MemRefLayoutAttrInterface(), wg);
   e.kvSmem =
       memref::ViewOp::create(b, loc, kvView, dyn, e.cIdx(0), ValueRange{});
   if (listBytes) { // after the ring's control words
-    int64_t control = cfg.ringControlBytes();
-    auto listView = MemRefType::get({(listBytes - control) / 4}, b.getI32Type(),
-                                    MemRefLayoutAttrInterface(), wg);
-    e.listSmem = memref::ViewOp::create(
-        b, loc, listView, dyn,
-        e.cIdx(cfg.sharedBytes() - listBytes + control), ValueRange{});
+    int64_t offset = cfg.pairedListOffset();
+    auto listView = MemRefType::get({(cfg.sharedBytes() - offset) / 4},
+                                    b.getI32Type(), MemRefLayoutAttrInterface(),
+                                    wg);
+    e.listSmem = memref::ViewOp::create(b, loc, listView, dyn, e.cIdx(offset),
+                                        ValueRange{});
   }
 }
 
@@ -597,12 +601,9 @@ LoopState emitPairedKeyLoops(KernelEmitter &e) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   auto onThreadZero = [&](function_ref<void()> body) {
-    Value first =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.tid, e.cIdx(0));
-    e.emitIf(first, TypeRange{}, [&]() -> SmallVector<Value> {
-      body();
-      return {};
-    }, []() -> SmallVector<Value> { return {}; });
+    e.emitIfThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.tid,
+                                       e.cIdx(0)),
+                 body);
   };
   e.loadQueryTile();
   writePairedTileList(e);

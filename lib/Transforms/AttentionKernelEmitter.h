@@ -145,6 +145,8 @@ public:
   SmallVector<Value> emitIf(Value cond, TypeRange types,
                             function_ref<SmallVector<Value>()> thenFn,
                             function_ref<SmallVector<Value>()> elseFn);
+  /// scf.if without results or else branch; `body` builds the then region.
+  void emitIfThen(Value cond, function_ref<void()> body);
   /// Row of the shared view where stage `buffer` of K (or V) starts.
   Value keyBufferRow(Value buffer);
   Value valueBufferRow(Value buffer);
@@ -321,6 +323,11 @@ public:
   Value stageOf(Value step);
 
 private:
+  /// Whether this thread is lane 0 of its warp (i1).
+  Value laneZero();
+  /// The i32 shared address of the control word at `offset` plus 8 bytes
+  /// per stage, for `step`'s stage (its full or empty mbarrier).
+  Value barrierOf(Value step, int64_t offset);
   KernelEmitter &e;
   Value controlAddr, entriesAddr, keyStage0; ///< i32 shared addresses
 };

@@ -58,12 +58,6 @@ Value loadList(KernelEmitter &e, Value at) {
 void storeList(KernelEmitter &e, Value value, Value at) {
   memref::StoreOp::create(e.b, e.loc, value, e.listSmem, ValueRange{at});
 }
-void emitIfThen(KernelEmitter &e, Value cond, function_ref<void()> body) {
-  e.emitIf(cond, TypeRange{}, [&]() -> SmallVector<Value> {
-    body();
-    return {};
-  }, []() -> SmallVector<Value> { return {}; });
-}
 
 /// The walks over the W index rows. A walk's cursor is (r, t, end): at
 /// tile t of its range r, which ends at `end`; a finished walk has
@@ -207,7 +201,7 @@ void mlir::minfer::detail::writePairedTileList(KernelEmitter &e) {
   Type i32 = b.getI32Type();
   Value walker =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.warp, e.cIdx(0));
-  emitIfThen(e, walker, [&] {
+  e.emitIfThen(walker, [&] {
     IndexWalks walks(e);
     const int64_t W = walks.walks, entryWords = e.cfg.pairedEntryWords();
     Value writer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
@@ -244,7 +238,7 @@ void mlir::minfer::detail::writePairedTileList(KernelEmitter &e) {
           }
           words.push_back(mask);
           Value slot = pairedEntryOffset(e, args[n]);
-          emitIfThen(e, writer, [&] {
+          e.emitIfThen(writer, [&] {
             for (int64_t k = 0; k < entryWords; ++k)
               storeList(e, words[k], e.addIdx(slot, k));
           });
@@ -253,7 +247,7 @@ void mlir::minfer::detail::writePairedTileList(KernelEmitter &e) {
           scf::YieldOp::create(b, loc, next);
         });
     ValueRange done = loop.getResults();
-    emitIfThen(e, writer, [&] {
+    e.emitIfThen(writer, [&] {
       storeList(e, done[n], e.cIdx(kListCount));
       for (unsigned k = 0; k < n; ++k)
         storeList(e, done[k], e.cIdx(kRestCursor + k));

@@ -74,16 +74,14 @@ TileRing::TileRing(KernelEmitter &e) : e(e) {
                                       e.addIdx(e.kvAddr, offset))
         .getResult();
   };
-  int64_t control = cfg.sharedBytes() - cfg.pairedListBytes();
-  controlAddr = shared32(control);
+  controlAddr = shared32(cfg.ringControlOffset());
+  // Entry 0 of the list: listSmem's i32 element pairedEntryOffset(0).
   entriesAddr = arith::IndexCastOp::create(
       b, loc, b.getI32Type(),
       arith::AddIOp::create(
-          b, loc, e.kvAddr,
+          b, loc, e.addIdx(e.kvAddr, cfg.pairedListOffset()),
           arith::MulIOp::create(b, loc, pairedEntryOffset(e, e.cI32(0)),
                                 e.cIdx(4))));
-  entriesAddr = arith::AddIOp::create(
-      b, loc, entriesAddr, e.cI32(control + cfg.ringControlBytes()));
   keyStage0 = shared32(cfg.swizzledQueryBytes());
 }
 
@@ -108,13 +106,24 @@ void TileRing::init() {
   emitAsm(e, {controlAddr}, "r,~{memory}", s);
 }
 
+Value TileRing::laneZero() {
+  return arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq, e.lane,
+                               e.cIdx(0));
+}
+
+Value TileRing::barrierOf(Value step, int64_t offset) {
+  Value slot = arith::MulIOp::create(e.b, e.loc,
+                                     e.toI32(stageOf(step)), e.cI32(8));
+  return arith::AddIOp::create(
+      e.b, e.loc, arith::AddIOp::create(e.b, e.loc, controlAddr, slot),
+      e.cI32(offset));
+}
+
 void TileRing::acquireTensorMaps() {
   // The maps were written to global memory by a host copy: the tensormap
   // proxy must not use an older cached copy of them (PTX ISA, "tensormap
   // proxy"). Only lane 0 of a warp ever issues a TMA copy.
-  Value leader = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq,
-                                       e.lane, e.cIdx(0));
-  e.emitIf(leader, TypeRange{}, [&]() -> SmallVector<Value> {
+  e.emitIfThen(laneZero(), [&] {
     emitAsm(e, {e.tensorMaps}, "l,~{memory}",
             "{\n.reg .b64 v;\n"
             "fence.proxy.tensormap::generic.acquire.gpu [$0], " +
@@ -122,8 +131,7 @@ void TileRing::acquireTensorMaps() {
                 ";\nadd.s64 v, $0, " + num(TileConfig::kTensorMapBytes) +
                 ";\nfence.proxy.tensormap::generic.acquire.gpu [v], " +
                 num(TileConfig::kTensorMapBytes) + ";\n}");
-    return {};
-  }, []() -> SmallVector<Value> { return {}; });
+  });
 }
 
 void TileRing::issue(Value count, Value kvHeadRow) {
@@ -186,16 +194,11 @@ void TileRing::issue(Value count, Value kvHeadRow) {
 
 void TileRing::wait(Value step, bool value) {
   const ControlLayout at(e.cfg.stages);
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value S = e.cI32(e.cfg.stages);
   Value parity = arith::AndIOp::create(
-      b, loc, arith::DivUIOp::create(b, loc, step, S), e.cI32(1));
-  Value bar = arith::AddIOp::create(
-      b, loc, controlAddr,
-      arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, step, S),
-                            e.cI32(8)));
-  bar = arith::AddIOp::create(b, loc, bar, e.cI32(value ? at.fullV : at.fullK));
+      e.b, e.loc,
+      arith::DivUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)),
+      e.cI32(1));
+  Value bar = barrierOf(step, value ? at.fullV : at.fullK);
   // The suspend-time hint lets a waiting thread sleep until the phase
   // completes instead of re-issuing try_wait (a spinning warp takes issue
   // slots from the warpgroups that compute).
@@ -208,24 +211,13 @@ void TileRing::wait(Value step, bool value) {
 
 void TileRing::release(Value step, Value count, Value kvHeadRow) {
   const ControlLayout at(e.cfg.stages);
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value leader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.lane,
-                                       e.cIdx(0));
-  e.emitIf(leader, TypeRange{}, [&]() -> SmallVector<Value> {
-    Value bar = arith::AddIOp::create(
-        b, loc, controlAddr,
-        arith::MulIOp::create(
-            b, loc, arith::RemUIOp::create(b, loc, step, e.cI32(e.cfg.stages)),
-            e.cI32(8)));
-    bar = arith::AddIOp::create(b, loc, bar, e.cI32(at.empty));
-    emitAsm(e, {bar}, "r,~{memory}",
+  e.emitIfThen(laneZero(), [&] {
+    emitAsm(e, {barrierOf(step, at.empty)}, "r,~{memory}",
             "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}");
     issue(count, kvHeadRow);
-    return {};
-  }, []() -> SmallVector<Value> { return {}; });
+  });
   // Reconverge the warp: otherwise lanes 1-31 enter the next step's wait on
   // their own and lane 0 follows as a second, one-lane instruction stream
   // (with this and the suspend hint the kernel ran 5 % faster).
-  NVVM::SyncWarpOp::create(b, loc, e.cI32(-1));
+  NVVM::SyncWarpOp::create(e.b, e.loc, e.cI32(-1));
 }

@@ -76,7 +76,7 @@ Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
   const DriverApi &api = *impl.api;
   if (!api.cuTensorMapEncodeTiled)
     return Status(ErrorCode::Unsupported,
-                  "the 128-row block-sparse kernel needs cuTensorMapEncodeTiled "
+                  "paired block-sparse kernels need cuTensorMapEncodeTiled "
                   "(a CUDA 12+ driver)");
   if (!a.tensorMaps)
     return Status(ErrorCode::InvalidArgument, "no workspace for the tensor maps");

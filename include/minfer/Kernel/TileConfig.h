@@ -296,6 +296,12 @@ struct TileConfig {
     return ringControlBytes() +
            (kPairedListHeader + pairedEntryWords() * pairedListSteps()) * 4;
   }
+  /// Byte offsets in the dynamic shared memory of the ring's control words
+  /// and of the tile list (header, then entries) that follows them.
+  int64_t ringControlOffset() const { return sharedBytes() - pairedListBytes(); }
+  int64_t pairedListOffset() const {
+    return ringControlOffset() + ringControlBytes();
+  }
   /// The K and V tensor maps of a paired kernel's launch (ABI above).
   static constexpr int64_t kTensorMapBytes = 128;
   int64_t pairedTensorMapBytes() const {
