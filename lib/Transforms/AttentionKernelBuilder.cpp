@@ -224,7 +224,7 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
   if (cfg.usesWgmma())
     e.warpgroup = arith::DivUIOp::create(b, loc, e.warp, c4);
   e.copyTid = e.tid;
-  e.copyThreads = cfg.threads();
+  e.copyThreads = cfg.consumerThreads();
 
   // GQA: kv head = h / (H / Hkv); a degenerate ratio falls back to 1.
   Value ratio;
@@ -589,114 +589,113 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
   return done;
 }
 
-/// Paired query blocks (TileConfig::pairsQueryBlocks): warp 0 writes the
-/// merged tile list (AttentionKernelPairedSchedule.cpp) and thread 0 starts
-/// the TMA ring (AttentionKernelRing.cpp); each warpgroup then walks the whole
-/// list, computing the tiles its block visits from their ring stage and
-/// releasing every stage when done with it (no CTA barrier in the loop).
-/// Tiles past the listed steps, if any: after a CTA barrier (the ring's
-/// stages are free then), each warpgroup's own single-stage loop under its
-/// named barrier, its 128 threads copying with cp.async into stage w.
-LoopState emitPairedKeyLoops(KernelEmitter &e) {
+/// Paired query blocks (TileConfig::pairsQueryBlocks): the compute warps
+/// load their Q rows and thread 0 sets up the TMA ring
+/// (AttentionKernelRing.cpp); after one CTA barrier the producer warp's lane
+/// 0 walks the merged tile list and feeds the ring
+/// (AttentionKernelPairedSchedule.cpp), while each compute warpgroup walks
+/// the list from the ring, computing the tiles its block visits and
+/// releasing every step, then stores its rows. No CTA barrier after the
+/// first.
+void emitPairedKernelBody(KernelEmitter &e) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  auto onThreadZero = [&](function_ref<void()> body) {
-    e.emitIfThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.tid,
-                                       e.cIdx(0)),
-                 body);
-  };
-  e.loadQueryTile();
-  writePairedTileList(e);
+  const TileConfig &cfg = e.cfg;
+  Value producer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         e.warp, e.cIdx(cfg.warps));
+  Value computes = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         e.warp, e.cIdx(cfg.warps));
+  e.emitIfThen(computes, [&] { e.loadQueryTile(); });
   TileRing ring(e);
-  onThreadZero([&] { ring.init(); });
-  ring.acquireTensorMaps();
+  e.emitIfThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.tid,
+                                     e.cIdx(0)),
+               [&] { ring.init(); });
   e.waitGroups(0); // the Q tile
-  e.barrier();     // Q, the list and the barriers visible to all
-  Value count = pairedListCount(e);
-  onThreadZero([&] { ring.issue(count, e.kvHeadRow); });
-
-  LoopState state;
-  initAccumulators(e, state);
-  SmallVector<Value> init{e.cI32(0)};
-  init.append(state.flatten());
-  SmallVector<Type> types;
-  for (Value v : init)
-    types.push_back(v.getType());
-  auto unflatten = [&](ValueRange v) {
-    return LoopState::unflatten(v, 0, 0, 0, e.dTiles);
-  };
-  auto loop = scf::WhileOp::create(
-      b, loc, types, init,
-      [&](OpBuilder &, Location, ValueRange args) {
-        Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                           args[0], count);
-        scf::ConditionOp::create(b, loc, more, args);
-      },
-      [&](OpBuilder &, Location, ValueRange args) {
-        Value step = args[0];
-        LoopState st = unflatten(args.drop_front());
-        PairedEntry entry = readPairedEntry(e, step);
-        SmallVector<Value> carried = st.flatten();
-        // Every warpgroup waits for every tile's K, computed or not: the
-        // mbarrier waits go by phase parity, so a warpgroup must not pass a
-        // tile's phase before it completed (it could otherwise run S tiles
-        // ahead and take phase q - 2 for q). No extra coupling: a tile
-        // lands only once the one S steps before was released by all.
-        ring.wait(step, /*value=*/false);
-        SmallVector<Value> next = e.emitIf(
-            entry.visits, TypeRange(ValueRange(carried)),
-            [&]() -> SmallVector<Value> {
-              LoopState t = st;
-              KeyTile tile{entry.start, entry.limit, Value(), Value()};
-              emitTileCompute(e, {}, tile, ring.stageOf(step), t,
-                              [&](TileStep at) {
-                                if (at == TileStep::ValuesNext)
-                                  ring.wait(step, /*value=*/true);
-                              });
-              return t.flatten();
-            },
-            [&]() -> SmallVector<Value> { return carried; });
-        ring.release(step, count, e.kvHeadRow);
-        SmallVector<Value> yielded{
-            arith::AddIOp::create(b, loc, step, e.cI32(1))};
-        yielded.append(next);
-        scf::YieldOp::create(b, loc, yielded);
-      });
-  state = unflatten(loop.getResults().drop_front());
-
-  e.copyTid = e.warpgroupRank();
-  e.copyThreads = 128;
-  SmallVector<Value> carried = state.flatten();
-  SmallVector<Value> after = e.emitIf(
-      pairedRestPending(e), TypeRange(ValueRange(carried)),
+  e.barrier();     // Q and the barriers visible to all
+  e.emitIf(
+      producer, TypeRange{},
       [&]() -> SmallVector<Value> {
-        e.barrier(); // both warpgroups are done with the ring's stages
-        std::unique_ptr<TileStream> rest = createPairedRestStream(e);
-        LoopState done = emitKeyLoop(
-            e, *rest, {1, e.warpgroup, [&] { e.warpgroupBarrier(); }}, &state);
-        LoopState out;
-        out.softmax = done.softmax;
-        out.acc = done.acc;
-        return out.flatten();
+        Value lane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            e.lane, e.cIdx(0));
+        e.emitIfThen(lane0, [&] {
+          ring.acquireTensorMaps();
+          emitPairedProducer(e, ring);
+        });
+        return {};
       },
-      [&]() -> SmallVector<Value> { return carried; });
-  return unflatten(after);
+      [&]() -> SmallVector<Value> {
+        LoopState state;
+        initAccumulators(e, state);
+        SmallVector<Value> carried = state.flatten();
+        auto unflatten = [&](ValueRange v) {
+          return LoopState::unflatten(v, 0, 0, 0, e.dTiles);
+        };
+        SmallVector<Value> init{e.cI32(0)};
+        init.append(carried);
+        SmallVector<Type> types;
+        for (Value v : init)
+          types.push_back(v.getType());
+        // After-region arguments: step, start, limit, visits, state.
+        SmallVector<Type> afterTypes{b.getI32Type(), b.getI32Type(),
+                                     b.getI32Type(), b.getI1Type()};
+        afterTypes.append(types.begin() + 1, types.end());
+        auto loop = scf::WhileOp::create(
+            b, loc, afterTypes, init,
+            [&](OpBuilder &, Location, ValueRange args) {
+              // Every warpgroup waits for every step's K, its block's or
+              // not: the waits go by phase parity, so none may be skipped.
+              ring.wait(args[0], /*value=*/false);
+              PairedEntry entry = readPairedEntry(e, ring, args[0]);
+              SmallVector<Value> out{args[0], entry.start, entry.limit,
+                                     entry.visits};
+              out.append(args.begin() + 1, args.end());
+              scf::ConditionOp::create(b, loc, entry.more, out);
+            },
+            [&](OpBuilder &, Location, ValueRange args) {
+              Value step = args[0];
+              ValueRange stateArgs = args.drop_front(4);
+              LoopState st = unflatten(stateArgs);
+              SmallVector<Value> next = e.emitIf(
+                  args[3], TypeRange(stateArgs),
+                  [&]() -> SmallVector<Value> {
+                    LoopState t = st;
+                    KeyTile tile{args[1], args[2], Value(), Value()};
+                    emitTileCompute(e, {}, tile, ring.stageOf(step), t,
+                                    [&](TileStep at) {
+                                      if (at == TileStep::ValuesNext)
+                                        ring.wait(step, /*value=*/true);
+                                    });
+                    return t.flatten();
+                  },
+                  [&]() -> SmallVector<Value> {
+                    return SmallVector<Value>(stateArgs);
+                  });
+              ring.release(step);
+              SmallVector<Value> yielded{
+                  arith::AddIOp::create(b, loc, step, e.cI32(1))};
+              yielded.append(next);
+              scf::YieldOp::create(b, loc, yielded);
+            });
+        state = unflatten(loop.getResults().drop_front(4));
+        // Epilogue: each warpgroup stages and stores its own 64 rows.
+        e.storeOutput(state.acc, e.finalRowScale(state.softmax),
+                      /*perWarpgroup=*/true);
+        return {};
+      });
 }
 
 void emitKernelBody(KernelEmitter &e) {
   e.initLaneOffsets();
-  LoopState state;
-  if (e.cfg.pairsQueryBlocks()) {
-    state = emitPairedKeyLoops(e);
-  } else {
-    std::unique_ptr<TileStream> stream = TileStream::create(e);
-    state = emitKeyLoop(e, *stream, {e.cfg.stages, Value(), [&] { e.barrier(); }},
-                        /*carried=*/nullptr);
-  }
+  if (e.cfg.pairsQueryBlocks())
+    return emitPairedKernelBody(e);
+  std::unique_ptr<TileStream> stream = TileStream::create(e);
+  LoopState state = emitKeyLoop(
+      e, *stream, {e.cfg.stages, Value(), [&] { e.barrier(); }},
+      /*carried=*/nullptr);
   // Epilogue: O is staged over the Q rows (storeOutput's own barrier
-  // publishes it); a warpgroup of paired blocks reads only its own.
+  // publishes it).
   e.storeOutput(state.acc, e.finalRowScale(state.softmax),
-                /*perWarpgroup=*/e.cfg.pairsQueryBlocks());
+                /*perWarpgroup=*/false);
 }
 } // namespace
 

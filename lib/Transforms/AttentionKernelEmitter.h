@@ -276,61 +276,60 @@ public:
   static std::unique_ptr<TileStream> create(KernelEmitter &e);
 };
 
-//===--- paired query blocks (AttentionKernelPairedSchedule.cpp) ---------===//
-/// Warp 0 walks the merge of the W query blocks' index rows (up to
-/// TileConfig::pairedListSteps() steps) and writes the merged tile list to
-/// `listSmem`; the caller publishes it with a CTA barrier.
-void writePairedTileList(KernelEmitter &e);
-/// The number of listed tiles (i32), and whether either block has tiles past
-/// them (i1).
-Value pairedListCount(KernelEmitter &e);
-Value pairedRestPending(KernelEmitter &e);
-/// Element offset (index) in `listSmem` of the entry of list step `step` (i32).
-Value pairedEntryOffset(KernelEmitter &e, Value step);
-/// Entry `step` as this warpgroup sees it: the tile's first key, this block's
-/// key limit and whether this block visits the tile (i1).
-struct PairedEntry {
-  Value start, limit, visits;
-};
-PairedEntry readPairedEntry(KernelEmitter &e, Value step);
-/// This warpgroup's tiles past the listed steps (none unless a pair has more
-/// than pairedListSteps() merge steps).
-std::unique_ptr<TileStream> createPairedRestStream(KernelEmitter &e);
-
 //===--- the TMA ring of paired query blocks (AttentionKernelRing.cpp) ---===//
-/// Tile t of the merged list goes to K/V stage t % stages; `step` values
-/// are i32 list steps.
+/// Step t of the merged tile list goes to K/V stage t % stages, its entry to
+/// the stage's entry slot; `step` values are i32 list steps.
 class TileRing {
 public:
   explicit TileRing(KernelEmitter &e);
-  /// Thread 0 only: initializes the mbarriers and the issue counter (the
-  /// caller publishes them with a CTA barrier).
+  /// Thread 0 only: initializes the mbarriers (the caller publishes them
+  /// with a CTA barrier).
   void init();
-  /// Lane 0 of each warp (the only TMA issuers): acquire the tensor maps
-  /// through the tensormap proxy (the host wrote them before the launch).
+  //--- the producer (lane 0 of the producer warp; the only TMA issuer)
+  /// Acquires the tensor maps through the tensormap proxy (the host wrote
+  /// them before the launch).
   void acquireTensorMaps();
-  /// Issues every tile below `count` whose stage is free (any thread; the
-  /// prologue's thread 0 and each warp's lane 0 after a release).
-  void issue(Value count, Value kvHeadRow);
+  /// Waits until step `step`'s stage is free, writes its entry `words` and
+  /// issues the TMA copies of its K and V (tile at key words[0]).
+  void produce(Value step, ArrayRef<Value> words);
+  /// Ends the list at `step`: its entry's mask is TileConfig::kStopMask and
+  /// its K barrier completes without data.
+  void finish(Value step);
+  //--- the consumers (every thread of the compute warpgroups)
   /// Waits until the K (or V, `value`) of list step `step` landed. Every
   /// thread waits for every step's K, in order (parity waits must not skip a
   /// phase); V only where it computes the tile.
   void wait(Value step, bool value);
   /// This warp is done with step `step`: lane 0 arrives on its stage's empty
-  /// barrier, then issues what became free.
-  void release(Value step, Value count, Value kvHeadRow);
-  /// The stage (index) of list step `step`.
+  /// barrier (a predicated arrive, no branch).
+  void release(Value step);
+  /// The stage (index) of list step `step`, and the element offset (index)
+  /// of its entry in `listSmem`.
   Value stageOf(Value step);
+  Value entryOf(Value step);
 
 private:
-  /// Whether this thread is lane 0 of its warp (i1).
-  Value laneZero();
   /// The i32 shared address of the control word at `offset` plus 8 bytes
   /// per stage, for `step`'s stage (its full or empty mbarrier).
   Value barrierOf(Value step, int64_t offset);
+  /// Waits until `step`'s stage was released by the consumers of step
+  /// `step` - stages (at once for the first `stages` steps).
+  void waitFree(Value step);
   KernelEmitter &e;
-  Value controlAddr, entriesAddr, keyStage0; ///< i32 shared addresses
+  Value controlAddr, keyStage0; ///< i32 shared addresses
 };
+
+//===--- paired query blocks (AttentionKernelPairedSchedule.cpp) ---------===//
+/// The producer: walks the merge of the W query blocks' index rows and hands
+/// each step to `ring` (produce), then ends the list (finish).
+void emitPairedProducer(KernelEmitter &e, TileRing &ring);
+/// Entry `step` as this warpgroup sees it (after its K landed): the tile's
+/// first key, this block's key limit, whether this block visits the tile
+/// and whether the step is a tile at all (i1; false at the list's end).
+struct PairedEntry {
+  Value start, limit, visits, more;
+};
+PairedEntry readPairedEntry(KernelEmitter &e, TileRing &ring, Value step);
 
 } // namespace mlir::minfer::detail
 

@@ -112,7 +112,7 @@ Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
 }
 
 void KernelEmitter::loadQueryTile() {
-  ChunkMap map(cfg, cfg.blockM, cfg.threads());
+  ChunkMap map(cfg, cfg.blockM, cfg.consumerThreads());
   auto [row0, col] = map.threadSlot(*this, tid);
   // Rows of this block that exist: N - 64 m.
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
@@ -330,7 +330,7 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
   // 2. Shared -> global, 16 bytes per thread and pass; rows >= N skipped.
   //    The CTA's rows, or this warpgroup's 64 (its 128 threads).
   Value rank = tid, firstRow = cIdx(0);
-  int64_t rows = cfg.blockM, threads = cfg.threads();
+  int64_t rows = cfg.blockM, threads = cfg.consumerThreads();
   if (perWarpgroup) {
     warpgroupBarrier();
     rank = warpgroupRank();

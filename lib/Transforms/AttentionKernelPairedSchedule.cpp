@@ -1,21 +1,20 @@
-//===- AttentionKernelPairedSchedule.cpp - two query blocks' tiles -------===//
+//===- AttentionKernelPairedSchedule.cpp - W query blocks' tiles --------===//
 //
 // The key tiles of a CTA of paired query blocks (TileConfig::pairsQueryBlocks,
 // block-sparse, W = 2 or 4 blocks of 64 rows): warpgroup w computes query
 // block W M + w from its own index row. The W walks over the index rows are
 // merged in key order; each step of the merge is a tile that one or more
-// blocks visit. Warp 0 walks at most TileConfig::pairedListSteps() steps and
-// writes them to shared memory as
-// one list, each entry with its mask of visiting blocks
-// (writePairedTileList). The kernel streams the listed tiles through its
-// TMA ring (AttentionKernelRing.cpp), so a tile both blocks visit is loaded
-// once; then each warpgroup computes the tiles of its walk past the listed
-// steps (RestStream: none unless a pair has more steps), without sharing.
+// blocks visit. The producer warp (lane 0 of warp 4 W) walks the merge and
+// hands each step to the TMA ring (AttentionKernelRing.cpp) with its entry
+// (start, the W blocks' key limits, the mask of visiting blocks), so a tile
+// several blocks visit is loaded once; the consumer warpgroups read the
+// entry of each step from its stage once the step's K landed.
 //
-// Why a list written up front rather than a merge on the fly: walking the
-// merge in every warp at every tile cost 38 % more instructions than the
-// 64-row kernel (ncu, bench/results/tuning.md), and the ring's producer
-// needs the start of a tile several steps ahead of the consumers.
+// Why the merge runs ahead in one lane rather than in every warp: walking it
+// in every warp at every tile cost 38 % more instructions than the 64-row
+// kernel (ncu, bench/results/tuning.md), and the loads must be issued
+// several steps ahead of the consumers anyway. Entries live with their
+// stage, so the list has no length limit.
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
@@ -29,34 +28,10 @@ using namespace mlir::minfer::detail;
 namespace {
 /// Start of a finished walk; larger than any key, and + 64 stays positive.
 constexpr int64_t kDone = 0x7fff0000;
-/// Element offsets in `listSmem`: header (listed count, the W walks'
-/// cursors after the listed steps, whether any walk goes on), the entries
-/// (TileConfig::pairedEntryWords each).
-constexpr int64_t kListCount = 0, kRestCursor = 1;
-constexpr int64_t kEntries = TileConfig::kPairedListHeader;
 constexpr int64_t kMaxWalks = 4;
-int64_t restPendingAt(const TileConfig &cfg) {
-  return kRestCursor + 3 * cfg.queryBlocksPerCta();
-}
-static_assert(kRestCursor + 3 * kMaxWalks < kEntries,
-              "header overlaps the entries");
 
-/// `values[w]` for this thread's warpgroup w (a select chain).
-Value ofWarpgroup(KernelEmitter &e, ArrayRef<Value> values) {
-  Value out = values[0];
-  for (size_t w = 1; w < values.size(); ++w)
-    out = arith::SelectOp::create(
-        e.b, e.loc,
-        arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq, e.warpgroup,
-                              e.cIdx(w)),
-        values[w], out);
-  return out;
-}
 Value loadList(KernelEmitter &e, Value at) {
   return memref::LoadOp::create(e.b, e.loc, e.listSmem, ValueRange{at});
-}
-void storeList(KernelEmitter &e, Value value, Value at) {
-  memref::StoreOp::create(e.b, e.loc, value, e.listSmem, ValueRange{at});
 }
 
 /// The walks over the W index rows. A walk's cursor is (r, t, end): at
@@ -159,144 +134,63 @@ struct IndexWalks {
   }
 };
 
-/// This warpgroup's walk from where the listed steps left it (the header),
-/// without sharing: cursor (r, t, end).
-class RestStream final : public TileStream {
-public:
-  explicit RestStream(KernelEmitter &e) : e(e), walks(e) {
-    count_ = ofWarpgroup(e, walks.numRanges);
-    base = ofWarpgroup(e, walks.rangeBase);
-  }
-  Value count() override { return Value(); }
-  Value hasTile(ValueRange c) override {
-    return arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::slt, c[1],
-                                 e.cI32(kDone));
-  }
-  SmallVector<Value> begin() override {
-    Value first = e.addIdx(
-        arith::MulIOp::create(e.b, e.loc, e.warpgroup, e.cIdx(3)), kRestCursor);
-    SmallVector<Value> c;
-    for (int k = 0; k < 3; ++k)
-      c.push_back(loadList(e, e.addIdx(first, k)));
-    return c;
-  }
-  SmallVector<Value> advance(ValueRange c) override {
-    return walks.stepWalk(count_, base, c, Value());
-  }
-  KeyTile describe(ValueRange c, Value) override {
-    return KeyTile{c[1], c[2], Value(), Value()};
-  }
-  unsigned cursorSize() const override { return 3; }
-
-private:
-  KernelEmitter &e;
-  IndexWalks walks;
-  Value count_, base;
-};
 } // namespace
 
-void mlir::minfer::detail::writePairedTileList(KernelEmitter &e) {
+void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type i32 = b.getI32Type();
-  Value walker =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e.warp, e.cIdx(0));
-  e.emitIfThen(walker, [&] {
-    IndexWalks walks(e);
-    const int64_t W = walks.walks, entryWords = e.cfg.pairedEntryWords();
-    Value writer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                         e.lane, e.cIdx(0));
-    // Carried: (merge cursor, steps), all i32.
-    SmallVector<Value> init = walks.mergeBegin();
-    unsigned n = init.size();
-    init.push_back(e.cI32(0));
-    SmallVector<Type> types(init.size(), i32);
-    auto loop = scf::WhileOp::create(
-        b, loc, types, init,
-        [&](OpBuilder &, Location, ValueRange args) {
-          Value room = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                             args[n], e.cI32(e.cfg.pairedListSteps()));
-          Value live = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::slt,
-              walks.tileStart(args.take_front(n)), e.cI32(kDone));
-          scf::ConditionOp::create(
-              b, loc, arith::AndIOp::create(b, loc, room, live), args);
-        },
-        [&](OpBuilder &, Location, ValueRange args) {
-          ValueRange c = args.take_front(n);
-          auto at = walks.visits(c);
-          // Entry: (start, end of walk 0 .. W - 1, mask).
-          Value mask = e.cI32(0);
-          SmallVector<Value> words{walks.tileStart(c)};
-          for (int64_t w = 0; w < W; ++w) {
-            mask = arith::OrIOp::create(
-                b, loc, mask,
-                arith::ShLIOp::create(
-                    b, loc, arith::ExtUIOp::create(b, loc, i32, at[w]),
-                    e.cI32(w)));
-            words.push_back(c[3 * w + 2]);
-          }
-          words.push_back(mask);
-          Value slot = pairedEntryOffset(e, args[n]);
-          e.emitIfThen(writer, [&] {
-            for (int64_t k = 0; k < entryWords; ++k)
-              storeList(e, words[k], e.addIdx(slot, k));
-          });
-          SmallVector<Value> next = walks.mergeStep(c);
-          next.push_back(arith::AddIOp::create(b, loc, args[n], e.cI32(1)));
-          scf::YieldOp::create(b, loc, next);
-        });
-    ValueRange done = loop.getResults();
-    e.emitIfThen(writer, [&] {
-      storeList(e, done[n], e.cIdx(kListCount));
-      for (unsigned k = 0; k < n; ++k)
-        storeList(e, done[k], e.cIdx(kRestCursor + k));
-      // A walk goes on past the list while its start is not kDone.
-      Value pending = arith::ConstantIntOp::create(b, loc, 0, 1);
-      for (int64_t w = 0; w < W; ++w)
-        pending = arith::OrIOp::create(
-            b, loc, pending,
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                  done[3 * w + 1], e.cI32(kDone)));
-      storeList(e, arith::ExtUIOp::create(b, loc, i32, pending),
-                e.cIdx(restPendingAt(e.cfg)));
-    });
-  });
-}
-
-Value mlir::minfer::detail::pairedListCount(KernelEmitter &e) {
-  return loadList(e, e.cIdx(kListCount));
-}
-
-Value mlir::minfer::detail::pairedRestPending(KernelEmitter &e) {
-  return arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::ne,
-                               loadList(e, e.cIdx(restPendingAt(e.cfg))),
-                               e.cI32(0));
-}
-
-Value mlir::minfer::detail::pairedEntryOffset(KernelEmitter &e, Value step) {
-  return e.addIdx(arith::MulIOp::create(e.b, e.loc, e.toIdx(step),
-                                        e.cIdx(e.cfg.pairedEntryWords())),
-                  kEntries);
+  IndexWalks walks(e);
+  const int64_t W = walks.walks;
+  // Carried: (merge cursor, step), all i32.
+  SmallVector<Value> init = walks.mergeBegin();
+  unsigned n = init.size();
+  init.push_back(e.cI32(0));
+  SmallVector<Type> types(init.size(), i32);
+  auto loop = scf::WhileOp::create(
+      b, loc, types, init,
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value live = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::slt,
+            walks.tileStart(args.take_front(n)), e.cI32(kDone));
+        scf::ConditionOp::create(b, loc, live, args);
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        ValueRange c = args.take_front(n);
+        auto at = walks.visits(c);
+        // Entry: (start, end of walk 0 .. W - 1, mask).
+        Value mask = e.cI32(0);
+        SmallVector<Value> words{walks.tileStart(c)};
+        for (int64_t w = 0; w < W; ++w) {
+          mask = arith::OrIOp::create(
+              b, loc, mask,
+              arith::ShLIOp::create(
+                  b, loc, arith::ExtUIOp::create(b, loc, i32, at[w]),
+                  e.cI32(w)));
+          words.push_back(c[3 * w + 2]);
+        }
+        words.push_back(mask);
+        ring.produce(args[n], words);
+        SmallVector<Value> next = walks.mergeStep(c);
+        next.push_back(arith::AddIOp::create(b, loc, args[n], e.cI32(1)));
+        scf::YieldOp::create(b, loc, next);
+      });
+  ring.finish(loop.getResults()[n]);
 }
 
 PairedEntry mlir::minfer::detail::readPairedEntry(KernelEmitter &e,
-                                                  Value step) {
+                                                  TileRing &ring, Value step) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  Value at = pairedEntryOffset(e, step);
+  Value at = ring.entryOf(step);
   Value limit = loadList(e, arith::AddIOp::create(b, loc, e.addIdx(at, 1),
                                                   e.warpgroup));
   Value bit = arith::ShLIOp::create(b, loc, e.cI32(1), e.toI32(e.warpgroup));
-  Value mask =
-      loadList(e, e.addIdx(at, e.cfg.pairedEntryWords() - 1));
+  Value mask = loadList(e, e.addIdx(at, e.cfg.pairedEntryWords() - 1));
   Value visits = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::ne,
       arith::AndIOp::create(b, loc, mask, bit), e.cI32(0));
-  return {loadList(e, at), limit, visits};
-}
-
-std::unique_ptr<TileStream>
-mlir::minfer::detail::createPairedRestStream(KernelEmitter &e) {
-  return std::make_unique<RestStream>(e);
+  Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, mask,
+                                     e.cI32(0));
+  return {loadList(e, at), limit, visits, more};
 }

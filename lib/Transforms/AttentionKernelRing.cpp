@@ -2,30 +2,34 @@
 //
 // The K/V pipeline of paired query blocks (TileConfig::pairsQueryBlocks):
 // the merged tile list (AttentionKernelPairedSchedule.cpp) streams through
-// `stages` swizzled K/V buffers. Tile t of the list goes to stage t % S:
-//   full K[s], full V[s]  mbarriers (1 arrival + the TMA's bytes): tile t's
+// `stages` swizzled K/V buffers. Step t of the list goes to stage t % S:
+//   full K[s], full V[s]  mbarriers (1 arrival + the TMA's bytes): step t's
 //                         K (V) landed; phase t / S;
-//   empty[s]              mbarrier (1 arrival per warp, 8): all warps are
-//                         done with tile t; phase t / S;
-//   issue counter         the next tile to load (shared i32).
-// A tile is loaded by TMA (cp.async.bulk.tensor, 64 keys x 64 head-dim
-// columns per copy, 128-byte swizzle: the wgmma layout) as soon as its stage
-// is free, by whichever thread frees it: after each step lane 0 of every
-// warp arrives on empty[s] and then issues every tile whose stage is free
-// (`issue`); the CAS on the counter makes each tile issued once. So the last
-// warp done with tile t - S issues tile t at once, and no thread ever waits
-// for a stage. A warpgroup computes only the tiles its block visits; for the
-// others it waits until their K landed (the waits go by phase parity, so no
-// phase may be skipped) and arrives on empty at once. The two warpgroups
-// meet nowhere in the loop; one may run up to S tiles ahead of the other.
+//   empty[s]              mbarrier (1 arrival per compute warp): all
+//                         warpgroups are done with step t; phase t / S;
+//   entry[s]              step t's entry (start, limits, mask), written
+//                         before full K[s]'s arrival, read after its wait.
+// One producer lane (lane 0 of warp 4 W) walks the merge and, for each step,
+// waits for its stage's empty phase, writes the entry and issues the TMA
+// copies (cp.async.bulk.tensor, 64 keys x 64 head-dim columns per copy,
+// 128-byte swizzle: the wgmma layout) with expect_tx on the full barriers;
+// it ends the list with a stop entry whose full K completes without data.
+// The compute warpgroups never issue or spin on a stage: each waits for
+// every step's K (the waits go by phase parity, so no phase may be skipped),
+// reads the entry, computes the tile if its block visits it (waiting for V
+// before O += P V) and arrives on empty from lane 0 by a predicated arrive.
+// The warpgroups meet nowhere in the loop; one may run up to S steps ahead
+// of another, and the producer up to S steps ahead of the slowest.
 //
-// Why not a producer warp: 2 x 128 consumer threads at 128 registers fill
-// half an SM's registers; a 9th warp would drop the kernel to one CTA per SM
-// (setmaxnreg needs whole warpgroups). Why TMA and not cp.async: cp.async
-// completes per thread, so every thread would have to copy every tile, tying
-// the two warpgroups together as the CTA barriers of the earlier paired
-// kernel did (tuning.md); and one thread issuing four bulk copies replaces
-// 2048 16-byte copies and their address math per tile.
+// Why a producer warp: issuing from the compute warps (the previous version
+// of this ring: the last warp to release a stage issued the next tiles)
+// cost 33-50 % more instructions, mostly lane-0 paths and spinning, and kept
+// the loads only one tile ahead (tuning.md). One warp of 32 threads leaves
+// the compute warps their registers (a producer warpgroup would need
+// setmaxnreg). Why TMA and not cp.async: cp.async completes per thread, so
+// every thread would have to copy every tile, tying the warpgroups together;
+// and one thread issuing four bulk copies replaces 2048 16-byte copies and
+// their address math per tile.
 //
 // The ops are inline PTX (like the wgmma chains): labels live inside the
 // asm's braces, which scope them, so a block may be emitted more than once.
@@ -35,6 +39,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include <string>
 
 using namespace mlir;
@@ -43,9 +48,9 @@ using namespace mlir::minfer::detail;
 namespace {
 /// Byte offsets in the ring's control block (TileConfig::ringControlBytes).
 struct ControlLayout {
-  int64_t fullK, fullV, empty, counter;
+  int64_t fullK, fullV, empty;
   explicit ControlLayout(int64_t stages)
-      : fullK(0), fullV(8 * stages), empty(16 * stages), counter(24 * stages) {}
+      : fullK(0), fullV(8 * stages), empty(16 * stages) {}
 };
 
 void emitAsm(KernelEmitter &e, ValueRange operands, StringRef constraints,
@@ -67,26 +72,22 @@ constexpr int64_t kSuspendHintNs = 1000000;
 
 TileRing::TileRing(KernelEmitter &e) : e(e) {
   const TileConfig &cfg = e.cfg;
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
   auto shared32 = [&](int64_t offset) {
-    return arith::IndexCastOp::create(b, loc, b.getI32Type(),
+    return arith::IndexCastOp::create(e.b, e.loc, e.b.getI32Type(),
                                       e.addIdx(e.kvAddr, offset))
         .getResult();
   };
   controlAddr = shared32(cfg.ringControlOffset());
-  // Entry 0 of the list: listSmem's i32 element pairedEntryOffset(0).
-  entriesAddr = arith::IndexCastOp::create(
-      b, loc, b.getI32Type(),
-      arith::AddIOp::create(
-          b, loc, e.addIdx(e.kvAddr, cfg.pairedListOffset()),
-          arith::MulIOp::create(b, loc, pairedEntryOffset(e, e.cI32(0)),
-                                e.cIdx(4))));
   keyStage0 = shared32(cfg.swizzledQueryBytes());
 }
 
 Value TileRing::stageOf(Value step) {
   return e.toIdx(arith::RemUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)));
+}
+
+Value TileRing::entryOf(Value step) {
+  return arith::MulIOp::create(e.b, e.loc, stageOf(step),
+                               e.cIdx(e.cfg.pairedEntryWords()));
 }
 
 void TileRing::init() {
@@ -99,16 +100,9 @@ void TileRing::init() {
     s += "add.u32 a, $0, " + num(at.empty + 8 * st) + ";\nmbarrier.init.shared::cta.b64 [a], " +
          num(e.cfg.warps) + ";\n";
   }
-  s += "add.u32 a, $0, " + num(at.counter) +
-       ";\nst.shared.u32 [a], 0;\n"
-       "fence.mbarrier_init.release.cluster;\n"
+  s += "fence.mbarrier_init.release.cluster;\n"
        "fence.proxy.async.shared::cta;\n}";
   emitAsm(e, {controlAddr}, "r,~{memory}", s);
-}
-
-Value TileRing::laneZero() {
-  return arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq, e.lane,
-                               e.cIdx(0));
 }
 
 Value TileRing::barrierOf(Value step, int64_t offset) {
@@ -122,86 +116,21 @@ Value TileRing::barrierOf(Value step, int64_t offset) {
 void TileRing::acquireTensorMaps() {
   // The maps were written to global memory by a host copy: the tensormap
   // proxy must not use an older cached copy of them (PTX ISA, "tensormap
-  // proxy"). Only lane 0 of a warp ever issues a TMA copy.
-  e.emitIfThen(laneZero(), [&] {
-    emitAsm(e, {e.tensorMaps}, "l,~{memory}",
-            "{\n.reg .b64 v;\n"
-            "fence.proxy.tensormap::generic.acquire.gpu [$0], " +
-                num(TileConfig::kTensorMapBytes) +
-                ";\nadd.s64 v, $0, " + num(TileConfig::kTensorMapBytes) +
-                ";\nfence.proxy.tensormap::generic.acquire.gpu [v], " +
-                num(TileConfig::kTensorMapBytes) + ";\n}");
-  });
+  // proxy").
+  emitAsm(e, {e.tensorMaps}, "l,~{memory}",
+          "{\n.reg .b64 v;\n"
+          "fence.proxy.tensormap::generic.acquire.gpu [$0], " +
+              num(TileConfig::kTensorMapBytes) +
+              ";\nadd.s64 v, $0, " + num(TileConfig::kTensorMapBytes) +
+              ";\nfence.proxy.tensormap::generic.acquire.gpu [v], " +
+              num(TileConfig::kTensorMapBytes) + ";\n}");
 }
 
-void TileRing::issue(Value count, Value kvHeadRow) {
-  const TileConfig &cfg = e.cfg;
-  const ControlLayout at(cfg.stages);
-  const int64_t S = cfg.stages, tileBytes = cfg.swizzledTileBytes();
-  const int64_t panels = cfg.headDim / 64, panelBytes = 64 * 128;
-  // $0 control, $1 count, $2 entry 0, $3 K stage 0, $4 tensor maps, $5 row.
-  std::string s =
-      "{\n.reg .pred p;\n"
-      ".reg .b32 ctr, t, t1, s, q, par, got, start, bar, dst, off, c0;\n"
-      ".reg .b64 st, vmap;\n"
-      "add.u32 ctr, $0, " + num(at.counter) + ";\n"
-      "add.s64 vmap, $4, " + num(TileConfig::kTensorMapBytes) + ";\n"
-      "ISSUE:\n"
-      "ld.volatile.shared.u32 t, [ctr];\n"
-      "setp.ge.s32 p, t, $1;\n"
-      "@p bra DONE;\n"
-      "rem.u32 s, t, " + num(S) + ";\n"
-      "setp.lt.u32 p, t, " + num(S) + ";\n"
-      "@p bra CLAIM;\n"
-      // Tile t - S must be released: phase t / S - 1 of empty[s] complete.
-      "div.u32 q, t, " + num(S) + ";\n"
-      "sub.u32 par, q, 1;\n"
-      "and.b32 par, par, 1;\n"
-      "mad.lo.u32 bar, s, 8, $0;\n"
-      "add.u32 bar, bar, " + num(at.empty) + ";\n"
-      "mbarrier.test_wait.parity.shared::cta.b64 p, [bar], par;\n"
-      "@!p bra DONE;\n"
-      "CLAIM:\n"
-      "add.u32 t1, t, 1;\n"
-      "atom.shared.cas.b32 got, [ctr], t, t1;\n"
-      "setp.ne.u32 p, got, t;\n"
-      "@p bra ISSUE;\n"
-      "mad.lo.u32 off, t, " + num(4 * cfg.pairedEntryWords()) + ", $2;\n"
-      "ld.shared.u32 start, [off];\n";
-  for (int part = 0; part < 2; ++part) {
-    const int64_t full = part == 0 ? at.fullK : at.fullV;
-    std::string map = part == 0 ? "$4" : "vmap";
-    s += "mad.lo.u32 bar, s, 8, $0;\n"
-         "add.u32 bar, bar, " + num(full) + ";\n"
-         "mbarrier.arrive.expect_tx.shared::cta.b64 st, [bar], " +
-         num(tileBytes) + ";\n"
-         "mad.lo.u32 dst, s, " + num(tileBytes) + ", $3;\n";
-    if (part == 1)
-      s += "add.u32 dst, dst, " + num(S * tileBytes) + ";\n";
-    for (int64_t p = 0; p < panels; ++p) {
-      if (p)
-        s += "add.u32 dst, dst, " + num(panelBytes) + ";\n";
-      s += "mov.b32 c0, " + num(64 * p) + ";\n"
-           "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::"
-           "complete_tx::bytes [dst], [" + map + ", {c0, start, $5}], [bar];\n";
-    }
-  }
-  s += "bra ISSUE;\nDONE:\n}";
-  emitAsm(e, {controlAddr, count, entriesAddr, keyStage0, e.tensorMaps,
-              kvHeadRow},
-          "r,r,r,r,l,r,~{memory}", s);
-}
-
-void TileRing::wait(Value step, bool value) {
-  const ControlLayout at(e.cfg.stages);
-  Value parity = arith::AndIOp::create(
-      e.b, e.loc,
-      arith::DivUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)),
-      e.cI32(1));
-  Value bar = barrierOf(step, value ? at.fullV : at.fullK);
-  // The suspend-time hint lets a waiting thread sleep until the phase
-  // completes instead of re-issuing try_wait (a spinning warp takes issue
-  // slots from the warpgroups that compute).
+/// Spins on try_wait.parity of the mbarrier at $0 for parity $1. The
+/// suspend-time hint lets a waiting thread sleep until the phase completes
+/// instead of re-issuing try_wait (a spinning warp takes issue slots from
+/// the warpgroups that compute).
+static void emitParityWait(KernelEmitter &e, Value bar, Value parity) {
   emitAsm(e, {bar, parity}, "r,r,~{memory}",
           "{\n.reg .pred p;\nWAIT:\n"
           "mbarrier.try_wait.parity.shared::cta.b64 p, [$0], $1, " +
@@ -209,15 +138,90 @@ void TileRing::wait(Value step, bool value) {
           "@!p bra WAIT;\n}");
 }
 
-void TileRing::release(Value step, Value count, Value kvHeadRow) {
+/// The phase parity of step `step` on its stage's barriers: (step / S) & 1.
+static Value phaseParity(KernelEmitter &e, Value step) {
+  return arith::AndIOp::create(
+      e.b, e.loc, arith::DivUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)),
+      e.cI32(1));
+}
+
+void TileRing::waitFree(Value step) {
+  // Step t reuses the stage of step t - S: wait for empty's phase t / S - 1,
+  // i.e. parity ((t / S) & 1) ^ 1. For t < S that is the phase before the
+  // first, which a fresh mbarrier reports complete.
   const ControlLayout at(e.cfg.stages);
-  e.emitIfThen(laneZero(), [&] {
-    emitAsm(e, {barrierOf(step, at.empty)}, "r,~{memory}",
-            "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}");
-    issue(count, kvHeadRow);
-  });
-  // Reconverge the warp: otherwise lanes 1-31 enter the next step's wait on
-  // their own and lane 0 follows as a second, one-lane instruction stream
-  // (with this and the suspend hint the kernel ran 5 % faster).
-  NVVM::SyncWarpOp::create(e.b, e.loc, e.cI32(-1));
+  Value parity =
+      arith::XOrIOp::create(e.b, e.loc, phaseParity(e, step), e.cI32(1));
+  emitParityWait(e, barrierOf(step, at.empty), parity);
+}
+
+void TileRing::produce(Value step, ArrayRef<Value> words) {
+  const TileConfig &cfg = e.cfg;
+  const ControlLayout at(cfg.stages);
+  const int64_t S = cfg.stages, tileBytes = cfg.swizzledTileBytes();
+  const int64_t panels = cfg.headDim / 64, panelBytes = 64 * 128;
+  waitFree(step);
+  Value entry = entryOf(step);
+  for (size_t k = 0; k < words.size(); ++k)
+    memref::StoreOp::create(e.b, e.loc, words[k], e.listSmem,
+                            ValueRange{e.addIdx(entry, k)});
+  Value keyDst = arith::AddIOp::create(
+      e.b, e.loc, keyStage0,
+      arith::MulIOp::create(e.b, e.loc, e.toI32(stageOf(step)),
+                            e.cI32(tileBytes)));
+  // $0 full K, $1 K stage, $2 tensor maps, $3 start, $4 kv row, $5 full V.
+  // The arrive (release) orders the entry's stores before the consumers'
+  // wait (acquire) on full K.
+  std::string s = "{\n.reg .b64 st, vmap;\n.reg .b32 dst, c0;\n"
+                  "add.s64 vmap, $2, " + num(TileConfig::kTensorMapBytes) + ";\n";
+  for (int part = 0; part < 2; ++part) {
+    std::string bar = part == 0 ? "$0" : "$5";
+    std::string map = part == 0 ? "$2" : "vmap";
+    s += "mbarrier.arrive.expect_tx.shared::cta.b64 st, [" + bar + "], " +
+         num(tileBytes) + ";\n";
+    s += "add.u32 dst, $1, " + num(part * S * tileBytes) + ";\n";
+    for (int64_t p = 0; p < panels; ++p) {
+      if (p)
+        s += "add.u32 dst, dst, " + num(panelBytes) + ";\n";
+      s += "mov.b32 c0, " + num(64 * p) + ";\n"
+           "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::"
+           "complete_tx::bytes [dst], [" + map + ", {c0, $3, $4}], [" + bar +
+           "];\n";
+    }
+  }
+  s += "}";
+  emitAsm(e,
+          {barrierOf(step, at.fullK), keyDst, e.tensorMaps, words[0],
+           e.kvHeadRow, barrierOf(step, at.fullV)},
+          "r,r,l,r,r,r,~{memory}", s);
+}
+
+void TileRing::finish(Value step) {
+  const ControlLayout at(e.cfg.stages);
+  waitFree(step);
+  Value entry = entryOf(step);
+  memref::StoreOp::create(
+      e.b, e.loc, e.cI32(TileConfig::kStopMask), e.listSmem,
+      ValueRange{e.addIdx(entry, e.cfg.pairedEntryWords() - 1)});
+  emitAsm(e, {barrierOf(step, at.fullK)}, "r,~{memory}",
+          "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}");
+}
+
+void TileRing::wait(Value step, bool value) {
+  const ControlLayout at(e.cfg.stages);
+  emitParityWait(e, barrierOf(step, value ? at.fullV : at.fullK),
+                 phaseParity(e, step));
+}
+
+void TileRing::release(Value step) {
+  // One arrival per warp, from lane 0, once the warp's wgmma reads of the
+  // stage are done (the caller waited for them). bar.warp.sync orders the
+  // other lanes' reads of the entry before lane 0's arrive (release), so the
+  // producer's next write to the slot cannot race them. Predicated, not
+  // branched: a lane-0 branch split the warp and cost reconvergence stalls.
+  const ControlLayout at(e.cfg.stages);
+  emitAsm(e, {barrierOf(step, at.empty), e.toI32(e.lane)}, "r,r,~{memory}",
+          "{\n.reg .pred p;\n.reg .b64 st;\nsetp.eq.u32 p, $1, 0;\n"
+          "bar.warp.sync -1;\n"
+          "@p mbarrier.arrive.shared::cta.b64 st, [$0];\n}");
 }

@@ -122,16 +122,16 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
   }
   impl->blockSparseRows = opts.blockSparseRows;
   if (impl->blockSparseRows == 0) {
-    impl->blockSparseRows = 64;
     if (const char *env = std::getenv("MINFER_BLOCK_SPARSE_ROWS"); env && *env) {
       const std::string v = env;
       impl->blockSparseRows =
-          v == "64" ? 64 : v == "128" ? 128 : v == "256" ? 256 : -1;
+          v == "64" ? 64 : v == "128" ? 128 : v == "192" ? 192 : -1;
     }
   }
-  if (impl->blockSparseRows != 64 && impl->blockSparseRows != 128 &&
-      impl->blockSparseRows != 256)
-    return invalidArgument("block-sparse rows per CTA must be 64, 128 or 256 "
+  if (impl->blockSparseRows != 0 && impl->blockSparseRows != 64 &&
+      impl->blockSparseRows != 128 && impl->blockSparseRows != 192)
+    return invalidArgument("block-sparse rows per CTA must be 0 (by length), "
+                           "64, 128 or 192 "
                            "(RuntimeOptions::blockSparseRows or "
                            "MINFER_BLOCK_SPARSE_ROWS)");
   if (!opts.ptxDir.empty())
@@ -332,16 +332,19 @@ Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
   if (kernelStages == 0 && kernel::hasLongSequenceTuning(kind, chip, seqLen))
     cands.push_back(
         TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
-  const int64_t wide = kind == kernel::KernelKind::Dense ? 128
-                       : kind == kernel::KernelKind::Block ? blockSparseRows
-                                                           : 64;
-  for (int64_t blockM : {int64_t(256), int64_t(128), int64_t(64)}) {
+  const int64_t wide =
+      kind == kernel::KernelKind::Dense ? 128
+      : kind == kernel::KernelKind::Block
+          ? (blockSparseRows ? blockSparseRows
+                             : kernel::defaultBlockSparseRows(chip, seqLen))
+          : 64;
+  for (int64_t blockM : {int64_t(192), int64_t(128), int64_t(64)}) {
     if (blockM != 64 && blockM != wide)
       continue;
     TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, blockM);
     if (kernelStages > 0)
       cfg.stages = kernelStages;
-    // A chip may not have the wide configuration (128/256-row block-sparse
+    // A chip may not have the wide configuration (128/192-row block-sparse
     // kernels need wgmma); the 64-row one is always asked for.
     if (blockM != 64 && !cfg.validate().empty())
       continue;

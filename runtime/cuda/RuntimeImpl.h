@@ -45,8 +45,9 @@ struct Runtime::Impl {
   /// Stages of PTX files without a tile-config line; 0: each kind's tuned
   /// value (kernel::tunedFor), as minfer-generate-kernels emits by default.
   int kernelStages = 0;
-  /// RuntimeOptions::blockSparseRows after the environment (64 or 128).
-  int blockSparseRows = 64;
+  /// RuntimeOptions::blockSparseRows after the environment (64, 128 or
+  /// 192; 0: by length, kernel::defaultBlockSparseRows).
+  int blockSparseRows = 0;
 
   std::map<std::string, CUmodule> modules;          ///< embedded, by name
   std::map<std::string, CUfunction> indexFns;       ///< by symbol

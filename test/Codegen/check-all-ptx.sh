@@ -5,7 +5,7 @@
 #   CTAs), plus the 128-row dense variants (dense-block-m=128) x 3 chips, the
 #   4 long-sequence vertical-slash kernels of sm_90a (minfer_vs_s2_*) and the
 #   8 paired-query-block block-sparse kernels of sm_90a (block-block-m=128
-#   and 256: TMA + mbarrier ring).
+#   and 192: a producer warp feeding a TMA + mbarrier ring).
 #   sm_90a kernels use wgmma; ptxas must not serialize them.
 # Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
 # kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),
@@ -21,10 +21,10 @@ status=0
 for chip in sm_80 sm_90 sm_90a; do
   gens=("minfer-generate-kernels{chip=$chip}"
         "minfer-generate-kernels{kinds=dense dense-block-m=128 chip=$chip}")
-  # Paired-query-block (128- and 256-row) block-sparse kernels need wgmma.
+  # Paired-query-block (128- and 192-row) block-sparse kernels need wgmma.
   [ "$chip" = sm_90a ] &&
     gens+=("minfer-generate-kernels{kinds=block block-block-m=128 chip=$chip}"
-           "minfer-generate-kernels{kinds=block block-block-m=256 chip=$chip}")
+           "minfer-generate-kernels{kinds=block block-block-m=192 chip=$chip}")
   for gen in "${gens[@]}"; do
     if ! echo 'module {}' | "$opt" - -o /dev/null \
         --pass-pipeline="builtin.module($gen, minfer-to-ptx{chip=$chip}, minfer-dump-ptx{dir=$out})"; then
@@ -54,15 +54,16 @@ for ptx in "$out"/*.ptx; do
   # the tuned stages. mma.sync: 2 x stages x 64 rows (+ 128 Q rows for
   # 128-row CTAs; 3 stages for vs) x (D + 8) x 2 bytes. wgmma: swizzled Q
   # (blockM x D x 2) + 2 x stages x 64 x D x 2 (2 stages for dense, the
-  # paired 128-row block kernels and the _s2 long-sequence kernels, 4 for
-  # the 256-row ones, else 1; the paired kernels' tile list not counted).
+  # _s2 long-sequence kernels, 6 for the paired 128-row block kernels, 5 for
+  # the 192-row ones, else 1; the paired kernels' ring control not counted).
   d=${kernel##*_d}; d=${d%%_*}
   rows=256; [[ $kernel == *_m128_* || $kernel == minfer_vs_* ]] && rows=384
   dyn=$((rows * (d + 8) * 2))
   if [ "$chip" = sm_90a ]; then
-    m=64; [[ $kernel == *_m128_* ]] && m=128; [[ $kernel == *_m256_* ]] && m=256
-    stg=1; [[ $kernel == minfer_dense_* || $kernel == minfer_block_m128_* || $kernel == *_s2_* ]] && stg=2
-    [[ $kernel == minfer_block_m256_* ]] && stg=4
+    m=64; [[ $kernel == *_m128_* ]] && m=128; [[ $kernel == *_m192_* ]] && m=192
+    stg=1; [[ $kernel == minfer_dense_* || $kernel == *_s2_* ]] && stg=2
+    [[ $kernel == minfer_block_m128_* ]] && stg=6
+    [[ $kernel == minfer_block_m192_* ]] && stg=5
     dyn=$((m * d * 2 + 2 * stg * 64 * d * 2))
     if grep -q "wgmma serialization" <<<"$log"; then
       echo "$log"
@@ -81,7 +82,7 @@ for ptx in "$out"/*.ptx; do
 done
 echo "$count kernels assembled (dynamic shared memory: TileConfig::sharedBytes())"
 if [ "$count" -lt 64 ]; then
-  echo "FAIL: expected 64 kernels (36 + 12 dense-block-m=128 + 4 vs_kv + 4 vs_s2 + 4 block m128 + 4 block m256), got $count"
+  echo "FAIL: expected 64 kernels (36 + 12 dense-block-m=128 + 4 vs_kv + 4 vs_s2 + 4 block m128 + 4 block m192), got $count"
   status=1
 fi
 exit $status

@@ -16,8 +16,8 @@
 // DTYPE: error: minfer-generate-kernels: unknown dtype 'f32' (expected bf16 or f16)
 // DIM: error: minfer-generate-kernels: head_dim must be 64 or 128, got 96
 // CHIP: error: minfer-generate-kernels: unknown chip 'sm_75' (expected sm_80, sm_90 or sm_90a)
-// STAGES: error: minfer-generate-kernels: stages must be 1, 2 or 3 (4 for paired block-sparse), got 4
-// BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 256 for block-sparse)
+// STAGES: error: minfer-generate-kernels: stages must be 1, 2 or 3 (up to 6 for paired block-sparse), got 4
+// BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse)
 
 // One gpu.module per kernel, named like it; the ABI of TileConfig.h.
 // CHECK: module attributes {gpu.container_module}
@@ -143,63 +143,56 @@ module {
 // SPLIT: nvvm.cp.async.wait.group 0
 // SPLIT-NOT: nvvm.cp.async.wait.group 1
 
-// Paired query blocks (block-block-m=128 or 256, sm_90a only): a warpgroup
-// per 64-row block. Warp 0 walks the merge of the index rows once and writes
-// the merged tile list after the K/V stages and the ring's control words;
-// thread 0 initializes the mbarriers, lane 0 of every warp acquires the
-// tensor maps (the kernel's last argument), thread 0 issues the first TMA
-// copies; then one loop over the list with no CTA barrier: every warpgroup
-// waits for each tile's K (mbarrier), computes the tiles its block visits
-// and releases the stage (lane 0 arrives and issues what became free, then
-// the warp reconverges). Tiles past the list: after one CTA barrier, per
-// warpgroup (named barrier 1 + w, 128 threads) with cp.async. The epilogue:
-// per warpgroup.
+// Paired query blocks (block-block-m=128 or 192, sm_90a only): a warpgroup
+// per 64-row block plus a producer warp (288 threads for two blocks). The
+// compute warps load Q, thread 0 initializes the mbarriers, one CTA barrier;
+// then the producer warp's lane 0 acquires the tensor maps (the kernel's
+// last argument), walks the merge of the index rows, and per step waits for
+// the stage's empty phase, writes the entry and issues the TMA copies (an
+// arrive on full K ends the list), while every compute warpgroup loops with
+// no CTA barrier: it waits for each step's K, computes the tiles its block
+// visits and arrives on empty from lane 0 (predicated). The epilogue: per
+// warpgroup. The ring's control words and entries follow the K/V stages.
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=128 dtypes=bf16 block-block-m=128' | FileCheck %s --check-prefix=PAIR
-// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=64 dtypes=f16 block-block-m=256' | FileCheck %s --check-prefix=PAIR4
+// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=64 dtypes=f16 block-block-m=192' | FileCheck %s --check-prefix=PAIR3
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR80
-// RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block chip=sm_90a block-block-m=512' 2>&1 | FileCheck %s --check-prefix=PAIRM
+// RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block chip=sm_90a block-block-m=256' 2>&1 | FileCheck %s --check-prefix=PAIRM
 // PAIR-LABEL: gpu.func @minfer_block_m128_d128_bf16
 // PAIR-SAME: %arg10: f32, %arg11: !llvm.ptr)
-// PAIR-SAME: known_block_size = array<i32: 256, 1, 1>, nvvm.minctasm = 2
-// PAIR: memref.view %{{.+}}[%c98360][] : {{.*}} to memref<1040xi32, #gpu.address_space<workgroup>>
-// PAIR: scf.while
-// PAIR: memref.store %{{.+}} : memref<1040xi32, #gpu.address_space<workgroup>>
+// PAIR-SAME: known_block_size = array<i32: 288, 1, 1>, nvvm.minctasm = 1
+// PAIR: memref.view %{{.+}}[%c229520][] : {{.*}} to memref<24xi32, #gpu.address_space<workgroup>>
 // PAIR: mbarrier.init.shared::cta.b64 [a], 1;
 // PAIR-SAME: mbarrier.init.shared::cta.b64 [a], 8;
-// PAIR: fence.proxy.tensormap::generic.acquire.gpu [$0], 128;
 // PAIR: nvvm.cp.async.wait.group 0
 // PAIR-NEXT: nvvm.fence.proxy
 // PAIR-NEXT: gpu.barrier
-// PAIR: cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [$4, {c0, start, $5}], [bar];
+// PAIR-NOT: gpu.barrier
+// PAIR: fence.proxy.tensormap::generic.acquire.gpu [$0], 128;
 // PAIR: scf.while
+// PAIR: mbarrier.try_wait.parity
+// PAIR: memref.store
+// PAIR: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$0], 16384;
+// PAIR: cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [$2, {c0, $3, $4}], [$0];
+// PAIR: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$5], 16384;
+// PAIR: mbarrier.try_wait.parity
+// PAIR: mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR-NOT: gpu.barrier
-// PAIR: mbarrier.try_wait.parity.shared::cta.b64
-// PAIR-NOT: gpu.barrier
+// PAIR: scf.while
+// PAIR: mbarrier.try_wait.parity
 // PAIR: wgmma.mma_async
 // PAIR-NOT: gpu.barrier
-// PAIR: mbarrier.arrive.shared::cta.b64
-// PAIR-NEXT: atom.shared.cas.b32
-// PAIR-NOT: gpu.barrier
-// PAIR: nvvm.bar.warp.sync
-// PAIR-NOT: nvvm.barrier
-// PAIR: gpu.barrier
-// PAIR: scf.while
-// PAIR: nvvm.cp.async.wait.group 1
-// PAIR: nvvm.barrier id = %{{.+}} number_of_threads = %c128_i32
-// PAIR-NOT: gpu.barrier
-// PAIR: wgmma.mma_async
+// PAIR: @p mbarrier.arrive.shared::cta.b64 st, [$0];
 // The epilogue: each warpgroup stores its own rows after its own barrier.
 // PAIR-NOT: gpu.barrier
 // PAIR: nvvm.barrier id = %{{.+}} number_of_threads = %c128_i32
 // PAIR-NOT: gpu.barrier
 // PAIR: gpu.return
-// Four blocks: 512 threads, 4 stages (13 mbarriers), one CTA per SM; entries
-// of 6 words (start, 4 limits, mask) at 24 bytes.
-// PAIR4-LABEL: gpu.func @minfer_block_m256_d64_f16
-// PAIR4-SAME: known_block_size = array<i32: 512, 1, 1>, nvvm.minctasm = 1
-// PAIR4: mbarrier.init.shared::cta.b64 [a], 16;
-// PAIR4: mad.lo.u32 off, t, 24, $2;
-// PAIR4: rem.u32 s, t, 4;
-// PAIR4: gpu.return
-// PAIR80: error: minfer-generate-kernels: 128- and 256-row block-sparse kernels need wgmma (chip sm_90a)
-// PAIRM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 256 for block-sparse)
+// Three blocks: 416 threads, 5 stages (15 mbarriers, 12 compute warps), one
+// CTA per SM; entries of 5 words (start, 3 limits, mask).
+// PAIR3-LABEL: gpu.func @minfer_block_m192_d64_f16
+// PAIR3-SAME: known_block_size = array<i32: 416, 1, 1>, nvvm.minctasm = 1
+// PAIR3: to memref<25xi32, #gpu.address_space<workgroup>>
+// PAIR3: mbarrier.init.shared::cta.b64 [a], 12;
+// PAIR3: gpu.return
+// PAIR80: error: minfer-generate-kernels: 128- and 192-row block-sparse kernels need wgmma (chip sm_90a)
+// PAIRM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse)

@@ -162,8 +162,8 @@ TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
   }
 }
 
-/// Asked for (RuntimeOptions::blockSparseRows = 128 or 256), block-sparse
-/// layers run the paired-query-block kernel (its TMA ring) where its PTX
+/// Asked for (RuntimeOptions::blockSparseRows = 128 or 192), block-sparse
+/// layers run the paired-query-block kernel (producer warp, TMA ring) where its PTX
 /// exists (sm_90a), else the 64-row one, and match the reference -- with a
 /// number of query blocks that is not a multiple of the CTA's (its last
 /// warpgroups have no block). Other values are InvalidArgument.
@@ -174,7 +174,7 @@ TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
   ro.blockSparseRows = 96;
   std::unique_ptr<Runtime> rt;
   EXPECT_EQ(Runtime::create(&rt, ro).code(), ErrorCode::InvalidArgument);
-  for (int rows : {128, 256}) {
+  for (int rows : {128, 192}) {
     ro.blockSparseRows = rows;
     MINFER_ASSERT_OK(Runtime::create(&rt, ro));
     const kernel::Chip chip = rt->device().chip;
@@ -208,6 +208,52 @@ TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
           return;
         EXPECT_EQ(stats.attentionKernel, want);
       }
+    }
+  }
+}
+
+/// Left to the runtime (blockSparseRows = 0), block-sparse layers of
+/// kernel::kWideBlockSparse tokens or more run the 192-row kernel where its
+/// PTX exists (sm_90a, kernel::defaultBlockSparseRows), shorter ones the
+/// 64-row kernel, and both match the reference; blockSparseRows = 64 keeps
+/// the 64-row kernel at any length.
+TEST(CudaAttentionKernelChoice, WideBlockSparseByLength) {
+  MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
+  for (int rows : {0, 64}) {
+    RuntimeOptions ro;
+    ro.ptxDir = shared->ptxDir();
+    ro.blockSparseRows = rows;
+    std::unique_ptr<Runtime> rt;
+    MINFER_ASSERT_OK(Runtime::create(&rt, ro));
+    const kernel::Chip chip = rt->device().chip;
+    auto expected = [&](int64_t n) {
+      const int64_t blockM =
+          rows ? rows : kernel::defaultBlockSparseRows(chip, n);
+      kernel::TileConfig cfg = kernel::TileConfig::tuned(
+          kernel::KernelKind::Block, ElemType::BF16, 64, chip, blockM);
+      std::string name = cfg.kernelName();
+      if (FILE *f = std::fopen((rt->ptxDir() + "/" + name + "." +
+                                kernel::chipName(chip) + ".ptx")
+                                   .c_str(),
+                               "r"))
+        std::fclose(f);
+      else
+        name = kernel::TileConfig::tuned(kernel::KernelKind::Block,
+                                         ElemType::BF16, 64, chip)
+                   .kernelName();
+      return name;
+    };
+    for (int64_t n : {int64_t(4096), kernel::kWideBlockSparse + 100}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " N " + std::to_string(n));
+      AttentionShape s;
+      s.seqLen = n;
+      RunStats stats;
+      runAndCheck(*rt, s, ElemType::BF16,
+                  LayerPatterns{HeadPattern::blockSparse(5)}, 13, nullptr,
+                  &stats);
+      if (HasFatalFailure())
+        return;
+      EXPECT_EQ(stats.attentionKernel, expected(n));
     }
   }
 }

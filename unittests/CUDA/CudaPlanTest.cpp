@@ -302,9 +302,9 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 
 // The dense-fallback bound: exact for dense, the closed form sum of
 // min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
-// Paired query blocks (128- or 256-row block-sparse CTAs): wgmma only, one
-// warpgroup per 64-row block, a stage per block at least, a name of their
-// own; never vertical-slash.
+// Paired query blocks (128- or 192-row block-sparse CTAs): wgmma only, one
+// warpgroup per 64-row block plus a producer warp, a ring as deep as an SM's
+// shared memory allows, a name of their own; never vertical-slash.
 TEST(CudaPlan, PairedBlockSparseTraits) {
   using kernel::Chip;
   kernel::TileConfig paired = kernel::TileConfig::tuned(
@@ -312,34 +312,41 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   EXPECT_EQ(paired.validate(), "");
   EXPECT_TRUE(paired.pairsQueryBlocks());
   EXPECT_EQ(paired.queryBlocksPerCta(), 2);
-  EXPECT_EQ(paired.threads(), 256);
-  EXPECT_EQ(paired.stages, 2);
-  EXPECT_EQ(paired.minCtasPerSm, 2);
+  EXPECT_EQ(paired.producerWarps(), 1);
+  EXPECT_EQ(paired.threads(), 288);
+  EXPECT_EQ(paired.consumerThreads(), 256);
+  EXPECT_EQ(paired.stages, 6);
+  EXPECT_EQ(paired.minCtasPerSm, 1);
   EXPECT_EQ(paired.kernelName(), "minfer_block_m128_d128_bf16");
-  // Q, two K/V stages, the ring's 7 mbarriers and counter, the tile list
-  // (header + 256 entries of start, 2 limits, mask); two CTAs fit an H100 SM.
-  EXPECT_EQ(paired.ringControlBytes(), 8 * 7);
-  EXPECT_EQ(paired.pairedListBytes(), 8 * 7 + (16 + 4 * 256) * 4);
+  // Q, six K/V stages, the ring's 18 mbarriers and six entries of 4 words
+  // (start, 2 limits, mask); one CTA fits an H100 SM (227 KB at most).
+  EXPECT_EQ(paired.ringControlBytes(), 8 * 18);
+  EXPECT_EQ(paired.pairedListBytes(), 8 * 18 + 6 * 4 * 4);
   EXPECT_EQ(paired.sharedBytes(),
-            128 * 128 * 2 + 4 * 64 * 128 * 2 + paired.pairedListBytes());
-  EXPECT_LE(2 * (paired.sharedBytes() + 1024), 228 * 1024);
+            128 * 128 * 2 + 12 * 64 * 128 * 2 + paired.pairedListBytes());
+  EXPECT_LE(paired.sharedBytes(), 227 * 1024);
   EXPECT_EQ(paired.pairedTensorMapBytes(), 256);
-  // Four blocks: 512 threads, four stages, one CTA per SM, 512 entries of 6.
-  kernel::TileConfig four = kernel::TileConfig::tuned(
-      KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A, 256);
-  EXPECT_EQ(four.validate(), "");
-  EXPECT_EQ(four.queryBlocksPerCta(), 4);
-  EXPECT_EQ(four.threads(), 512);
-  EXPECT_EQ(four.stages, 4);
-  EXPECT_EQ(four.minCtasPerSm, 1);
-  EXPECT_EQ(four.kernelName(), "minfer_block_m256_d128_bf16");
-  EXPECT_EQ(four.pairedListBytes(), 8 * 13 + (16 + 6 * 512) * 4);
-  EXPECT_LE(four.sharedBytes() + 1024, 228 * 1024);
-  four.stages = 3; // tiles past the list run in stage w of warpgroup w
+  // Three blocks: 13 warps (128 registers each), five stages.
+  kernel::TileConfig three = kernel::TileConfig::tuned(
+      KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A, 192);
+  EXPECT_EQ(three.validate(), "");
+  EXPECT_EQ(three.queryBlocksPerCta(), 3);
+  EXPECT_EQ(three.threads(), 416);
+  EXPECT_EQ(three.stages, 5);
+  EXPECT_EQ(three.kernelName(), "minfer_block_m192_d128_bf16");
+  EXPECT_EQ(three.pairedListBytes(), 8 * 15 + 5 * 5 * 4);
+  EXPECT_LE(three.sharedBytes(), 227 * 1024);
+  EXPECT_EQ(three.gridX(193), 2);
+  kernel::TileConfig deep = three;
+  deep.stages = 7;
+  EXPECT_NE(deep.validate(), "");
+  kernel::TileConfig four = three;
+  four.blockM = 256;
+  four.warps = 16;
   EXPECT_NE(four.validate(), "");
-  kernel::TileConfig wideVs = four;
+  kernel::TileConfig wideVs = three;
   wideVs.kind = KernelKind::VerticalSlash;
-  wideVs.stages = 4;
+  wideVs.stages = 3;
   EXPECT_NE(wideVs.validate(), "");
   EXPECT_EQ(kernel::TileConfig::tuned(KernelKind::Block, kernel::ElemType::BF16,
                                       128, Chip::SM90A)
@@ -358,7 +365,7 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   kernel::TileConfig mma = kernel::TileConfig::tuned(
       KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM80, 128);
   EXPECT_EQ(mma.validate(),
-            "128- and 256-row block-sparse kernels need wgmma (chip sm_90a)");
+            "128- and 192-row block-sparse kernels need wgmma (chip sm_90a)");
   kernel::TileConfig vs = kernel::TileConfig::tuned(
       KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A,
       128);

@@ -107,12 +107,16 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          (splitsKeyValueLoads) 137, at D = 128 (with
 ///                          it: no spills / 20 bytes);
 ///   dense                  2 stages (its 128-row CTAs: two per SM);
-///   block, 128 rows        2 stages, `.minnctapersm 2` (128 registers, no
-///                          spills): the paired query-block kernel
-///                          (pairsQueryBlocks), an opt-in schedule that
-///                          loses to the 64-row one on an H100 (tuning.md);
-///   block, 256 rows        4 stages, one CTA per SM (512 threads x 128
-///                          registers), the same with four blocks.
+///   block, 192 rows        5 stages (208 KB), one CTA per SM: three query
+///                          blocks and a producer warp (pairsQueryBlocks),
+///                          13 warps of 128 registers -- ptxas fits
+///                          registers per SM sub-partition, where a 17th
+///                          warp (four blocks) would leave 96 and serialize
+///                          the wgmma; the default from kWideBlockSparse
+///                          tokens (defaultBlockSparseRows);
+///   block, 128 rows        6 stages (224 KB), one CTA per SM (149
+///                          registers): two blocks, opt-in, slower than the
+///                          192-row kernel (tuning.md).
 /// Block-sparse kernels on sm_90a load K and V of a tile as separate groups
 /// in their single-stage loops (splitLoads; TileConfig::splitsKeyValueLoads).
 /// Longer sequences may have a tuning of their own (kSequenceTiers):
@@ -130,6 +134,18 @@ inline int loadableChips(Chip device, Chip out[3]) {
 inline constexpr int64_t kMidSequence = 393216;
 inline constexpr int64_t kLongSequence = 786432;
 inline constexpr int64_t kSequenceTiers[] = {kMidSequence, kLongSequence};
+/// Query rows per block-sparse CTA when the caller does not choose
+/// (RuntimeOptions::blockSparseRows = 0): on sm_90a from kWideBlockSparse
+/// tokens the 192-row kernel (three query blocks sharing a producer warp's
+/// TMA ring, TileConfig::pairsQueryBlocks), below it the 64-row one. H100,
+/// same runs (bench/results/tuning.md): from 256K it wins every measured
+/// block-sparse and A-shape case (total 0.91-0.99x), below it random
+/// block-sparse rows share too few tiles (1.06-1.09x at 64K-128K).
+inline constexpr int64_t kWideBlockSparse = 262144;
+inline int64_t defaultBlockSparseRows(Chip chip, int64_t seqLen) {
+  return chip == Chip::SM90A && seqLen >= kWideBlockSparse ? 3 * kBlockM
+                                                            : kBlockM;
+}
 struct TileTuning {
   int64_t stages = 2;
   int64_t minCtasPerSm = 0; ///< 0: no .minnctapersm directive
@@ -150,10 +166,10 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
     case KernelKind::Block:
       if (blockM == kBlockM)
         return {1, 4, true};
-      // Paired query blocks: their ring fills the shared memory of an SM
-      // at two CTAs (128 rows) or one (256 rows, 4 stages).
-      return blockM == 2 * kBlockM ? TileTuning{2, 2, true}
-                                   : TileTuning{4, 1, true};
+      // Paired query blocks: one CTA per SM, the ring as deep as the
+      // shared memory allows (128 rows: 6 stages, 224 KB; 192: 5, 208 KB).
+      return blockM == 2 * kBlockM ? TileTuning{6, 1, true}
+                                   : TileTuning{5, 1, true};
     case KernelKind::Dense: return {2, 0};
     }
   }
@@ -212,20 +228,19 @@ struct TileConfig {
   /// 64 query rows, Q and K / V read by the tensor cores straight from
   /// 128-byte-swizzled shared tiles, P as the register A operand.
   bool usesWgmma() const { return chip == Chip::SM90A; }
-  /// A block-sparse kernel with 128- or 256-row CTAs: warpgroup w (warps
+  /// A block-sparse kernel with 128- or 192-row CTAs: warpgroup w (warps
   /// 4 w .. 4 w + 3) computes query block W M + w, W = queryBlocksPerCta(),
-  /// each with its own index row. Warp 0 merges the W rows' key tiles into
-  /// one list in shared memory (pairedListBytes), each entry marked with the
-  /// blocks that visit it; the tiles stream through a ring of `stages` K/V
-  /// buffers filled by TMA and guarded by mbarriers (lib/Transforms/
-  /// AttentionKernelRing.cpp), so a tile several blocks visit is loaded
+  /// each with its own index row; one more warp (producerWarps) merges the
+  /// W rows' key tiles in key order and streams them through a ring of
+  /// `stages` K/V buffers filled by TMA and guarded by mbarriers
+  /// (lib/Transforms/AttentionKernelRing.cpp), each stage with the entry of
+  /// its tile (pairedListBytes), so a tile several blocks visit is loaded
   /// once, and a warpgroup computes only its block's tiles. Adjacent query
   /// blocks share most of their blocks (the local window, sinks, heavy-hitter
   /// columns): K/V traffic per FLOP drops by up to 1 / W, which the 64-row
-  /// kernels need (they are bound by L2->SM bandwidth). Measured on an H100
-  /// they still lose to the 64-row kernel (tuning.md): each list step costs
-  /// every warpgroup a wait and a release, and the loads issued by the
-  /// consumer warps run at most stages - 1 tiles ahead.
+  /// kernels need (they are bound by L2->SM bandwidth). On an H100 the
+  /// 192-row kernel is faster from 256K tokens (tuning.md), the default
+  /// there (defaultBlockSparseRows).
   bool pairsQueryBlocks() const {
     return kind != KernelKind::Dense && blockM > kBlockM;
   }
@@ -245,7 +260,12 @@ struct TileConfig {
   /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
   /// distinct banks (mma.sync kernels only).
   int64_t smemRowElems() const { return headDim + 8; }
-  int64_t threads() const { return warps * 32; }
+  /// Paired query blocks add one producer warp (warp 4 W) that walks the
+  /// merged tile list and issues the ring's TMA copies; it computes nothing.
+  int64_t producerWarps() const { return pairsQueryBlocks() ? 1 : 0; }
+  int64_t threads() const { return (warps + producerWarps()) * 32; }
+  /// The threads that own query rows (all but the producer warp).
+  int64_t consumerThreads() const { return warps * 32; }
   int64_t rowsPerWarp() const { return blockM / warps; }
   /// Whether the Q tile is staged in the last K buffer rather than in rows of
   /// its own: needs a second stage (Q moves to registers before the last
@@ -275,29 +295,23 @@ struct TileConfig {
   static constexpr int64_t kSwizzleBytes = 128, kSwizzleAtomBytes = 1024;
   int64_t swizzledQueryBytes() const { return blockM * headDim * 2; }
   int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
-  /// Paired query blocks keep, after the swizzled tiles: the ring's control
-  /// words (a full mbarrier for K and one for V and an empty mbarrier per
-  /// stage, 8 bytes each, and the next tile to issue), then the merged tile
-  /// list: a header (the listed count, where the W index walks stopped
-  /// (3 words each), whether any has tiles past the list: 1 + 3 W + 1 words
-  /// of kPairedListHeader) and up to pairedListSteps() entries of W + 2
-  /// words (start, the limits of blocks W M .. W M + W - 1, the mask of the
-  /// blocks that visit it), all i32. Tiles past the listed steps are
-  /// computed without sharing; four blocks list twice the steps of two.
-  static constexpr int64_t kPairedListHeader = 16;
-  int64_t pairedListSteps() const { return 128 * queryBlocksPerCta(); }
+  /// Paired query blocks keep, after the swizzled tiles, the ring's control
+  /// words: per stage a full mbarrier for K, one for V and an empty one
+  /// (8 bytes each), then per stage the entry of the tile in it: W + 2 i32
+  /// words (start, the key limits of blocks W M .. W M + W - 1, the mask of
+  /// the blocks that visit it; kStopMask ends the list).
   int64_t pairedEntryWords() const { return queryBlocksPerCta() + 2; }
+  static constexpr int32_t kStopMask = -2147483647 - 1; // bit 31 only
   int64_t ringControlBytes() const {
-    return pairsQueryBlocks() ? 8 * (3 * stages + 1) : 0;
+    return pairsQueryBlocks() ? 8 * 3 * stages : 0;
   }
   int64_t pairedListBytes() const {
     if (!pairsQueryBlocks())
       return 0;
-    return ringControlBytes() +
-           (kPairedListHeader + pairedEntryWords() * pairedListSteps()) * 4;
+    return ringControlBytes() + stages * pairedEntryWords() * 4;
   }
   /// Byte offsets in the dynamic shared memory of the ring's control words
-  /// and of the tile list (header, then entries) that follows them.
+  /// and of the stage entries that follow them.
   int64_t ringControlOffset() const { return sharedBytes() - pairedListBytes(); }
   int64_t pairedListOffset() const {
     return ringControlOffset() + ringControlBytes();
@@ -343,20 +357,17 @@ struct TileConfig {
     // per FLOP; its grid is then gridX(N) = ceil(N / 128). Block-sparse
     // kernels on wgmma may pair query blocks (pairsQueryBlocks()).
     bool wide = (blockM == 2 * kBlockM && kind != KernelKind::VerticalSlash) ||
-                (blockM == 4 * kBlockM && kind == KernelKind::Block);
+                (blockM == 3 * kBlockM && kind == KernelKind::Block);
     if (blockM != 64 && !wide)
       return "only 64-row query blocks are supported (128 for dense and "
-             "block-sparse kernels, 256 for block-sparse)";
+             "block-sparse kernels, 192 for block-sparse)";
     if (wide && kind == KernelKind::Block && !usesWgmma())
-      return "128- and 256-row block-sparse kernels need wgmma (chip sm_90a)";
+      return "128- and 192-row block-sparse kernels need wgmma (chip sm_90a)";
     if (warps * 16 != blockM)
       return "each warp owns 16 query rows: warps must be blockM / 16";
-    if (stages < 1 || stages > 3 + (pairsQueryBlocks() ? 1 : 0))
-      return "stages must be 1, 2 or 3 (4 for paired block-sparse), got " +
-             std::to_string(stages);
-    // Tiles past the list run per warpgroup in stage w.
-    if (pairsQueryBlocks() && stages < queryBlocksPerCta())
-      return "paired query blocks need a stage per 64-row block";
+    if (stages < 1 || stages > (pairsQueryBlocks() ? 6 : 3))
+      return "stages must be 1, 2 or 3 (up to 6 for paired block-sparse), "
+             "got " + std::to_string(stages);
     if (minCtasPerSm < 0 || minCtasPerSm > 32)
       return "min CTAs per SM must be 0 (none) to 32, got " +
              std::to_string(minCtasPerSm);

@@ -136,12 +136,13 @@ struct RuntimeOptions {
   /// including the tunings of longer sequences (kernel::kSequenceTiers)
   /// where their files exist.
   int kernelStages = 0;
-  /// Query rows per block-sparse CTA: 64, or 128 / 256 for the paired-query-
-  /// block kernels (TileConfig::pairsQueryBlocks, a TMA + mbarrier ring;
-  /// generated with `block-block-m=128` / `256`, sm_90a) where their PTX
-  /// exists, else the 64-row one.
-  /// An opt-in schedule: slower than the 64-row kernel on an H100
-  /// (bench/results/tuning.md). 0: $MINFER_BLOCK_SPARSE_ROWS, else 64.
+  /// Query rows per block-sparse CTA: 64, or 128 / 192 for the paired-query-
+  /// block kernels (TileConfig::pairsQueryBlocks: a producer warp feeding a
+  /// TMA + mbarrier ring; generated with `block-block-m=128` / `192`,
+  /// sm_90a) where their PTX exists, else the 64-row one.
+  /// 0: $MINFER_BLOCK_SPARSE_ROWS, else by length
+  /// (kernel::defaultBlockSparseRows: 192 rows on sm_90a from 256K tokens,
+  /// where they are faster on an H100, bench/results/tuning.md).
   int blockSparseRows = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;

@@ -45,9 +45,9 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     kernel ABI of TileConfig.h, plus the long-sequence variant where its
     tuning differs (kernel::tunedFor(kind, chip, kLongSequence): the sm_90a
     vertical-slash kernel with 2 stages, `minfer_vs_s2_*`) unless `stages`
-    is given. `dense-block-m=128` / `block-block-m=128` build dense or
-    (sm_90a) paired-query-block block-sparse kernels with 128-row CTAs
-    instead of the 64-row ones. The module gets `gpu.container_module`. Run
+    is given. `dense-block-m=128` / `block-block-m=128|192` build dense or
+    (sm_90a) paired-query-block block-sparse kernels with 128- or 192-row
+    CTAs instead of the 64-row ones. The module gets `gpu.container_module`. Run
     `minfer-to-ptx` and `minfer-dump-ptx` afterwards to get
     `<dir>/<kernel>.<chip>.ptx`.
   }];
@@ -66,9 +66,10 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
            "Query rows per CTA of dense kernels: 64, or 128 (8 warps, half "
            "the K/V traffic per FLOP, grid ceil(N / 128), name *_m128_*)">,
     Option<"blockBlockM", "block-block-m", "int64_t", "64",
-           "Query rows per CTA of block-sparse kernels: 64, or 128 (two "
-           "query blocks per CTA sharing their common key tiles, sm_90a "
-           "only, TileConfig::pairsQueryBlocks, name *_m128_*)">,
+           "Query rows per CTA of block-sparse kernels: 64, or 128 / 192 "
+           "(two / three query blocks per CTA sharing their common key "
+           "tiles through a producer warp's TMA ring, sm_90a only, "
+           "TileConfig::pairsQueryBlocks, name *_m128_* / *_m192_*)">,
     Option<"stages", "stages", "int64_t", "0",
            "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
            "kind's tuned value, kernel::tunedFor)">,
@@ -99,9 +100,10 @@ def MinferOutlineTileKernels : Pass<"minfer-outline-tile-kernels", "ModuleOp"> {
            "Query rows per CTA of dense kernels: 64, or 128 (8 warps, half "
            "the K/V traffic per FLOP, grid ceil(N / 128), name *_m128_*)">,
     Option<"blockBlockM", "block-block-m", "int64_t", "64",
-           "Query rows per CTA of block-sparse kernels: 64, or 128 (two "
-           "query blocks per CTA sharing their common key tiles, sm_90a "
-           "only, TileConfig::pairsQueryBlocks, name *_m128_*)">,
+           "Query rows per CTA of block-sparse kernels: 64, or 128 / 192 "
+           "(two / three query blocks per CTA sharing their common key "
+           "tiles through a producer warp's TMA ring, sm_90a only, "
+           "TileConfig::pairsQueryBlocks, name *_m128_* / *_m192_*)">,
     Option<"stages", "stages", "int64_t", "0",
            "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
            "kind's tuned value, kernel::tunedFor)">,
