@@ -593,10 +593,10 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
 /// load their Q rows and thread 0 sets up the TMA ring
 /// (AttentionKernelRing.cpp); after one CTA barrier the producer warp's lane
 /// 0 walks the merged tile list and feeds the ring
-/// (AttentionKernelPairedSchedule.cpp), while each compute warpgroup walks
-/// the list from the ring, computing the tiles its block visits and
-/// releasing every step, then stores its rows. No CTA barrier after the
-/// first.
+/// (AttentionKernelPairedSchedule.cpp), while each compute warpgroup takes
+/// the steps its block visits from its work queue, computes each tile from
+/// its stage and releases it, then stores its rows. No CTA barrier after
+/// the first.
 void emitPairedKernelBody(KernelEmitter &e) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -632,48 +632,36 @@ void emitPairedKernelBody(KernelEmitter &e) {
         };
         SmallVector<Value> init{e.cI32(0)};
         init.append(carried);
-        SmallVector<Type> types;
-        for (Value v : init)
-          types.push_back(v.getType());
-        // After-region arguments: step, start, limit, visits, state.
-        SmallVector<Type> afterTypes{b.getI32Type(), b.getI32Type(),
-                                     b.getI32Type(), b.getI1Type()};
-        afterTypes.append(types.begin() + 1, types.end());
+        // After-region arguments: item count, step, start, limit, state.
+        SmallVector<Type> afterTypes(4, b.getI32Type());
+        for (Value v : carried)
+          afterTypes.push_back(v.getType());
         auto loop = scf::WhileOp::create(
             b, loc, afterTypes, init,
             [&](OpBuilder &, Location, ValueRange args) {
-              // Every warpgroup waits for every step's K, its block's or
-              // not: the waits go by phase parity, so none may be skipped.
-              ring.wait(args[0], /*value=*/false);
-              PairedEntry entry = readPairedEntry(e, ring, args[0]);
-              SmallVector<Value> out{args[0], entry.start, entry.limit,
-                                     entry.visits};
+              SmallVector<Value, 3> item = ring.nextItem(args[0]);
+              Value more = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::ne, item[0],
+                  e.cI32(TileConfig::kStopStep));
+              SmallVector<Value> out{args[0]};
+              out.append(item.begin(), item.end());
               out.append(args.begin() + 1, args.end());
-              scf::ConditionOp::create(b, loc, entry.more, out);
+              scf::ConditionOp::create(b, loc, more, out);
             },
             [&](OpBuilder &, Location, ValueRange args) {
-              Value step = args[0];
-              ValueRange stateArgs = args.drop_front(4);
-              LoopState st = unflatten(stateArgs);
-              SmallVector<Value> next = e.emitIf(
-                  args[3], TypeRange(stateArgs),
-                  [&]() -> SmallVector<Value> {
-                    LoopState t = st;
-                    KeyTile tile{args[1], args[2], Value(), Value()};
-                    emitTileCompute(e, {}, tile, ring.stageOf(step), t,
-                                    [&](TileStep at) {
-                                      if (at == TileStep::ValuesNext)
-                                        ring.wait(step, /*value=*/true);
-                                    });
-                    return t.flatten();
-                  },
-                  [&]() -> SmallVector<Value> {
-                    return SmallVector<Value>(stateArgs);
-                  });
+              Value step = args[1];
+              LoopState t = unflatten(args.drop_front(4));
+              ring.wait(step, /*value=*/false);
+              KeyTile tile{args[2], args[3], Value(), Value()};
+              emitTileCompute(e, {}, tile, ring.stageOf(step), t,
+                              [&](TileStep at) {
+                                if (at == TileStep::ValuesNext)
+                                  ring.wait(step, /*value=*/true);
+                              });
               ring.release(step);
               SmallVector<Value> yielded{
-                  arith::AddIOp::create(b, loc, step, e.cI32(1))};
-              yielded.append(next);
+                  arith::AddIOp::create(b, loc, args[0], e.cI32(1))};
+              yielded.append(t.flatten());
               scf::YieldOp::create(b, loc, yielded);
             });
         state = unflatten(loop.getResults().drop_front(4));

@@ -277,8 +277,9 @@ public:
 };
 
 //===--- the TMA ring of paired query blocks (AttentionKernelRing.cpp) ---===//
-/// Step t of the merged tile list goes to K/V stage t % stages, its entry to
-/// the stage's entry slot; `step` values are i32 list steps.
+/// Step t of the merged tile list goes to K/V stage t % stages; each
+/// warpgroup receives the steps its block visits through its own work queue.
+/// `step` and item counts are i32.
 class TileRing {
 public:
   explicit TileRing(KernelEmitter &e);
@@ -289,29 +290,36 @@ public:
   /// Acquires the tensor maps through the tensormap proxy (the host wrote
   /// them before the launch).
   void acquireTensorMaps();
-  /// Waits until step `step`'s stage is free, writes its entry `words` and
-  /// issues the TMA copies of its K and V (tile at key words[0]).
-  void produce(Value step, ArrayRef<Value> words);
-  /// Ends the list at `step`: its entry's mask is TileConfig::kStopMask and
-  /// its K barrier completes without data.
-  void finish(Value step);
+  /// Issues list step `step`, the tile at key `start`: waits until its
+  /// stage is free, issues the TMA copies of K and V, arrives on the stage's
+  /// empty barrier for the warps of the blocks that do not visit it
+  /// (`visits`, i1 per block) and queues (step, start, limits[w]) to each
+  /// block w that does; `queued` (items queued per block) is updated.
+  void produce(Value step, Value start, ArrayRef<Value> limits,
+               ArrayRef<Value> visits, SmallVectorImpl<Value> &queued);
+  /// Ends every queue once the steps before `step` are issued.
+  void finish(Value step, ArrayRef<Value> queued);
   //--- the consumers (every thread of the compute warpgroups)
-  /// Waits until the K (or V, `value`) of list step `step` landed. Every
-  /// thread waits for every step's K, in order (parity waits must not skip a
-  /// phase); V only where it computes the tile.
+  /// Waits for this warpgroup's queue item `k` and reads it: the list step
+  /// (TileConfig::kStopStep at the end), the tile's first key and this
+  /// block's key limit.
+  SmallVector<Value, 3> nextItem(Value k);
+  /// Waits until the K (or V, `value`) of list step `step` landed.
   void wait(Value step, bool value);
   /// This warp is done with step `step`: lane 0 arrives on its stage's empty
   /// barrier (a predicated arrive, no branch).
   void release(Value step);
-  /// The stage (index) of list step `step`, and the element offset (index)
-  /// of its entry in `listSmem`.
+  /// The stage (index) of list step `step`.
   Value stageOf(Value step);
-  Value entryOf(Value step);
 
 private:
   /// The i32 shared address of the control word at `offset` plus 8 bytes
   /// per stage, for `step`'s stage (its full or empty mbarrier).
   Value barrierOf(Value step, int64_t offset);
+  /// Warpgroup w's (index) queue slot of item `k`: its mbarrier's i32
+  /// shared address, and its first word in `listSmem` (index).
+  Value queueBarrierOf(Value w, Value k);
+  Value queueItemOf(Value w, Value k);
   /// Waits until `step`'s stage was released by the consumers of step
   /// `step` - stages (at once for the first `stages` steps).
   void waitFree(Value step);
@@ -321,15 +329,8 @@ private:
 
 //===--- paired query blocks (AttentionKernelPairedSchedule.cpp) ---------===//
 /// The producer: walks the merge of the W query blocks' index rows and hands
-/// each step to `ring` (produce), then ends the list (finish).
+/// each step to `ring` (produce), then ends the queues (finish).
 void emitPairedProducer(KernelEmitter &e, TileRing &ring);
-/// Entry `step` as this warpgroup sees it (after its K landed): the tile's
-/// first key, this block's key limit, whether this block visits the tile
-/// and whether the step is a tile at all (i1; false at the list's end).
-struct PairedEntry {
-  Value start, limit, visits, more;
-};
-PairedEntry readPairedEntry(KernelEmitter &e, TileRing &ring, Value step);
 
 } // namespace mlir::minfer::detail
 

@@ -142,10 +142,10 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
   Type i32 = b.getI32Type();
   IndexWalks walks(e);
   const int64_t W = walks.walks;
-  // Carried: (merge cursor, step), all i32.
+  // Carried: (merge cursor, step, items queued to each block), all i32.
   SmallVector<Value> init = walks.mergeBegin();
-  unsigned n = init.size();
-  init.push_back(e.cI32(0));
+  const unsigned n = init.size();
+  init.append(W + 1, e.cI32(0));
   SmallVector<Type> types(init.size(), i32);
   auto loop = scf::WhileOp::create(
       b, loc, types, init,
@@ -157,40 +157,18 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
       },
       [&](OpBuilder &, Location, ValueRange args) {
         ValueRange c = args.take_front(n);
-        auto at = walks.visits(c);
-        // Entry: (start, end of walk 0 .. W - 1, mask).
-        Value mask = e.cI32(0);
-        SmallVector<Value> words{walks.tileStart(c)};
-        for (int64_t w = 0; w < W; ++w) {
-          mask = arith::OrIOp::create(
-              b, loc, mask,
-              arith::ShLIOp::create(
-                  b, loc, arith::ExtUIOp::create(b, loc, i32, at[w]),
-                  e.cI32(w)));
-          words.push_back(c[3 * w + 2]);
-        }
-        words.push_back(mask);
-        ring.produce(args[n], words);
+        Value step = args[n];
+        SmallVector<Value> queued(args.drop_front(n + 1));
+        SmallVector<Value> limits;
+        for (int64_t w = 0; w < W; ++w)
+          limits.push_back(c[3 * w + 2]);
+        auto visits = walks.visits(c);
+        ring.produce(step, walks.tileStart(c), limits, visits, queued);
         SmallVector<Value> next = walks.mergeStep(c);
-        next.push_back(arith::AddIOp::create(b, loc, args[n], e.cI32(1)));
+        next.push_back(arith::AddIOp::create(b, loc, step, e.cI32(1)));
+        next.append(queued);
         scf::YieldOp::create(b, loc, next);
       });
-  ring.finish(loop.getResults()[n]);
-}
-
-PairedEntry mlir::minfer::detail::readPairedEntry(KernelEmitter &e,
-                                                  TileRing &ring, Value step) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value at = ring.entryOf(step);
-  Value limit = loadList(e, arith::AddIOp::create(b, loc, e.addIdx(at, 1),
-                                                  e.warpgroup));
-  Value bit = arith::ShLIOp::create(b, loc, e.cI32(1), e.toI32(e.warpgroup));
-  Value mask = loadList(e, e.addIdx(at, e.cfg.pairedEntryWords() - 1));
-  Value visits = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::ne,
-      arith::AndIOp::create(b, loc, mask, bit), e.cI32(0));
-  Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, mask,
-                                     e.cI32(0));
-  return {loadList(e, at), limit, visits, more};
+  SmallVector<Value> queued(loop.getResults().drop_front(n + 1));
+  ring.finish(loop.getResults()[n], queued);
 }

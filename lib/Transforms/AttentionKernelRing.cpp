@@ -5,31 +5,37 @@
 // `stages` swizzled K/V buffers. Step t of the list goes to stage t % S:
 //   full K[s], full V[s]  mbarriers (1 arrival + the TMA's bytes): step t's
 //                         K (V) landed; phase t / S;
-//   empty[s]              mbarrier (1 arrival per compute warp): all
-//                         warpgroups are done with step t; phase t / S;
-//   entry[s]              step t's entry (start, limits, mask), written
-//                         before full K[s]'s arrival, read after its wait.
+//   empty[s]              mbarrier (1 arrival per compute warp): every
+//                         block is done with step t; phase t / S;
+//   queue[w][j]           mbarrier (1 arrival) and item (step, first key,
+//                         key limit) of block w's j-th visited step, in slot
+//                         j % S; phase j / S.
 // One producer lane (lane 0 of warp 4 W) walks the merge and, for each step,
-// waits for its stage's empty phase, writes the entry and issues the TMA
-// copies (cp.async.bulk.tensor, 64 keys x 64 head-dim columns per copy,
-// 128-byte swizzle: the wgmma layout) with expect_tx on the full barriers;
-// it ends the list with a stop entry whose full K completes without data.
-// The compute warpgroups never issue or spin on a stage: each waits for
-// every step's K (the waits go by phase parity, so no phase may be skipped),
-// reads the entry, computes the tile if its block visits it (waiting for V
-// before O += P V) and arrives on empty from lane 0 by a predicated arrive.
-// The warpgroups meet nowhere in the loop; one may run up to S steps ahead
-// of another, and the producer up to S steps ahead of the slowest.
+// waits for its stage's empty phase, issues the TMA copies (cp.async.bulk.
+// tensor, 64 keys x 64 head-dim columns per copy, 128-byte swizzle: the
+// wgmma layout) with expect_tx on the full barriers, arrives on empty for
+// the 4 warps of each block that does not visit the step, and queues the
+// step to each block that does; at the end it queues a stop item to every
+// block. A compute warpgroup takes its items in order and, for each, waits
+// for the step's K, computes the tile (waiting for V before O += P V) and
+// arrives on empty from lane 0. It never sees the steps of other blocks: no
+// per-step cost for tiles it does not compute. The warpgroups meet nowhere;
+// the ring only bounds how far apart they get (S steps).
+//
+// Why parity waits are safe here: an item of step t is queued after step t
+// was issued, which waited for step t - S's release, so full K[s] and
+// full V[s] are in step t's phase or done with it when a block waits for
+// them; and queue slot j % S is rewritten only for item j + S, whose step
+// the producer issues after the step of item j was released.
 //
 // Why a producer warp: issuing from the compute warps (the previous version
-// of this ring: the last warp to release a stage issued the next tiles)
-// cost 33-50 % more instructions, mostly lane-0 paths and spinning, and kept
-// the loads only one tile ahead (tuning.md). One warp of 32 threads leaves
-// the compute warps their registers (a producer warpgroup would need
-// setmaxnreg). Why TMA and not cp.async: cp.async completes per thread, so
-// every thread would have to copy every tile, tying the warpgroups together;
-// and one thread issuing four bulk copies replaces 2048 16-byte copies and
-// their address math per tile.
+// of this ring) cost 33-50 % more instructions, mostly lane-0 paths and
+// spinning, and kept the loads only one tile ahead (tuning.md). One warp
+// keeps three compute warpgroups at 128 registers (13 warps, four per SM
+// sub-partition); a producer warpgroup would need setmaxnreg. Why TMA and
+// not cp.async: cp.async completes per thread, so every thread would have to
+// copy every tile, tying the warpgroups together; and one thread issuing
+// four bulk copies replaces 2048 16-byte copies and their address math.
 //
 // The ops are inline PTX (like the wgmma chains): labels live inside the
 // asm's braces, which scope them, so a block may be emitted more than once.
@@ -48,9 +54,9 @@ using namespace mlir::minfer::detail;
 namespace {
 /// Byte offsets in the ring's control block (TileConfig::ringControlBytes).
 struct ControlLayout {
-  int64_t fullK, fullV, empty;
+  int64_t fullK, fullV, empty, queue;
   explicit ControlLayout(int64_t stages)
-      : fullK(0), fullV(8 * stages), empty(16 * stages) {}
+      : fullK(0), fullV(8 * stages), empty(16 * stages), queue(24 * stages) {}
 };
 
 void emitAsm(KernelEmitter &e, ValueRange operands, StringRef constraints,
@@ -85,21 +91,40 @@ Value TileRing::stageOf(Value step) {
   return e.toIdx(arith::RemUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)));
 }
 
-Value TileRing::entryOf(Value step) {
-  return arith::MulIOp::create(e.b, e.loc, stageOf(step),
-                               e.cIdx(e.cfg.pairedEntryWords()));
+Value TileRing::queueBarrierOf(Value w, Value k) {
+  const int64_t S = e.cfg.stages;
+  Value slot = arith::AddIOp::create(
+      e.b, e.loc, arith::MulIOp::create(e.b, e.loc, w, e.cIdx(S)),
+      stageOf(k));
+  return arith::AddIOp::create(
+      e.b, e.loc, controlAddr,
+      e.toI32(e.addIdx(arith::MulIOp::create(e.b, e.loc, slot, e.cIdx(8)),
+                       ControlLayout(S).queue)));
+}
+
+Value TileRing::queueItemOf(Value w, Value k) {
+  Value slot = arith::AddIOp::create(
+      e.b, e.loc, arith::MulIOp::create(e.b, e.loc, w, e.cIdx(e.cfg.stages)),
+      stageOf(k));
+  return arith::MulIOp::create(e.b, e.loc, slot,
+                               e.cIdx(TileConfig::kQueueItemWords));
 }
 
 void TileRing::init() {
   const ControlLayout at(e.cfg.stages);
+  const int64_t S = e.cfg.stages, W = e.cfg.queryBlocksPerCta();
   std::string s = "{\n.reg .b32 a;\n";
-  for (int64_t st = 0; st < e.cfg.stages; ++st) {
-    for (int64_t full : {at.fullK, at.fullV})
-      s += "add.u32 a, $0, " + num(full + 8 * st) +
-           ";\nmbarrier.init.shared::cta.b64 [a], 1;\n";
-    s += "add.u32 a, $0, " + num(at.empty + 8 * st) + ";\nmbarrier.init.shared::cta.b64 [a], " +
-         num(e.cfg.warps) + ";\n";
+  auto initAt = [&](int64_t offset, int64_t count) {
+    s += "add.u32 a, $0, " + num(offset) +
+         ";\nmbarrier.init.shared::cta.b64 [a], " + num(count) + ";\n";
+  };
+  for (int64_t st = 0; st < S; ++st) {
+    initAt(at.fullK + 8 * st, 1);
+    initAt(at.fullV + 8 * st, 1);
+    initAt(at.empty + 8 * st, e.cfg.warps);
   }
+  for (int64_t q = 0; q < W * S; ++q)
+    initAt(at.queue + 8 * q, 1);
   s += "fence.mbarrier_init.release.cluster;\n"
        "fence.proxy.async.shared::cta;\n}";
   emitAsm(e, {controlAddr}, "r,~{memory}", s);
@@ -155,23 +180,19 @@ void TileRing::waitFree(Value step) {
   emitParityWait(e, barrierOf(step, at.empty), parity);
 }
 
-void TileRing::produce(Value step, ArrayRef<Value> words) {
+void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
+                       ArrayRef<Value> visits,
+                       SmallVectorImpl<Value> &queued) {
   const TileConfig &cfg = e.cfg;
   const ControlLayout at(cfg.stages);
   const int64_t S = cfg.stages, tileBytes = cfg.swizzledTileBytes();
   const int64_t panels = cfg.headDim / 64, panelBytes = 64 * 128;
   waitFree(step);
-  Value entry = entryOf(step);
-  for (size_t k = 0; k < words.size(); ++k)
-    memref::StoreOp::create(e.b, e.loc, words[k], e.listSmem,
-                            ValueRange{e.addIdx(entry, k)});
   Value keyDst = arith::AddIOp::create(
       e.b, e.loc, keyStage0,
       arith::MulIOp::create(e.b, e.loc, e.toI32(stageOf(step)),
                             e.cI32(tileBytes)));
   // $0 full K, $1 K stage, $2 tensor maps, $3 start, $4 kv row, $5 full V.
-  // The arrive (release) orders the entry's stores before the consumers'
-  // wait (acquire) on full K.
   std::string s = "{\n.reg .b64 st, vmap;\n.reg .b32 dst, c0;\n"
                   "add.s64 vmap, $2, " + num(TileConfig::kTensorMapBytes) + ";\n";
   for (int part = 0; part < 2; ++part) {
@@ -191,20 +212,61 @@ void TileRing::produce(Value step, ArrayRef<Value> words) {
   }
   s += "}";
   emitAsm(e,
-          {barrierOf(step, at.fullK), keyDst, e.tensorMaps, words[0],
+          {barrierOf(step, at.fullK), keyDst, e.tensorMaps, start,
            e.kvHeadRow, barrierOf(step, at.fullV)},
           "r,r,l,r,r,r,~{memory}", s);
+  // Each block: its item (the arrive releases the item's stores to the
+  // block's wait), or the arrivals of its 4 warps on empty.
+  Value empty = barrierOf(step, at.empty);
+  for (size_t w = 0; w < visits.size(); ++w) {
+    Value wg = e.cIdx(w);
+    e.emitIf(
+        visits[w], TypeRange{},
+        [&]() -> SmallVector<Value> {
+          Value item = queueItemOf(wg, queued[w]);
+          Value words[] = {step, start, limits[w]};
+          for (int64_t k = 0; k < TileConfig::kQueueItemWords; ++k)
+            memref::StoreOp::create(e.b, e.loc, words[k], e.listSmem,
+                                    ValueRange{e.addIdx(item, k)});
+          emitAsm(e, {queueBarrierOf(wg, queued[w])}, "r,~{memory}",
+                  "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, "
+                  "[$0];\n}");
+          return {};
+        },
+        [&]() -> SmallVector<Value> {
+          emitAsm(e, {empty}, "r,~{memory}",
+                  "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, "
+                  "[$0], 4;\n}");
+          return {};
+        });
+    queued[w] = arith::AddIOp::create(
+        e.b, e.loc, queued[w],
+        arith::ExtUIOp::create(e.b, e.loc, e.b.getI32Type(), visits[w]));
+  }
 }
 
-void TileRing::finish(Value step) {
-  const ControlLayout at(e.cfg.stages);
+void TileRing::finish(Value step, ArrayRef<Value> queued) {
+  // The queue slots of the stop items held items of steps before
+  // step - S + 1: free once step - S was released.
   waitFree(step);
-  Value entry = entryOf(step);
-  memref::StoreOp::create(
-      e.b, e.loc, e.cI32(TileConfig::kStopMask), e.listSmem,
-      ValueRange{e.addIdx(entry, e.cfg.pairedEntryWords() - 1)});
-  emitAsm(e, {barrierOf(step, at.fullK)}, "r,~{memory}",
-          "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}");
+  for (size_t w = 0; w < queued.size(); ++w) {
+    Value wg = e.cIdx(w);
+    memref::StoreOp::create(e.b, e.loc, e.cI32(TileConfig::kStopStep),
+                            e.listSmem,
+                            ValueRange{queueItemOf(wg, queued[w])});
+    emitAsm(e, {queueBarrierOf(wg, queued[w])}, "r,~{memory}",
+            "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}");
+  }
+}
+
+SmallVector<Value, 3> TileRing::nextItem(Value k) {
+  emitParityWait(e, queueBarrierOf(e.warpgroup, k), phaseParity(e, k));
+  Value item = queueItemOf(e.warpgroup, k);
+  SmallVector<Value, 3> words;
+  for (int64_t w = 0; w < TileConfig::kQueueItemWords; ++w)
+    words.push_back(memref::LoadOp::create(e.b, e.loc, e.listSmem,
+                                           ValueRange{e.addIdx(item, w)}));
+  return words;
 }
 
 void TileRing::wait(Value step, bool value) {
@@ -216,8 +278,8 @@ void TileRing::wait(Value step, bool value) {
 void TileRing::release(Value step) {
   // One arrival per warp, from lane 0, once the warp's wgmma reads of the
   // stage are done (the caller waited for them). bar.warp.sync orders the
-  // other lanes' reads of the entry before lane 0's arrive (release), so the
-  // producer's next write to the slot cannot race them. Predicated, not
+  // other lanes' reads of the queue item before lane 0's arrive (release),
+  // so the producer's next write to the slot cannot race them. Predicated, not
   // branched: a lane-0 branch split the warp and cost reconvergence stalls.
   const ControlLayout at(e.cfg.stages);
   emitAsm(e, {barrierOf(step, at.empty), e.toI32(e.lane)}, "r,r,~{memory}",

@@ -148,11 +148,13 @@ module {
 // compute warps load Q, thread 0 initializes the mbarriers, one CTA barrier;
 // then the producer warp's lane 0 acquires the tensor maps (the kernel's
 // last argument), walks the merge of the index rows, and per step waits for
-// the stage's empty phase, writes the entry and issues the TMA copies (an
-// arrive on full K ends the list), while every compute warpgroup loops with
-// no CTA barrier: it waits for each step's K, computes the tiles its block
-// visits and arrives on empty from lane 0 (predicated). The epilogue: per
-// warpgroup. The ring's control words and entries follow the K/V stages.
+// the stage's empty phase, issues the TMA copies, queues the step to each
+// block that visits it (item stores + arrive) and arrives for the 4 warps
+// of each block that does not; stop items end the queues. Every compute
+// warpgroup loops over its own queue with no CTA barrier: it waits for its
+// next item, for the step's K, computes, and arrives on empty from lane 0
+// (predicated, after bar.warp.sync). The epilogue: per warpgroup. The
+// ring's control words and the queues follow the K/V stages.
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=128 dtypes=bf16 block-block-m=128' | FileCheck %s --check-prefix=PAIR
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=64 dtypes=f16 block-block-m=192' | FileCheck %s --check-prefix=PAIR3
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR80
@@ -160,7 +162,7 @@ module {
 // PAIR-LABEL: gpu.func @minfer_block_m128_d128_bf16
 // PAIR-SAME: %arg10: f32, %arg11: !llvm.ptr)
 // PAIR-SAME: known_block_size = array<i32: 288, 1, 1>, nvvm.minctasm = 1
-// PAIR: memref.view %{{.+}}[%c229520][] : {{.*}} to memref<24xi32, #gpu.address_space<workgroup>>
+// PAIR: memref.view %{{.+}}[%c229616][] : {{.*}} to memref<36xi32, #gpu.address_space<workgroup>>
 // PAIR: mbarrier.init.shared::cta.b64 [a], 1;
 // PAIR-SAME: mbarrier.init.shared::cta.b64 [a], 8;
 // PAIR: nvvm.cp.async.wait.group 0
@@ -170,28 +172,33 @@ module {
 // PAIR: fence.proxy.tensormap::generic.acquire.gpu [$0], 128;
 // PAIR: scf.while
 // PAIR: mbarrier.try_wait.parity
-// PAIR: memref.store
 // PAIR: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$0], 16384;
 // PAIR: cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [$2, {c0, $3, $4}], [$0];
 // PAIR: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$5], 16384;
+// PAIR: memref.store
+// PAIR: mbarrier.arrive.shared::cta.b64 st, [$0];
+// PAIR: mbarrier.arrive.shared::cta.b64 st, [$0], 4;
 // PAIR: mbarrier.try_wait.parity
+// PAIR: memref.store %c-1_i32
 // PAIR: mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR-NOT: gpu.barrier
 // PAIR: scf.while
 // PAIR: mbarrier.try_wait.parity
+// PAIR: memref.load
+// PAIR: mbarrier.try_wait.parity
 // PAIR: wgmma.mma_async
 // PAIR-NOT: gpu.barrier
-// PAIR: @p mbarrier.arrive.shared::cta.b64 st, [$0];
+// PAIR: bar.warp.sync -1;\0A@p mbarrier.arrive.shared::cta.b64 st, [$0];
 // The epilogue: each warpgroup stores its own rows after its own barrier.
 // PAIR-NOT: gpu.barrier
 // PAIR: nvvm.barrier id = %{{.+}} number_of_threads = %c128_i32
 // PAIR-NOT: gpu.barrier
 // PAIR: gpu.return
-// Three blocks: 416 threads, 5 stages (15 mbarriers, 12 compute warps), one
-// CTA per SM; entries of 5 words (start, 3 limits, mask).
+// Three blocks: 416 threads, 5 stages (15 ring mbarriers with 12 compute
+// warps, 15 queue mbarriers), one CTA per SM; 3 x 5 queue items of 3 words.
 // PAIR3-LABEL: gpu.func @minfer_block_m192_d64_f16
 // PAIR3-SAME: known_block_size = array<i32: 416, 1, 1>, nvvm.minctasm = 1
-// PAIR3: to memref<25xi32, #gpu.address_space<workgroup>>
+// PAIR3: to memref<45xi32, #gpu.address_space<workgroup>>
 // PAIR3: mbarrier.init.shared::cta.b64 [a], 12;
 // PAIR3: gpu.return
 // PAIR80: error: minfer-generate-kernels: 128- and 192-row block-sparse kernels need wgmma (chip sm_90a)

@@ -318,10 +318,11 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   EXPECT_EQ(paired.stages, 6);
   EXPECT_EQ(paired.minCtasPerSm, 1);
   EXPECT_EQ(paired.kernelName(), "minfer_block_m128_d128_bf16");
-  // Q, six K/V stages, the ring's 18 mbarriers and six entries of 4 words
-  // (start, 2 limits, mask); one CTA fits an H100 SM (227 KB at most).
-  EXPECT_EQ(paired.ringControlBytes(), 8 * 18);
-  EXPECT_EQ(paired.pairedListBytes(), 8 * 18 + 6 * 4 * 4);
+  // Q, six K/V stages, the ring's 18 mbarriers, 2 x 6 queue mbarriers and
+  // 2 x 6 queue items of 3 words (step, start, limit); one CTA fits an H100
+  // SM (227 KB at most).
+  EXPECT_EQ(paired.ringControlBytes(), 8 * (18 + 12));
+  EXPECT_EQ(paired.pairedListBytes(), 8 * (18 + 12) + 12 * 3 * 4);
   EXPECT_EQ(paired.sharedBytes(),
             128 * 128 * 2 + 12 * 64 * 128 * 2 + paired.pairedListBytes());
   EXPECT_LE(paired.sharedBytes(), 227 * 1024);
@@ -334,7 +335,7 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   EXPECT_EQ(three.threads(), 416);
   EXPECT_EQ(three.stages, 5);
   EXPECT_EQ(three.kernelName(), "minfer_block_m192_d128_bf16");
-  EXPECT_EQ(three.pairedListBytes(), 8 * 15 + 5 * 5 * 4);
+  EXPECT_EQ(three.pairedListBytes(), 8 * (15 + 15) + 15 * 3 * 4);
   EXPECT_LE(three.sharedBytes(), 227 * 1024);
   EXPECT_EQ(three.gridX(193), 2);
   kernel::TileConfig deep = three;

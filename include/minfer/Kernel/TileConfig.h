@@ -114,7 +114,7 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          warp (four blocks) would leave 96 and serialize
 ///                          the wgmma; the default from kWideBlockSparse
 ///                          tokens (defaultBlockSparseRows);
-///   block, 128 rows        6 stages (224 KB), one CTA per SM (149
+///   block, 128 rows        6 stages (224 KB), one CTA per SM (136
 ///                          registers): two blocks, opt-in, slower than the
 ///                          192-row kernel (tuning.md).
 /// Block-sparse kernels on sm_90a load K and V of a tile as separate groups
@@ -138,10 +138,12 @@ inline constexpr int64_t kSequenceTiers[] = {kMidSequence, kLongSequence};
 /// (RuntimeOptions::blockSparseRows = 0): on sm_90a from kWideBlockSparse
 /// tokens the 192-row kernel (three query blocks sharing a producer warp's
 /// TMA ring, TileConfig::pairsQueryBlocks), below it the 64-row one. H100,
-/// same runs (bench/results/tuning.md): from 256K it wins every measured
-/// block-sparse and A-shape case (total 0.91-0.99x), below it random
-/// block-sparse rows share too few tiles (1.06-1.09x at 64K-128K).
-inline constexpr int64_t kWideBlockSparse = 262144;
+/// same runs (bench/results/tuning.md): at 512K and 1M it wins every
+/// measured block-sparse and A-shape case (total 0.91-0.99x); at 256K it
+/// ties block-sparse (0.97-1.01x, A-shape 0.93-0.96x), and at 64K-128K random
+/// block-sparse rows, which share few tiles, lose (1.05-1.09x). The tier
+/// sits between 256K and 512K, at kMidSequence.
+inline constexpr int64_t kWideBlockSparse = kMidSequence;
 inline int64_t defaultBlockSparseRows(Chip chip, int64_t seqLen) {
   return chip == Chip::SM90A && seqLen >= kWideBlockSparse ? 3 * kBlockM
                                                             : kBlockM;
@@ -239,7 +241,7 @@ struct TileConfig {
   /// blocks share most of their blocks (the local window, sinks, heavy-hitter
   /// columns): K/V traffic per FLOP drops by up to 1 / W, which the 64-row
   /// kernels need (they are bound by L2->SM bandwidth). On an H100 the
-  /// 192-row kernel is faster from 256K tokens (tuning.md), the default
+  /// 192-row kernel is faster at 512K-1M tokens (tuning.md), the default
   /// there (defaultBlockSparseRows).
   bool pairsQueryBlocks() const {
     return kind != KernelKind::Dense && blockM > kBlockM;
@@ -296,22 +298,23 @@ struct TileConfig {
   int64_t swizzledQueryBytes() const { return blockM * headDim * 2; }
   int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
   /// Paired query blocks keep, after the swizzled tiles, the ring's control
-  /// words: per stage a full mbarrier for K, one for V and an empty one
-  /// (8 bytes each), then per stage the entry of the tile in it: W + 2 i32
-  /// words (start, the key limits of blocks W M .. W M + W - 1, the mask of
-  /// the blocks that visit it; kStopMask ends the list).
-  int64_t pairedEntryWords() const { return queryBlocksPerCta() + 2; }
-  static constexpr int32_t kStopMask = -2147483647 - 1; // bit 31 only
+  /// words: per stage a full mbarrier for K, one for V and an empty one,
+  /// then per warpgroup `stages` queue mbarriers (8 bytes each); then each
+  /// warpgroup's work queue of `stages` items, kQueueItemWords i32 each
+  /// (list step, first key, this block's key limit; step kStopStep ends it).
+  static constexpr int64_t kQueueItemWords = 3;
+  static constexpr int32_t kStopStep = -1;
   int64_t ringControlBytes() const {
-    return pairsQueryBlocks() ? 8 * 3 * stages : 0;
+    return pairsQueryBlocks() ? 8 * (3 + queryBlocksPerCta()) * stages : 0;
   }
   int64_t pairedListBytes() const {
     if (!pairsQueryBlocks())
       return 0;
-    return ringControlBytes() + stages * pairedEntryWords() * 4;
+    return ringControlBytes() +
+           queryBlocksPerCta() * stages * kQueueItemWords * 4;
   }
   /// Byte offsets in the dynamic shared memory of the ring's control words
-  /// and of the stage entries that follow them.
+  /// and of the work queues that follow them.
   int64_t ringControlOffset() const { return sharedBytes() - pairedListBytes(); }
   int64_t pairedListOffset() const {
     return ringControlOffset() + ringControlBytes();

@@ -141,7 +141,7 @@ struct RuntimeOptions {
   /// TMA + mbarrier ring; generated with `block-block-m=128` / `192`,
   /// sm_90a) where their PTX exists, else the 64-row one.
   /// 0: $MINFER_BLOCK_SPARSE_ROWS, else by length
-  /// (kernel::defaultBlockSparseRows: 192 rows on sm_90a from 256K tokens,
+  /// (kernel::defaultBlockSparseRows: 192 rows on sm_90a from 384K tokens,
   /// where they are faster on an H100, bench/results/tuning.md).
   int blockSparseRows = 0;
   /// Tests only: open this file instead of libcuda.so.1.
