@@ -121,6 +121,18 @@ TEST_P(CudaAttention, EachKernelKind) {
   }
 }
 
+/// Whether `rt`'s PTX directory has the file of `kernel` for its chip (an
+/// older directory may lack a tier's or a width's kernel).
+bool hasPtxFile(Runtime &rt, const std::string &kernel) {
+  FILE *f = std::fopen((rt.ptxDir() + "/" + kernel + "." +
+                        kernel::chipName(rt.device().chip) + ".ptx")
+                           .c_str(),
+                       "r");
+  if (f)
+    std::fclose(f);
+  return f != nullptr;
+}
+
 /// A call of each sequence tier runs that tier's kernel where its PTX exists
 /// (sm_90a: minfer_vs_kv_* from kMidSequence, minfer_vs_s2_* from
 /// kLongSequence; kernel::tunedFor) -- also right after a shorter call
@@ -139,14 +151,7 @@ TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
   // default kernel serves.
   auto expected = [&](int64_t n) {
     std::string name = tuned(n).kernelName();
-    if (FILE *f = std::fopen((rt->ptxDir() + "/" + name + "." +
-                              kernel::chipName(chip) + ".ptx")
-                                 .c_str(),
-                             "r"))
-      std::fclose(f);
-    else
-      name = shortName;
-    return name;
+    return hasPtxFile(*rt, name) ? name : shortName;
   };
   const LayerPatterns layer{HeadPattern::verticalSlash(64, 128, 32)};
   for (int64_t n : {int64_t(4096), kernel::kMidSequence, kernel::kLongSequence,
@@ -183,14 +188,8 @@ TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
                            .kernelName();
     kernel::TileConfig paired = kernel::TileConfig::tuned(
         kernel::KernelKind::Block, ElemType::BF16, 128, chip, rows);
-    if (paired.validate().empty())
-      if (FILE *f = std::fopen((rt->ptxDir() + "/" + paired.kernelName() +
-                                "." + kernel::chipName(chip) + ".ptx")
-                                   .c_str(),
-                               "r")) {
-        std::fclose(f);
-        want = paired.kernelName();
-      }
+    if (paired.validate().empty() && hasPtxFile(*rt, paired.kernelName()))
+      want = paired.kernelName();
     for (int64_t n : {int64_t(4097), int64_t(3000)}) {
       for (int64_t topK : {int64_t(3), int64_t(1000)}) {
         SCOPED_TRACE("rows " + std::to_string(rows) + " N " +
@@ -231,17 +230,11 @@ TEST(CudaAttentionKernelChoice, WideBlockSparseByLength) {
           rows ? rows : kernel::defaultBlockSparseRows(chip, n);
       kernel::TileConfig cfg = kernel::TileConfig::tuned(
           kernel::KernelKind::Block, ElemType::BF16, 64, chip, blockM);
-      std::string name = cfg.kernelName();
-      if (FILE *f = std::fopen((rt->ptxDir() + "/" + name + "." +
-                                kernel::chipName(chip) + ".ptx")
-                                   .c_str(),
-                               "r"))
-        std::fclose(f);
-      else
-        name = kernel::TileConfig::tuned(kernel::KernelKind::Block,
-                                         ElemType::BF16, 64, chip)
-                   .kernelName();
-      return name;
+      if (hasPtxFile(*rt, cfg.kernelName()))
+        return cfg.kernelName();
+      return kernel::TileConfig::tuned(kernel::KernelKind::Block,
+                                       ElemType::BF16, 64, chip)
+          .kernelName();
     };
     for (int64_t n : {int64_t(4096), kernel::kWideBlockSparse + 100}) {
       SCOPED_TRACE("rows " + std::to_string(rows) + " N " + std::to_string(n));
