@@ -12,8 +12,8 @@
 //   AttentionKernelMemory.cpp     cp.async global->shared tiles, epilogue
 //                                 stores
 //   AttentionKernelSchedule.cpp   which key tiles a query block visits
-//   AttentionKernelPairedSchedule.cpp  ... and 2 or 4 paired query blocks
-//   AttentionKernelRing.cpp       their TMA + mbarrier ring of K/V tiles
+//   AttentionKernelPairedSchedule.cpp  ... and 2 or 3 paired query blocks
+//   AttentionKernelRing.cpp       their TMA + mbarrier ring and work queues
 //   AttentionKernelBuilder.cpp    kernel signature, prologue, pipelined loop
 //
 // Every register-level loop is a C++ loop, so register arrays (fragments,
@@ -128,7 +128,7 @@ public:
   // shared-window byte address (1024-byte aligned).
   Value kvSmem;
   Value kvAddr; ///< index
-  // Paired query blocks: the tile lists (TileConfig::pairedListBytes) as i32.
+  // Paired query blocks: the work queues (TileConfig::pairedListBytes) as i32.
   Value listSmem;
   // Lane-dependent ldmatrix offsets (rows relative to a tile, index).
   Value qLdRow, qLdCol, kLdRow, kLdCol, vLdRow, vLdCol;

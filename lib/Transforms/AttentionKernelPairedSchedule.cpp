@@ -1,20 +1,19 @@
 //===- AttentionKernelPairedSchedule.cpp - W query blocks' tiles --------===//
 //
 // The key tiles of a CTA of paired query blocks (TileConfig::pairsQueryBlocks,
-// block-sparse, W = 2 or 4 blocks of 64 rows): warpgroup w computes query
+// block-sparse, W = 2 or 3 blocks of 64 rows): warpgroup w computes query
 // block W M + w from its own index row. The W walks over the index rows are
 // merged in key order; each step of the merge is a tile that one or more
 // blocks visit. The producer warp (lane 0 of warp 4 W) walks the merge and
-// hands each step to the TMA ring (AttentionKernelRing.cpp) with its entry
-// (start, the W blocks' key limits, the mask of visiting blocks), so a tile
-// several blocks visit is loaded once; the consumer warpgroups read the
-// entry of each step from its stage once the step's K landed.
+// hands each step to the TMA ring (AttentionKernelRing.cpp) with the blocks
+// that visit it and their key limits, so a tile several blocks visit is
+// loaded once; each visiting block gets the step through its work queue.
 //
 // Why the merge runs ahead in one lane rather than in every warp: walking it
 // in every warp at every tile cost 38 % more instructions than the 64-row
 // kernel (ncu, bench/results/tuning.md), and the loads must be issued
-// several steps ahead of the consumers anyway. Entries live with their
-// stage, so the list has no length limit.
+// several steps ahead of the consumers anyway. Steps go straight to the
+// ring and the queues, so the merged list has no length limit.
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"

@@ -71,6 +71,13 @@ void emitAsm(KernelEmitter &e, ValueRange operands, StringRef constraints,
 
 std::string num(int64_t v) { return std::to_string(v); }
 
+/// `count` arrivals on the mbarrier at `bar` (i32 shared address).
+void emitArrive(KernelEmitter &e, Value bar, int64_t count = 1) {
+  emitAsm(e, {bar}, "r,~{memory}",
+          "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0]" +
+              (count == 1 ? std::string() : ", " + num(count)) + ";\n}");
+}
+
 /// try_wait's suspend-time hint: the longest a thread sleeps before it
 /// re-checks the phase (it wakes as soon as the phase completes).
 constexpr int64_t kSuspendHintNs = 1000000;
@@ -91,22 +98,23 @@ Value TileRing::stageOf(Value step) {
   return e.toIdx(arith::RemUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)));
 }
 
+/// Queue slot (index) of warpgroup w's item k: w S + k % S.
+static Value queueSlot(KernelEmitter &e, TileRing &ring, Value w, Value k) {
+  return arith::AddIOp::create(
+      e.b, e.loc, arith::MulIOp::create(e.b, e.loc, w, e.cIdx(e.cfg.stages)),
+      ring.stageOf(k));
+}
+
 Value TileRing::queueBarrierOf(Value w, Value k) {
-  const int64_t S = e.cfg.stages;
-  Value slot = arith::AddIOp::create(
-      e.b, e.loc, arith::MulIOp::create(e.b, e.loc, w, e.cIdx(S)),
-      stageOf(k));
+  Value slot = queueSlot(e, *this, w, k);
   return arith::AddIOp::create(
       e.b, e.loc, controlAddr,
       e.toI32(e.addIdx(arith::MulIOp::create(e.b, e.loc, slot, e.cIdx(8)),
-                       ControlLayout(S).queue)));
+                       ControlLayout(e.cfg.stages).queue)));
 }
 
 Value TileRing::queueItemOf(Value w, Value k) {
-  Value slot = arith::AddIOp::create(
-      e.b, e.loc, arith::MulIOp::create(e.b, e.loc, w, e.cIdx(e.cfg.stages)),
-      stageOf(k));
-  return arith::MulIOp::create(e.b, e.loc, slot,
+  return arith::MulIOp::create(e.b, e.loc, queueSlot(e, *this, w, k),
                                e.cIdx(TileConfig::kQueueItemWords));
 }
 
@@ -216,8 +224,9 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
            e.kvHeadRow, barrierOf(step, at.fullV)},
           "r,r,l,r,r,r,~{memory}", s);
   // Each block: its item (the arrive releases the item's stores to the
-  // block's wait), or the arrivals of its 4 warps on empty.
+  // block's wait), or the arrivals of its warps on empty.
   Value empty = barrierOf(step, at.empty);
+  const int64_t warpsPerBlock = cfg.warps / cfg.queryBlocksPerCta();
   for (size_t w = 0; w < visits.size(); ++w) {
     Value wg = e.cIdx(w);
     e.emitIf(
@@ -228,15 +237,11 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
           for (int64_t k = 0; k < TileConfig::kQueueItemWords; ++k)
             memref::StoreOp::create(e.b, e.loc, words[k], e.listSmem,
                                     ValueRange{e.addIdx(item, k)});
-          emitAsm(e, {queueBarrierOf(wg, queued[w])}, "r,~{memory}",
-                  "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, "
-                  "[$0];\n}");
+          emitArrive(e, queueBarrierOf(wg, queued[w]));
           return {};
         },
         [&]() -> SmallVector<Value> {
-          emitAsm(e, {empty}, "r,~{memory}",
-                  "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, "
-                  "[$0], 4;\n}");
+          emitArrive(e, empty, warpsPerBlock);
           return {};
         });
     queued[w] = arith::AddIOp::create(
@@ -254,8 +259,7 @@ void TileRing::finish(Value step, ArrayRef<Value> queued) {
     memref::StoreOp::create(e.b, e.loc, e.cI32(TileConfig::kStopStep),
                             e.listSmem,
                             ValueRange{queueItemOf(wg, queued[w])});
-    emitAsm(e, {queueBarrierOf(wg, queued[w])}, "r,~{memory}",
-            "{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [$0];\n}");
+    emitArrive(e, queueBarrierOf(wg, queued[w]));
   }
 }
 
@@ -279,8 +283,9 @@ void TileRing::release(Value step) {
   // One arrival per warp, from lane 0, once the warp's wgmma reads of the
   // stage are done (the caller waited for them). bar.warp.sync orders the
   // other lanes' reads of the queue item before lane 0's arrive (release),
-  // so the producer's next write to the slot cannot race them. Predicated, not
-  // branched: a lane-0 branch split the warp and cost reconvergence stalls.
+  // so the producer's next write to the slot cannot race them. Predicated,
+  // not branched: a lane-0 branch split the warp and cost reconvergence
+  // stalls.
   const ControlLayout at(e.cfg.stages);
   emitAsm(e, {barrierOf(step, at.empty), e.toI32(e.lane)}, "r,r,~{memory}",
           "{\n.reg .pred p;\n.reg .b64 st;\nsetp.eq.u32 p, $1, 0;\n"

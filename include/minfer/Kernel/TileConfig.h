@@ -235,9 +235,10 @@ struct TileConfig {
   /// each with its own index row; one more warp (producerWarps) merges the
   /// W rows' key tiles in key order and streams them through a ring of
   /// `stages` K/V buffers filled by TMA and guarded by mbarriers
-  /// (lib/Transforms/AttentionKernelRing.cpp), each stage with the entry of
-  /// its tile (pairedListBytes), so a tile several blocks visit is loaded
-  /// once, and a warpgroup computes only its block's tiles. Adjacent query
+  /// (lib/Transforms/AttentionKernelRing.cpp), each visiting block getting
+  /// the step through its work queue (pairedListBytes), so a tile several
+  /// blocks visit is loaded once, and a warpgroup sees only its block's
+  /// tiles. Adjacent query
   /// blocks share most of their blocks (the local window, sinks, heavy-hitter
   /// columns): K/V traffic per FLOP drops by up to 1 / W, which the 64-row
   /// kernels need (they are bound by L2->SM bandwidth). On an H100 the
