@@ -24,9 +24,9 @@
 // registers; the epilogue stages O there again after a final barrier.
 // The loop is an scf.for over the stream's tile count, or an scf.while on
 // the cursor for streams without one, with "tile i + S - 1 exists" read from
-// the load cursor. Paired query blocks instead run their merged tile list
-// through the TMA ring (emitPairedKeyLoops, AttentionKernelRing.cpp) and
-// use such a loop only for tiles past the list.
+// the load cursor. Paired query blocks instead have a producer warp feed
+// their merged tile list through a TMA ring and per-warpgroup work queues
+// (emitPairedKernelBody, AttentionKernelRing.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "minfer/Transforms/AttentionKernelBuilder.h"
@@ -223,8 +223,6 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
   e.quad = arith::RemUIOp::create(b, loc, e.lane, c4);
   if (cfg.usesWgmma())
     e.warpgroup = arith::DivUIOp::create(b, loc, e.warp, c4);
-  e.copyTid = e.tid;
-  e.copyThreads = cfg.consumerThreads();
 
   // GQA: kv head = h / (H / Hkv); a degenerate ratio falls back to 1.
   Value ratio;
@@ -403,14 +401,6 @@ void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
     at(TileStep::ValuesDone);
 }
 
-/// One pipelined key loop: `stages` K/V buffers from `firstBuffer` on, the
-/// threads that share them synchronized by `sync`.
-struct KeyPipeline {
-  int64_t stages;
-  Value firstBuffer; ///< index; null for 0
-  function_ref<void()> sync;
-};
-
 /// The softmax state and O accumulators before the first key tile.
 void initAccumulators(KernelEmitter &e, LoopState &state) {
   Value negInf = e.cF32(-std::numeric_limits<double>::infinity());
@@ -423,32 +413,25 @@ void initAccumulators(KernelEmitter &e, LoopState &state) {
   state.acc.assign(e.dTiles, accZero);
 }
 
-/// Prefetches the first tiles of `stream` and runs its key loop; returns the
-/// softmax state and O accumulators after it. The first loop of a kernel
-/// (`carried` null) also loads the Q tile, waits for it and, under mma.sync,
-/// moves it to registers; a later one carries on from `carried`. The
+/// Loads the Q tile, prefetches the first tiles of `stream` into the
+/// `stages` K/V buffers and runs its key loop (the CTA's threads share the
+/// buffers: CTA barriers); returns the softmax state and O accumulators
+/// after it. Under mma.sync Q moves to registers before the loop. The
 /// prefetches past the last tile are drained at the end (all groups waited,
-/// then `sync`), so the buffers are free afterwards.
-LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
-                      const KeyPipeline &pipe, const LoopState *carried) {
+/// then a barrier), so the buffers are free afterwards.
+LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  const int64_t stages = pipe.stages;
-  const bool loadsQuery = !carried;
+  const int64_t stages = e.cfg.stages;
+  auto sync = [&] { e.barrier(); };
   Value numTiles = stream.count();
-  if (loadsQuery)
-    e.loadQueryTile();
+  e.loadQueryTile();
   auto tileAt = [&](ValueRange cursor, Value index) {
     KeyTile t = stream.describe(cursor, index);
     t.valid = numTiles ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                                index, numTiles)
                        : stream.hasTile(cursor);
     return t;
-  };
-  auto bufferOf = [&](Value stage) -> Value {
-    if (!pipe.firstBuffer)
-      return stage;
-    return arith::AddIOp::create(b, loc, pipe.firstBuffer, stage);
   };
 
   // Prologue: tiles 0 .. S-2, or with one stage K(0) and V(0) as two groups.
@@ -458,34 +441,27 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
   int64_t groups = 0;
   if (split) {
     KeyTile first = tileAt(init.cursor, e.cIdx(0));
-    e.loadKeyTile(first, bufferOf(e.cIdx(0)), TileParts::Key);
-    e.loadKeyTile(first, bufferOf(e.cIdx(0)), TileParts::Value);
+    e.loadKeyTile(first, e.cIdx(0), TileParts::Key);
+    e.loadKeyTile(first, e.cIdx(0), TileParts::Value);
     groups = 2;
     init.pending.push_back(init.cursor);
   }
   const int64_t prefetched = split ? 0 : std::max<int64_t>(stages - 1, 1);
   for (int64_t s = 0; s < prefetched; ++s, ++groups) {
     Value index = e.cIdx(s);
-    e.loadKeyTile(tileAt(init.cursor, index), bufferOf(index));
+    e.loadKeyTile(tileAt(init.cursor, index), index);
     init.pending.push_back(init.cursor);
     if (stages > 1)
       init.cursor = stream.advance(init.cursor);
   }
   if (stages == 1) // the loop computes `pending[0]` and loads its successor
     init.cursor.clear();
+  e.waitGroups(groups); // Q's group is the oldest
+  sync();
   SmallVector<Value> qFrags;
-  if (loadsQuery) {
-    e.waitGroups(groups); // Q's group is the oldest
-    pipe.sync();
-    if (!e.cfg.usesWgmma())
-      qFrags = e.loadQueryFragments();
-  }
-  if (carried) {
-    init.softmax = carried->softmax;
-    init.acc = carried->acc;
-  } else {
-    initAccumulators(e, init);
-  }
+  if (!e.cfg.usesWgmma())
+    qFrags = e.loadQueryFragments();
+  initAccumulators(e, init);
 
   // Key-tile loop: an scf.for over count() tiles, or an scf.while that runs
   // while the computed tile's cursor is at a tile (streams without count()).
@@ -501,22 +477,21 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
     LoopState next;
     if (stages > 1) {
       e.waitGroups(stages - 2);
-      pipe.sync();
+      sync();
       Value loadIndex = e.addIdx(i, stages - 1);
       Value stage = arith::RemUIOp::create(b, loc, loadIndex, e.cIdx(stages));
-      e.loadKeyTile(tileAt(st.cursor, loadIndex), bufferOf(stage));
-      Value buffer =
-          bufferOf(arith::RemUIOp::create(b, loc, i, e.cIdx(stages)));
+      e.loadKeyTile(tileAt(st.cursor, loadIndex), stage);
+      Value buffer = arith::RemUIOp::create(b, loc, i, e.cIdx(stages));
       emitTileCompute(e, qFrags, tile, buffer, st);
       next.cursor = stream.advance(st.cursor);
       next.pending.assign(st.pending.begin() + 1, st.pending.end());
       next.pending.push_back(st.cursor);
     } else if (!split) {
       e.waitGroups(0);
-      pipe.sync();
-      Value buffer = bufferOf(e.cIdx(0));
+      sync();
+      Value buffer = e.cIdx(0);
       emitTileCompute(e, qFrags, tile, buffer, st);
-      pipe.sync();
+      sync();
       SmallVector<Value> succ = stream.advance(st.pending[0]);
       e.loadKeyTile(tileAt(succ, e.addIdx(i, 1)), buffer);
       next.pending.push_back(succ);
@@ -524,8 +499,8 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
       // One buffer, K and V in groups of their own: K(i+1) loads while
       // tile i's O += P V runs, V(i+1) while S(i+1) and its softmax do.
       e.waitGroups(1); // K(i); V(i) may still be in flight
-      pipe.sync();
-      Value buffer = bufferOf(e.cIdx(0));
+      sync();
+      Value buffer = e.cIdx(0);
       SmallVector<Value> succ;
       Value nextIndex = e.addIdx(i, 1);
       // K(i+1) is issued once P is packed, not right after S: with the S
@@ -534,14 +509,14 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
       emitTileCompute(e, qFrags, tile, buffer, st, [&](TileStep step) {
         switch (step) {
         case TileStep::ValuesNext:
-          pipe.sync(); // everyone's S read K(i)
+          sync(); // everyone's S read K(i)
           succ = stream.advance(st.pending[0]);
           e.loadKeyTile(tileAt(succ, nextIndex), buffer, TileParts::Key);
           e.waitGroups(1); // V(i); K(i+1) may still be in flight
-          pipe.sync();
+          sync();
           break;
         case TileStep::ValuesDone:
-          pipe.sync(); // everyone's O += P V read V(i)
+          sync(); // everyone's O += P V read V(i)
           e.loadKeyTile(tileAt(succ, nextIndex), buffer, TileParts::Value);
           break;
         }
@@ -585,7 +560,7 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream,
   // Drain the (zero-fill) prefetches past the last tile, and let every
   // thread finish its last tile before the buffers are reused.
   e.waitGroups(0);
-  pipe.sync();
+  sync();
   return done;
 }
 
@@ -677,9 +652,7 @@ void emitKernelBody(KernelEmitter &e) {
   if (e.cfg.pairsQueryBlocks())
     return emitPairedKernelBody(e);
   std::unique_ptr<TileStream> stream = TileStream::create(e);
-  LoopState state = emitKeyLoop(
-      e, *stream, {e.cfg.stages, Value(), [&] { e.barrier(); }},
-      /*carried=*/nullptr);
+  LoopState state = emitKeyLoop(e, *stream);
   // Epilogue: O is staged over the Q rows (storeOutput's own barrier
   // publishes it).
   e.storeOutput(state.acc, e.finalRowScale(state.softmax),

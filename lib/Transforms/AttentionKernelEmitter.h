@@ -99,12 +99,6 @@ public:
   // Thread coordinates (index): warp, lane, g = lane / 4, t = lane % 4,
   // warpgroup = warp / 4 (wgmma kernels; null otherwise).
   Value tid, warp, lane, group, quad, warpgroup;
-  // The threads that copy K/V tiles together (loadKeyTile): this thread's
-  // rank among them and their number. The whole CTA, except in the
-  // per-warpgroup loops of paired query blocks, where each warpgroup loads
-  // its own tiles.
-  Value copyTid;
-  int64_t copyThreads = 0;
   /// This thread's rank in its warpgroup (tid % 128) and the warpgroup's
   /// first query row in the CTA (64 warpgroup), both index: paired query
   /// blocks, where each warpgroup owns a 64-row block.

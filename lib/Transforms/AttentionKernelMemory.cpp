@@ -17,8 +17,8 @@
 //    memory, then every thread stores 16-byte chunks of whole rows (of its
 //    warpgroup's rows only for paired query blocks).
 //  * A single-stage block-sparse loop copies K and V of a tile as two
-//    groups (TileParts); paired query blocks' per-warpgroup loops copy with
-//    that warpgroup's 128 threads (copyTid, copyThreads).
+//    groups (TileParts). Paired query blocks load K/V through their TMA
+//    ring (AttentionKernelRing.cpp), not here.
 //
 // Thread -> chunk mapping of a 64 x D tile (128 threads, D / 8 chunks a row):
 // thread tid copies column 8 (tid % (D / 8)) of rows tid / (D / 8) + p R,
@@ -139,9 +139,9 @@ void KernelEmitter::copyKeyRowsWith(
     Value buffer, TileParts parts,
     function_ref<void(const KeyCopySlot &)> prepare,
     function_ref<std::pair<Value, Value>(int64_t, int64_t)> sourceOf) {
-  ChunkMap map(cfg, cfg.blockN, copyThreads);
+  ChunkMap map(cfg, cfg.blockN, cfg.threads());
   KeyCopySlot slot;
-  std::tie(slot.row0, slot.col) = map.threadSlot(*this, copyTid);
+  std::tie(slot.row0, slot.col) = map.threadSlot(*this, tid);
   bool wgmma = cfg.usesWgmma();
   CopyDst kDst =
       wgmma ? swizzledDst(*this, swizzledTileBase(buffer), cfg.blockN,
@@ -203,10 +203,10 @@ void KernelEmitter::copyKeyRowsContiguous(Value buffer, TileParts parts,
 
 void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer,
                                 TileParts parts) {
-  ChunkMap map(cfg, cfg.blockN, copyThreads);
+  ChunkMap map(cfg, cfg.blockN, cfg.threads());
   auto tileRow = [&](int64_t p) {
     Value row0 =
-        arith::DivUIOp::create(b, loc, copyTid, cIdx(map.chunksPerRow));
+        arith::DivUIOp::create(b, loc, tid, cIdx(map.chunksPerRow));
     return toI32(addIdx(row0, p * map.rowsPerPass));
   };
   auto predicatedRangeRows = [&]() -> SmallVector<Value> {

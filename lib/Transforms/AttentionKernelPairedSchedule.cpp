@@ -18,7 +18,6 @@
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
@@ -28,10 +27,6 @@ namespace {
 /// Start of a finished walk; larger than any key, and + 64 stays positive.
 constexpr int64_t kDone = 0x7fff0000;
 constexpr int64_t kMaxWalks = 4;
-
-Value loadList(KernelEmitter &e, Value at) {
-  return memref::LoadOp::create(e.b, e.loc, e.listSmem, ValueRange{at});
-}
 
 /// The walks over the W index rows. A walk's cursor is (r, t, end): at
 /// tile t of its range r, which ends at `end`; a finished walk has
