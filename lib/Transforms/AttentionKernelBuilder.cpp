@@ -627,7 +627,7 @@ void emitPairedKernelBody(KernelEmitter &e) {
               Value step = args[1];
               LoopState t = unflatten(args.drop_front(4));
               ring.wait(step, /*value=*/false);
-              KeyTile tile{args[2], args[3], Value(), Value()};
+              KeyTile tile{args[2], args[3]};
               emitTileCompute(e, {}, tile, ring.stageOf(step), t,
                               [&](TileStep at) {
                                 if (at == TileStep::ValuesNext)

@@ -106,8 +106,8 @@ struct IndexWalks {
       start = arith::MinSIOp::create(e.b, e.loc, start, merge[3 * w + 1]);
     return start;
   }
-  SmallVector<Value, kMaxWalks> visits(ValueRange merge) {
-    Value start = tileStart(merge);
+  /// Whether each walk visits the merge's tile at `start` (tileStart).
+  SmallVector<Value, kMaxWalks> visits(ValueRange merge, Value start) {
     Value live = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::slt,
                                        start, e.cI32(kDone));
     SmallVector<Value, kMaxWalks> out(walks);
@@ -118,8 +118,8 @@ struct IndexWalks {
                                 merge[3 * w + 1], start));
     return out;
   }
-  SmallVector<Value> mergeStep(ValueRange merge) {
-    auto at = visits(merge);
+  /// The merge after its tile: the walks that visit it (`at`) move on.
+  SmallVector<Value> mergeStep(ValueRange merge, ArrayRef<Value> at) {
     SmallVector<Value> out;
     for (int64_t w = 0; w < walks; ++w)
       out.append(stepWalk(numRanges[w], rangeBase[w],
@@ -156,9 +156,10 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
         SmallVector<Value> limits;
         for (int64_t w = 0; w < W; ++w)
           limits.push_back(c[3 * w + 2]);
-        auto visits = walks.visits(c);
-        ring.produce(step, walks.tileStart(c), limits, visits, queued);
-        SmallVector<Value> next = walks.mergeStep(c);
+        Value start = walks.tileStart(c);
+        auto visits = walks.visits(c, start);
+        ring.produce(step, start, limits, visits, queued);
+        SmallVector<Value> next = walks.mergeStep(c, visits);
         next.push_back(arith::AddIOp::create(b, loc, step, e.cI32(1)));
         next.append(queued);
         scf::YieldOp::create(b, loc, next);

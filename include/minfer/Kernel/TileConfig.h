@@ -170,8 +170,9 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
         return {1, 4, true};
       // Paired query blocks: one CTA per SM, the ring as deep as the
       // shared memory allows (128 rows: 6 stages, 224 KB; 192: 5, 208 KB).
-      return blockM == 2 * kBlockM ? TileTuning{6, 1, true}
-                                   : TileTuning{5, 1, true};
+      // They load K/V through the ring, not in a single-stage key loop.
+      return blockM == 2 * kBlockM ? TileTuning{6, 1, false}
+                                   : TileTuning{5, 1, false};
     case KernelKind::Dense: return {2, 0};
     }
   }
@@ -238,10 +239,10 @@ struct TileConfig {
   /// (lib/Transforms/AttentionKernelRing.cpp), each visiting block getting
   /// the step through its work queue (pairedListBytes), so a tile several
   /// blocks visit is loaded once, and a warpgroup sees only its block's
-  /// tiles. Adjacent query
-  /// blocks share most of their blocks (the local window, sinks, heavy-hitter
-  /// columns): K/V traffic per FLOP drops by up to 1 / W, which the 64-row
-  /// kernels need (they are bound by L2->SM bandwidth). On an H100 the
+  /// tiles. Adjacent query blocks share most of their blocks (the local
+  /// window, sinks, heavy-hitter columns): K/V traffic per FLOP drops by up
+  /// to 1 / W, which the 64-row kernels need (they are bound by L2->SM
+  /// bandwidth). On an H100 the
   /// 192-row kernel is faster at 512K-1M tokens (tuning.md), the default
   /// there (defaultBlockSparseRows).
   bool pairsQueryBlocks() const {
@@ -251,8 +252,7 @@ struct TileConfig {
   int64_t queryBlocksPerCta() const { return blockM / kBlockM; }
 
   /// Whether a single-stage key loop (sm_90a: the 64-row block-sparse
-  /// kernel, the paired kernel's per-warpgroup loops, vertical-slash from
-  /// kMidSequence tokens) loads a tile's K and V as separate cp.async groups:
+  /// kernel, vertical-slash from kMidSequence tokens) loads a tile's K and V as separate cp.async groups:
   /// K(i+1) while O += P V(i) runs, V(i+1) while S(i+1) does, in the same
   /// shared memory. Measured on an H100 (tuning.md) it gains 4-5 % for
   /// block-sparse at 128K, and for vertical-slash 6 % at 512K but costs
