@@ -112,6 +112,19 @@ Value KernelEmitter::warpgroupFirstRow() {
   return arith::MulIOp::create(b, loc, warpgroup, cIdx(kernel::kBlockM));
 }
 
+void KernelEmitter::setMaxRegisters(int64_t count, bool increase) {
+  if (count == 0)
+    return;
+  LLVM::InlineAsmOp::create(
+      b, loc, TypeRange{}, ValueRange{},
+      std::string("setmaxnreg.") + (increase ? "inc" : "dec") +
+          ".sync.aligned.u32 " + std::to_string(count) + ";",
+      "~{memory}", /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      /*operand_attrs=*/ArrayAttr());
+}
+
 Value KernelEmitter::keyBufferRow(Value buffer) {
   return arith::MulIOp::create(b, loc, buffer, cIdx(cfg.blockN));
 }
@@ -401,18 +414,6 @@ void emitTileCompute(KernelEmitter &e, ArrayRef<Value> qFrags,
     at(TileStep::ValuesDone);
 }
 
-/// The softmax state and O accumulators before the first key tile.
-void initAccumulators(KernelEmitter &e, LoopState &state) {
-  Value negInf = e.cF32(-std::numeric_limits<double>::infinity());
-  Value zero = e.cF32(0.0);
-  state.softmax = {{negInf, negInf}, {zero, zero}};
-  auto accType = VectorType::get({2, 2}, e.b.getF32Type());
-  Value accZero = arith::ConstantOp::create(
-      e.b, e.loc, accType,
-      DenseElementsAttr::get(accType, e.b.getF32FloatAttr(0)));
-  state.acc.assign(e.dTiles, accZero);
-}
-
 /// Loads the Q tile, prefetches the first tiles of `stream` into the
 /// `stages` K/V buffers and runs its key loop (the CTA's threads share the
 /// buffers: CTA barriers); returns the softmax state and O accumulators
@@ -461,7 +462,7 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream) {
   SmallVector<Value> qFrags;
   if (!e.cfg.usesWgmma())
     qFrags = e.loadQueryFragments();
-  initAccumulators(e, init);
+  e.initOutputState(init.softmax, init.acc);
 
   // Key-tile loop: an scf.for over count() tiles, or an scf.while that runs
   // while the computed tile's cursor is at a tile (streams without count()).
@@ -566,17 +567,18 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream) {
 
 /// Paired query blocks (TileConfig::pairsQueryBlocks): the compute warps
 /// load their Q rows and thread 0 sets up the TMA ring
-/// (AttentionKernelRing.cpp); after one CTA barrier the producer warp's lane
-/// 0 walks the merged tile list and feeds the ring
+/// (AttentionKernelRing.cpp); after one CTA barrier the producer's first
+/// lane walks the merged tile list and feeds the ring
 /// (AttentionKernelPairedSchedule.cpp), while each compute warpgroup takes
-/// the steps its block visits from its work queue, computes each tile from
-/// its stage and releases it, then stores its rows. No CTA barrier after
-/// the first.
+/// the steps its block visits from its work queue, computes them with its
+/// GEMMs overlapping its softmax (AttentionKernelPairedConsumer.cpp), then
+/// stores its rows. A producer warpgroup first gives registers to the
+/// compute warpgroups (setmaxnreg). No CTA barrier after the first.
 void emitPairedKernelBody(KernelEmitter &e) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const TileConfig &cfg = e.cfg;
-  Value producer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+  Value producer = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
                                          e.warp, e.cIdx(cfg.warps));
   Value computes = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                          e.warp, e.cIdx(cfg.warps));
@@ -590,8 +592,9 @@ void emitPairedKernelBody(KernelEmitter &e) {
   e.emitIf(
       producer, TypeRange{},
       [&]() -> SmallVector<Value> {
+        e.setMaxRegisters(cfg.producerRegisters(), /*increase=*/false);
         Value lane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                            e.lane, e.cIdx(0));
+                                            e.tid, e.cIdx(cfg.warps * 32));
         e.emitIfThen(lane0, [&] {
           ring.acquireTensorMaps();
           emitPairedProducer(e, ring);
@@ -599,50 +602,12 @@ void emitPairedKernelBody(KernelEmitter &e) {
         return {};
       },
       [&]() -> SmallVector<Value> {
-        LoopState state;
-        initAccumulators(e, state);
-        SmallVector<Value> carried = state.flatten();
-        auto unflatten = [&](ValueRange v) {
-          return LoopState::unflatten(v, 0, 0, 0, e.dTiles);
-        };
-        SmallVector<Value> init{e.cI32(0)};
-        init.append(carried);
-        // After-region arguments: item count, step, start, limit, state.
-        SmallVector<Type> afterTypes(4, b.getI32Type());
-        for (Value v : carried)
-          afterTypes.push_back(v.getType());
-        auto loop = scf::WhileOp::create(
-            b, loc, afterTypes, init,
-            [&](OpBuilder &, Location, ValueRange args) {
-              SmallVector<Value, 3> item = ring.nextItem(args[0]);
-              Value more = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::ne, item[0],
-                  e.cI32(TileConfig::kStopStep));
-              SmallVector<Value> out{args[0]};
-              out.append(item.begin(), item.end());
-              out.append(args.begin() + 1, args.end());
-              scf::ConditionOp::create(b, loc, more, out);
-            },
-            [&](OpBuilder &, Location, ValueRange args) {
-              Value step = args[1];
-              LoopState t = unflatten(args.drop_front(4));
-              ring.wait(step, /*value=*/false);
-              KeyTile tile{args[2], args[3]};
-              emitTileCompute(e, {}, tile, ring.stageOf(step), t,
-                              [&](TileStep at) {
-                                if (at == TileStep::ValuesNext)
-                                  ring.wait(step, /*value=*/true);
-                              });
-              ring.release(step);
-              SmallVector<Value> yielded{
-                  arith::AddIOp::create(b, loc, args[0], e.cI32(1))};
-              yielded.append(t.flatten());
-              scf::YieldOp::create(b, loc, yielded);
-            });
-        state = unflatten(loop.getResults().drop_front(4));
+        e.setMaxRegisters(cfg.consumerRegisters(), /*increase=*/true);
+        SoftmaxState softmax;
+        SmallVector<Value> acc;
+        emitPairedConsumer(e, ring, softmax, acc);
         // Epilogue: each warpgroup stages and stores its own 64 rows.
-        e.storeOutput(state.acc, e.finalRowScale(state.softmax),
-                      /*perWarpgroup=*/true);
+        e.storeOutput(acc, e.finalRowScale(softmax), /*perWarpgroup=*/true);
         return {};
       });
 }

@@ -14,6 +14,8 @@
 //   AttentionKernelSchedule.cpp   which key tiles a query block visits
 //   AttentionKernelPairedSchedule.cpp  ... and 2 or 3 paired query blocks
 //   AttentionKernelRing.cpp       their TMA + mbarrier ring and work queues
+//   AttentionKernelPairedConsumer.cpp  their compute warpgroups (overlapped
+//                                 GEMMs and softmax)
 //   AttentionKernelBuilder.cpp    kernel signature, prologue, pipelined loop
 //
 // Every register-level loop is a C++ loop, so register arrays (fragments,
@@ -65,6 +67,14 @@ enum class TileParts { KeyAndValue, Key, Value };
 
 /// Running row statistics of the online softmax for the two rows a thread
 /// owns (g and g + 8 of its warp's 16 rows). `rowMax` is in raw score units.
+/// A wgmma chain issued without waiting for it (one committed group): its
+/// accumulators (flat, wgmma D order) are in flight until waitWgmma, and it
+/// reads `aWords` (register A) until then.
+struct PendingGemm {
+  SmallVector<Value> regs;
+  SmallVector<Value> aWords;
+};
+
 struct SoftmaxState {
   Value rowMax[2]; ///< f32, -inf until a finite score was seen
   Value rowSum[2]; ///< f32, per-thread partial sums (quad-reduced at the end)
@@ -141,6 +151,9 @@ public:
                             function_ref<SmallVector<Value>()> elseFn);
   /// scf.if without results or else branch; `body` builds the then region.
   void emitIfThen(Value cond, function_ref<void()> body);
+  /// setmaxnreg.inc / .dec to `count` registers per thread of this
+  /// warpgroup (all its threads execute it); nothing when count is 0.
+  void setMaxRegisters(int64_t count, bool increase);
   /// Row of the shared view where stage `buffer` of K (or V) starts.
   Value keyBufferRow(Value buffer);
   Value valueBufferRow(Value buffer);
@@ -172,6 +185,12 @@ public:
   /// acc[dTiles] += P V on wgmma for V stage `buffer`.
   void accumulateOutputWgmma(ArrayRef<Value> pFrags, Value buffer,
                              SmallVector<Value> &acc);
+  /// O += P V issued asynchronously (overlapping consumers), and the wait
+  /// until at most `pending` newer groups are in flight; it returns the
+  /// chain's accumulators as C fragments.
+  PendingGemm issueOutputWgmma(ArrayRef<Value> pFrags, Value buffer,
+                               ArrayRef<Value> acc);
+  SmallVector<Value> waitWgmma(int64_t pending, const PendingGemm &gemm);
   /// Element index in `kvSmem` of (`row`, `col`) of the swizzled tile of
   /// `rows` rows starting at element `tileBase`; `col` a multiple of 8. Rows
   /// 8 apart share the swizzle, so copy passes add 64 * rows to this.
@@ -190,6 +209,16 @@ public:
   /// Updates `state`, rescales `acc` and returns exp2 probabilities.
   SmallVector<Value> onlineSoftmax(ArrayRef<Value> s, SoftmaxState &state,
                                    SmallVector<Value> &acc);
+  /// onlineSoftmax in two halves, for a caller whose O += P V of the
+  /// previous tile is still in flight: the probabilities and the state
+  /// update (`rowScale`: the factors of rows g and g + 8 that O still needs),
+  /// then the rescale of O once it may be touched.
+  SmallVector<Value> softmaxProbabilities(ArrayRef<Value> s,
+                                          SoftmaxState &state,
+                                          std::pair<Value, Value> &rowScale);
+  void rescaleOutput(SmallVector<Value> &acc, std::pair<Value, Value> rowScale);
+  /// The softmax state and O accumulators before the first key tile.
+  void initOutputState(SoftmaxState &state, SmallVector<Value> &acc);
   /// 1 / l per row (0 for rows that saw no key), after the quad reduction.
   std::pair<Value, Value> finalRowScale(const SoftmaxState &state);
   Value exp2(Value x);
@@ -248,6 +277,10 @@ private:
   void copyKeyRowsContiguous(Value buffer, TileParts parts, Value firstKey);
   Value asyncCopy(Value src, Value srcIndex, Value dst, ValueRange dstIndices,
                   Value valid);
+  /// The O += P V chain behind both forms (AttentionKernelWgmma.cpp): flat
+  /// accumulators, waited for inside the chain when `wait`.
+  PendingGemm outputChain(ArrayRef<Value> pFrags, Value buffer,
+                          ArrayRef<Value> acc, bool wait);
 };
 
 /// Tile schedule of one kernel kind: a cursor walks the key tiles of a query
@@ -280,7 +313,7 @@ public:
   /// Thread 0 only: initializes the mbarriers (the caller publishes them
   /// with a CTA barrier).
   void init();
-  //--- the producer (lane 0 of the producer warp; the only TMA issuer)
+  //--- the producer (lane 0 of warp 4 W; the only TMA issuer)
   /// Acquires the tensor maps through the tensormap proxy (the host wrote
   /// them before the launch).
   void acquireTensorMaps();
@@ -289,10 +322,17 @@ public:
   /// empty barrier for the warps of the blocks that do not visit it
   /// (`visits`, i1 per block) and queues (step, start, limits[w]) to each
   /// block w that does; `queued` (items queued per block) is updated.
+  /// `held[w]` is the last step queued to block w that it may still hold
+  /// (kNotHeld once flushed): before waiting for step - S's release the
+  /// producer queues a flush item to a block that holds step - S.
   void produce(Value step, Value start, ArrayRef<Value> limits,
-               ArrayRef<Value> visits, SmallVectorImpl<Value> &queued);
+               ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
+               SmallVectorImpl<Value> &held);
   /// Ends every queue once the steps before `step` are issued.
-  void finish(Value step, ArrayRef<Value> queued);
+  void finish(Value step, SmallVectorImpl<Value> &queued,
+              SmallVectorImpl<Value> &held);
+  /// `held` of a block that holds no step (never equal to step - S).
+  static constexpr int32_t kNotHeld = -(1 << 30);
   //--- the consumers (every thread of the compute warpgroups)
   /// Waits for this warpgroup's queue item `k` and reads it: the list step
   /// (TileConfig::kStopStep at the end), the tile's first key and this
@@ -317,6 +357,12 @@ private:
   /// Waits until `step`'s stage was released by the consumers of step
   /// `step` - stages (at once for the first `stages` steps).
   void waitFree(Value step);
+  /// Queues `words` as block w's next item (queued[w]) and publishes it.
+  void queueItem(int64_t w, ArrayRef<Value> words,
+                 SmallVectorImpl<Value> &queued);
+  /// Flushes the blocks that hold step - S (see produce), then waitFree.
+  void flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
+                        SmallVectorImpl<Value> &held);
   KernelEmitter &e;
   Value controlAddr, keyStage0; ///< i32 shared addresses
 };
@@ -325,6 +371,13 @@ private:
 /// The producer: walks the merge of the W query blocks' index rows and hands
 /// each step to `ring` (produce), then ends the queues (finish).
 void emitPairedProducer(KernelEmitter &e, TileRing &ring);
+
+//===--- (AttentionKernelPairedConsumer.cpp) ------------------------------===//
+/// A compute warpgroup: its block's tiles from its work queue, each tile's
+/// S and softmax overlapped with the previous tile's O += P V; returns the
+/// final softmax state and O.
+void emitPairedConsumer(KernelEmitter &e, TileRing &ring,
+                        SoftmaxState &softmax, SmallVector<Value> &acc);
 
 } // namespace mlir::minfer::detail
 

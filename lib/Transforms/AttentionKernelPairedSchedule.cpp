@@ -4,7 +4,7 @@
 // block-sparse, W = 2 or 3 blocks of 64 rows): warpgroup w computes query
 // block W M + w from its own index row. The W walks over the index rows are
 // merged in key order; each step of the merge is a tile that one or more
-// blocks visit. The producer warp (lane 0 of warp 4 W) walks the merge and
+// blocks visit. The producer (lane 0 of warp 4 W) walks the merge and
 // hands each step to the TMA ring (AttentionKernelRing.cpp) with the blocks
 // that visit it and their key limits, so a tile several blocks visit is
 // loaded once; each visiting block gets the step through its work queue.
@@ -136,10 +136,12 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
   Type i32 = b.getI32Type();
   IndexWalks walks(e);
   const int64_t W = walks.walks;
-  // Carried: (merge cursor, step, items queued to each block), all i32.
+  // Carried: (merge cursor, step, items queued to each block, the step each
+  // block holds), all i32.
   SmallVector<Value> init = walks.mergeBegin();
   const unsigned n = init.size();
   init.append(W + 1, e.cI32(0));
+  init.append(W, e.cI32(TileRing::kNotHeld));
   SmallVector<Type> types(init.size(), i32);
   auto loop = scf::WhileOp::create(
       b, loc, types, init,
@@ -152,18 +154,21 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
       [&](OpBuilder &, Location, ValueRange args) {
         ValueRange c = args.take_front(n);
         Value step = args[n];
-        SmallVector<Value> queued(args.drop_front(n + 1));
+        SmallVector<Value> queued(args.slice(n + 1, W));
+        SmallVector<Value> held(args.drop_front(n + 1 + W));
         SmallVector<Value> limits;
         for (int64_t w = 0; w < W; ++w)
           limits.push_back(c[3 * w + 2]);
         Value start = walks.tileStart(c);
         auto visits = walks.visits(c, start);
-        ring.produce(step, start, limits, visits, queued);
+        ring.produce(step, start, limits, visits, queued, held);
         SmallVector<Value> next = walks.mergeStep(c, visits);
         next.push_back(arith::AddIOp::create(b, loc, step, e.cI32(1)));
         next.append(queued);
+        next.append(held);
         scf::YieldOp::create(b, loc, next);
       });
-  SmallVector<Value> queued(loop.getResults().drop_front(n + 1));
-  ring.finish(loop.getResults()[n], queued);
+  SmallVector<Value> queued(loop.getResults().slice(n + 1, W));
+  SmallVector<Value> held(loop.getResults().drop_front(n + 1 + W));
+  ring.finish(loop.getResults()[n], queued, held);
 }

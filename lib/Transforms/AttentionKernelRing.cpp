@@ -22,17 +22,29 @@
 // per-step cost for tiles it does not compute. The warpgroups meet nowhere;
 // the ring only bounds how far apart they get (S steps).
 //
+// Consumers overlap each tile's S = Q K^T and softmax with the previous
+// tile's O += P V (AttentionKernelPairedConsumer.cpp), so a block releases a
+// step only when it has its next item: it holds its last step meanwhile.
+// Before waiting for step t - S's release the producer therefore sends a
+// flush item to a block whose last item is step t - S; the block finishes
+// that tile and releases it. No other wait of the producer depends on a
+// consumer's next item, so the ring cannot deadlock.
+//
 // Why parity waits are safe here: an item of step t is queued after step t
 // was issued, which waited for step t - S's release, so full K[s] and
 // full V[s] are in step t's phase or done with it when a block waits for
-// them; and queue slot j % S is rewritten only for item j + S, whose step
-// the producer issues after the step of item j was released.
+// them; and queue slot j % S is rewritten only for item j + S, which the
+// producer writes after the release of a step at or after item j's (it
+// issues steps in order, step t after step t - S's release), i.e. after the
+// block read item j. A flush item is read before the producer writes
+// again: it waits for the flushed step's release right after queueing it.
 //
 // Why a producer warp: issuing from the compute warps (the previous version
 // of this ring) cost 33-50 % more instructions, mostly lane-0 paths and
-// spinning, and kept the loads only one tile ahead (tuning.md). One warp
-// keeps three compute warpgroups at 128 registers (13 warps, four per SM
-// sub-partition); a producer warpgroup would need setmaxnreg. Why TMA and
+// spinning, and kept the loads only one tile ahead (tuning.md). With three
+// blocks the producer is a whole warpgroup (one lane works) so that
+// setmaxnreg can hand its registers to the compute warpgroups
+// (TileConfig::consumerRegisters). Why TMA and
 // not cp.async: cp.async completes per thread, so every thread would have to
 // copy every tile, tying the warpgroups together; and one thread issuing
 // four bulk copies replaces 2048 16-byte copies and their address math.
@@ -188,14 +200,47 @@ void TileRing::waitFree(Value step) {
   emitParityWait(e, barrierOf(step, at.empty), parity);
 }
 
+void TileRing::queueItem(int64_t w, ArrayRef<Value> words,
+                         SmallVectorImpl<Value> &queued) {
+  // The arrive releases the item's stores to the block's wait.
+  Value wg = e.cIdx(w);
+  Value item = queueItemOf(wg, queued[w]);
+  for (size_t k = 0; k < words.size(); ++k)
+    memref::StoreOp::create(e.b, e.loc, words[k], e.listSmem,
+                            ValueRange{e.addIdx(item, k)});
+  emitArrive(e, queueBarrierOf(wg, queued[w]));
+  queued[w] = arith::AddIOp::create(e.b, e.loc, queued[w], e.cI32(1));
+}
+
+void TileRing::flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
+                                SmallVectorImpl<Value> &held) {
+  Value freed =
+      arith::SubIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages));
+  for (size_t w = 0; w < held.size(); ++w) {
+    Value holds = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq,
+                                        held[w], freed);
+    queued[w] = e.emitIf(
+        holds, TypeRange{e.b.getI32Type()},
+        [&]() -> SmallVector<Value> {
+          SmallVector<Value> q(queued.begin(), queued.end());
+          queueItem(w, {e.cI32(TileConfig::kFlushStep)}, q);
+          return {q[w]};
+        },
+        [&]() -> SmallVector<Value> { return {queued[w]}; })[0];
+    held[w] = arith::SelectOp::create(e.b, e.loc, holds,
+                                      e.cI32(kNotHeld), held[w]);
+  }
+  waitFree(step);
+}
+
 void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
-                       ArrayRef<Value> visits,
-                       SmallVectorImpl<Value> &queued) {
+                       ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
+                       SmallVectorImpl<Value> &held) {
   const TileConfig &cfg = e.cfg;
   const ControlLayout at(cfg.stages);
   const int64_t S = cfg.stages, tileBytes = cfg.swizzledTileBytes();
   const int64_t panels = cfg.headDim / 64, panelBytes = 64 * 128;
-  waitFree(step);
+  flushAndWaitFree(step, queued, held);
   Value keyDst = arith::AddIOp::create(
       e.b, e.loc, keyStage0,
       arith::MulIOp::create(e.b, e.loc, e.toI32(stageOf(step)),
@@ -223,44 +268,32 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
           {barrierOf(step, at.fullK), keyDst, e.tensorMaps, start,
            e.kvHeadRow, barrierOf(step, at.fullV)},
           "r,r,l,r,r,r,~{memory}", s);
-  // Each block: its item (the arrive releases the item's stores to the
-  // block's wait), or the arrivals of its warps on empty.
+  // Each block: its item, or the arrivals of its warps on empty.
   Value empty = barrierOf(step, at.empty);
   const int64_t warpsPerBlock = cfg.warps / cfg.queryBlocksPerCta();
   for (size_t w = 0; w < visits.size(); ++w) {
-    Value wg = e.cIdx(w);
-    e.emitIf(
-        visits[w], TypeRange{},
+    queued[w] = e.emitIf(
+        visits[w], TypeRange{e.b.getI32Type()},
         [&]() -> SmallVector<Value> {
-          Value item = queueItemOf(wg, queued[w]);
-          Value words[] = {step, start, limits[w]};
-          for (int64_t k = 0; k < TileConfig::kQueueItemWords; ++k)
-            memref::StoreOp::create(e.b, e.loc, words[k], e.listSmem,
-                                    ValueRange{e.addIdx(item, k)});
-          emitArrive(e, queueBarrierOf(wg, queued[w]));
-          return {};
+          SmallVector<Value> q(queued.begin(), queued.end());
+          queueItem(w, {step, start, limits[w]}, q);
+          return {q[w]};
         },
         [&]() -> SmallVector<Value> {
           emitArrive(e, empty, warpsPerBlock);
-          return {};
-        });
-    queued[w] = arith::AddIOp::create(
-        e.b, e.loc, queued[w],
-        arith::ExtUIOp::create(e.b, e.loc, e.b.getI32Type(), visits[w]));
+          return {queued[w]};
+        })[0];
+    held[w] = arith::SelectOp::create(e.b, e.loc, visits[w], step, held[w]);
   }
 }
 
-void TileRing::finish(Value step, ArrayRef<Value> queued) {
+void TileRing::finish(Value step, SmallVectorImpl<Value> &queued,
+                      SmallVectorImpl<Value> &held) {
   // The queue slots of the stop items held items of steps before
   // step - S + 1: free once step - S was released.
-  waitFree(step);
-  for (size_t w = 0; w < queued.size(); ++w) {
-    Value wg = e.cIdx(w);
-    memref::StoreOp::create(e.b, e.loc, e.cI32(TileConfig::kStopStep),
-                            e.listSmem,
-                            ValueRange{queueItemOf(wg, queued[w])});
-    emitArrive(e, queueBarrierOf(wg, queued[w]));
-  }
+  flushAndWaitFree(step, queued, held);
+  for (size_t w = 0; w < queued.size(); ++w)
+    queueItem(w, {e.cI32(TileConfig::kStopStep)}, queued);
 }
 
 SmallVector<Value, 3> TileRing::nextItem(Value k) {

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include <limits>
@@ -33,6 +34,16 @@ namespace {
 /// convert-gpu-to-nvvm turns into a libdevice call (__nv_fmaxf).
 Value maxF32(OpBuilder &b, Location loc, Value x, Value y) {
   return LLVM::MaxNumOp::create(b, loc, x, y);
+}
+
+/// Pairwise reduction of `v` (not empty): independent operations the
+/// schedulers can overlap, instead of one dependent chain per row.
+Value treeReduce(ArrayRef<Value> v, function_ref<Value(Value, Value)> op) {
+  if (v.size() == 1)
+    return v.front();
+  size_t half = v.size() / 2;
+  return op(treeReduce(v.take_front(half), op),
+            treeReduce(v.drop_front(half), op));
 }
 
 /// Position of (key tile j, row half i, element e) in a thread's scores.
@@ -194,6 +205,15 @@ Value KernelEmitter::quadReduce(Value x, bool isMax) {
 SmallVector<Value> KernelEmitter::onlineSoftmax(ArrayRef<Value> s,
                                                 SoftmaxState &state,
                                                 SmallVector<Value> &acc) {
+  std::pair<Value, Value> alpha;
+  SmallVector<Value> p = softmaxProbabilities(s, state, alpha);
+  rescaleOutput(acc, alpha);
+  return p;
+}
+
+SmallVector<Value>
+KernelEmitter::softmaxProbabilities(ArrayRef<Value> s, SoftmaxState &state,
+                                    std::pair<Value, Value> &rowScale) {
   Value negInf = cF32(-std::numeric_limits<double>::infinity());
   Value zero = cF32(0.0);
   SmallVector<Value> p(s.size());
@@ -201,11 +221,13 @@ SmallVector<Value> KernelEmitter::onlineSoftmax(ArrayRef<Value> s,
                                                 arith::FastMathFlags::contract);
   Value alpha[2];
   for (int64_t i = 0; i < 2; ++i) {
-    Value rowMax = s[scoreIndex(0, i, 0)];
+    SmallVector<Value> row;
     for (int64_t j = 0; j < keyTiles; ++j)
       for (int64_t e = 0; e < 2; ++e)
-        if (j || e)
-          rowMax = maxF32(b, loc, rowMax, s[scoreIndex(j, i, e)]);
+        row.push_back(s[scoreIndex(j, i, e)]);
+    Value rowMax = treeReduce(row, [&](Value x, Value y) {
+      return maxF32(b, loc, x, y);
+    });
     rowMax = quadReduce(rowMax, /*isMax=*/true);
     Value newMax = maxF32(b, loc, state.rowMax[i], rowMax);
     // Exp offset in log2 units; 0 while the row has seen no unmasked key.
@@ -216,7 +238,7 @@ SmallVector<Value> KernelEmitter::onlineSoftmax(ArrayRef<Value> s,
     Value oldScaled =
         arith::MulFOp::create(b, loc, state.rowMax[i], scaleLog2e);
     alpha[i] = exp2(arith::SubFOp::create(b, loc, oldScaled, offset));
-    Value sum = arith::MulFOp::create(b, loc, state.rowSum[i], alpha[i]);
+    SmallVector<Value> rowP;
     for (int64_t j = 0; j < keyTiles; ++j)
       for (int64_t e = 0; e < 2; ++e) {
         int64_t idx = scoreIndex(j, i, e);
@@ -224,18 +246,59 @@ SmallVector<Value> KernelEmitter::onlineSoftmax(ArrayRef<Value> s,
         Value scaled =
             arith::MulFOp::create(b, loc, s[idx], scaleLog2e, contract);
         p[idx] = exp2(arith::SubFOp::create(b, loc, scaled, offset, contract));
-        sum = arith::AddFOp::create(b, loc, sum, p[idx]);
+        rowP.push_back(p[idx]);
       }
+    Value sum = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, state.rowSum[i], alpha[i]),
+        treeReduce(rowP, [&](Value x, Value y) {
+          return arith::AddFOp::create(b, loc, x, y).getResult();
+        }));
     state.rowMax[i] = newMax;
     state.rowSum[i] = sum;
   }
-  // Rescale O: row g by alpha[0], row g + 8 by alpha[1].
-  auto accType = VectorType::get({2, 2}, b.getF32Type());
-  Value scale = vector::FromElementsOp::create(
-      b, loc, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-  for (Value &a : acc)
-    a = arith::MulFOp::create(b, loc, a, scale);
+  rowScale = {alpha[0], alpha[1]};
   return p;
+}
+
+void KernelEmitter::rescaleOutput(SmallVector<Value> &acc,
+                                  std::pair<Value, Value> rowScale) {
+  // Row g by the first factor, row g + 8 by the second. A factor is exactly
+  // 1 (ex2 of 0) when its row's maximum did not grow, which is most tiles
+  // of a long row: a warp whose 16 rows all kept theirs skips the 4 D
+  // multiplies (a vote, so the branch is warp-uniform).
+  auto [a0, a1] = rowScale;
+  Value one = cF32(1.0);
+  Value changed = arith::OrIOp::create(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, a0, one),
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, a1, one));
+  Value anyChanged = NVVM::VoteSyncOp::create(
+      b, loc, b.getI1Type(), cI32(-1), changed, NVVM::VoteSyncKind::any);
+  SmallVector<Type> types(acc.size(), acc.front().getType());
+  SmallVector<Value> in(acc);
+  acc = emitIf(
+      anyChanged, types,
+      [&]() -> SmallVector<Value> {
+        auto accType = VectorType::get({2, 2}, b.getF32Type());
+        Value scale = vector::FromElementsOp::create(
+            b, loc, accType, ValueRange{a0, a0, a1, a1});
+        SmallVector<Value> out;
+        for (Value a : in)
+          out.push_back(arith::MulFOp::create(b, loc, a, scale));
+        return out;
+      },
+      [&]() -> SmallVector<Value> { return in; });
+}
+
+void KernelEmitter::initOutputState(SoftmaxState &state,
+                                    SmallVector<Value> &acc) {
+  Value negInf = cF32(-std::numeric_limits<double>::infinity());
+  Value zero = cF32(0.0);
+  state = {{negInf, negInf}, {zero, zero}};
+  auto accType = VectorType::get({2, 2}, b.getF32Type());
+  Value accZero = arith::ConstantOp::create(
+      b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+  acc.assign(dTiles, accZero);
 }
 
 std::pair<Value, Value>

@@ -34,6 +34,13 @@
 // Each GEMM is one inline-asm block: wgmma.fence, the k16 steps, commit and
 // wait_group 0. The asynchronous accumulator writes then complete inside the
 // block, so LLVM never sees a register that is still being written.
+// Overlapping kernels (the paired consumers) issue O += P V without the wait
+// (issueOutputWgmma) and wait in a block of its own (waitWgmma) that takes the
+// chain's accumulators in and gives them back tied ("pinned", as CUTLASS's
+// warpgroup_fence_operand): LLVM cannot move a use of them above the wait,
+// and the A registers the chain reads (P) are kept live up to it. ptxas
+// checks the rest: it serializes the chain (and says so) if any other
+// instruction touches those registers while the group is in flight.
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
@@ -66,7 +73,7 @@ struct ChainOperands {
   SmallVector<int64_t> aOffsets, bOffsets;
 };
 std::string wgmmaChainAsm(int64_t n, StringRef ab, const ChainOperands &op,
-                          bool transposeB, bool zeroInit) {
+                          bool transposeB, bool zeroInit, bool wait) {
   const int64_t accs = n / 2, steps = op.bOffsets.size();
   std::string acc = "{";
   for (int64_t i = 0; i < accs; ++i)
@@ -96,8 +103,10 @@ std::string wgmmaChainAsm(int64_t n, StringRef ab, const ChainOperands &op,
          ((zeroInit && st == 0) ? "pz" : "pa") + ", 1, 1, " +
          (aShared ? "0, " : "") + (transposeB ? "1" : "0") + ";\n";
   }
-  s += "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}";
-  return s;
+  s += "wgmma.commit_group.sync.aligned;\n";
+  if (wait)
+    s += "wgmma.wait_group.sync.aligned 0;\n";
+  return s + "}";
 }
 } // namespace
 
@@ -128,11 +137,12 @@ namespace {
 /// Runs one chain through llvm.inline_asm: the A words of every step (none:
 /// A from the `aDesc` descriptor), the descriptors, and the incoming
 /// accumulators (none: zero-init) tied to the outputs. Returns the n / 2
-/// accumulators.
+/// accumulators, in flight unless `wait`.
 SmallVector<Value> emitWgmmaChain(KernelEmitter &e, int64_t n,
                                   ArrayRef<SmallVector<Value>> aWords,
                                   Value aDesc, Value bDesc, ChainOperands op,
-                                  bool transposeB, ArrayRef<Value> accIn) {
+                                  bool transposeB, ArrayRef<Value> accIn,
+                                  bool wait = true) {
   OpBuilder &b = e.b;
   const int64_t accs = n / 2;
   SmallVector<Value> operands;
@@ -165,7 +175,7 @@ SmallVector<Value> emitWgmmaChain(KernelEmitter &e, int64_t n,
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
   auto asmOp = LLVM::InlineAsmOp::create(
       b, e.loc, resultType, operands,
-      wgmmaChainAsm(n, ab, op, transposeB, accIn.empty()), constraints,
+      wgmmaChainAsm(n, ab, op, transposeB, accIn.empty(), wait), constraints,
       /*has_side_effects=*/true, /*is_align_stack=*/false,
       LLVM::tailcallkind::TailCallKind::None,
       LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
@@ -243,6 +253,11 @@ SmallVector<Value> KernelEmitter::computeScoresWgmma(Value buffer) {
 
 void KernelEmitter::accumulateOutputWgmma(ArrayRef<Value> pFrags, Value buffer,
                                           SmallVector<Value> &acc) {
+  acc = groupAcc(*this, outputChain(pFrags, buffer, acc, /*wait=*/true).regs);
+}
+
+PendingGemm KernelEmitter::outputChain(ArrayRef<Value> pFrags, Value buffer,
+                                       ArrayRef<Value> acc, bool wait) {
   SmallVector<SmallVector<Value>> words;
   ChainOperands op;
   for (int64_t kk = 0; kk < pvSteps; ++kk) {
@@ -252,7 +267,45 @@ void KernelEmitter::accumulateOutputWgmma(ArrayRef<Value> pFrags, Value buffer,
   Value desc = tileDescriptor(
       *this, addIdx(buffer, cfg.stages),
       descriptorHigh(cfg.blockN * kRowBytes, 8 * kRowBytes));
-  acc = groupAcc(*this, emitWgmmaChain(*this, headDim, words, Value(), desc, op,
-                                       /*transposeB=*/true,
-                                       flattenAcc(*this, acc)));
+  PendingGemm out;
+  out.regs = emitWgmmaChain(*this, headDim, words, Value(), desc, op,
+                            /*transposeB=*/true, flattenAcc(*this, acc), wait);
+  for (const auto &w : words)
+    out.aWords.append(w);
+  return out;
+}
+
+PendingGemm KernelEmitter::issueOutputWgmma(ArrayRef<Value> pFrags,
+                                            Value buffer, ArrayRef<Value> acc) {
+  return outputChain(pFrags, buffer, acc, /*wait=*/false);
+}
+
+SmallVector<Value> KernelEmitter::waitWgmma(int64_t pending,
+                                            const PendingGemm &gemm) {
+  // Outputs: the accumulators; inputs: the same, tied, then the A words
+  // (read-only: live until here).
+  const int64_t accs = gemm.regs.size();
+  SmallVector<Value> operands(gemm.regs);
+  std::string constraints;
+  for (int64_t i = 0; i < accs; ++i)
+    constraints += "=f,";
+  for (int64_t i = 0; i < accs; ++i)
+    constraints += std::to_string(i) + ",";
+  for (Value w : gemm.aWords) {
+    operands.push_back(w);
+    constraints += "r,";
+  }
+  constraints += "~{memory}";
+  SmallVector<Type> fields(accs, b.getF32Type());
+  auto asmOp = LLVM::InlineAsmOp::create(
+      b, loc, LLVM::LLVMStructType::getLiteral(b.getContext(), fields),
+      operands, "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
+      constraints, /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      /*operand_attrs=*/ArrayAttr());
+  SmallVector<Value> regs;
+  for (int64_t i = 0; i < accs; ++i)
+    regs.push_back(LLVM::ExtractValueOp::create(b, loc, asmOp.getResult(0), i));
+  return groupAcc(*this, regs);
 }

@@ -5,7 +5,7 @@
 #   CTAs), plus the 128-row dense variants (dense-block-m=128) x 3 chips, the
 #   4 long-sequence vertical-slash kernels of sm_90a (minfer_vs_s2_*) and the
 #   8 paired-query-block block-sparse kernels of sm_90a (block-block-m=128
-#   and 192: a producer warp feeding a TMA + mbarrier ring).
+#   and 192: a producer warp, or warpgroup, feeding a TMA + mbarrier ring).
 #   sm_90a kernels use wgmma; ptxas must not serialize them.
 # Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
 # kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),

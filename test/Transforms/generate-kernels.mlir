@@ -144,17 +144,18 @@ module {
 // SPLIT-NOT: nvvm.cp.async.wait.group 1
 
 // Paired query blocks (block-block-m=128 or 192, sm_90a only): a warpgroup
-// per 64-row block plus a producer warp (288 threads for two blocks). The
-// compute warps load Q, thread 0 initializes the mbarriers, one CTA barrier;
-// then the producer warp's lane 0 acquires the tensor maps (the kernel's
-// last argument), walks the merge of the index rows, and per step waits for
-// the stage's empty phase, issues the TMA copies, queues the step to each
-// block that visits it (item stores + arrive) and arrives for the 4 warps
-// of each block that does not; stop items end the queues. Every compute
-// warpgroup loops over its own queue with no CTA barrier: it waits for its
-// next item, for the step's K, computes, and arrives on empty from lane 0
-// (predicated, after bar.warp.sync). The epilogue: per warpgroup. The
-// ring's control words and the queues follow the K/V stages.
+// per 64-row block plus a producer warp (288 threads for two blocks; a
+// producer warpgroup for three). The compute warps load Q, thread 0
+// initializes the mbarriers, one CTA barrier; then the producer's first
+// lane acquires the tensor maps (the kernel's last argument), walks the
+// merge of the index rows, and per step flushes a block that holds the
+// stage it needs, waits for the stage's empty phase, issues the TMA copies,
+// queues the step to each block that visits it (item stores + arrive) and
+// arrives for the 4 warps of each block that does not; stop items end the
+// queues. Every compute warpgroup loops over its own queue with no CTA
+// barrier, in runs of tiles whose GEMMs overlap the softmax; it arrives on
+// empty from lane 0 (predicated, after bar.warp.sync). The epilogue: per
+// warpgroup. The ring's control words and the queues follow the K/V stages.
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=128 dtypes=bf16 block-block-m=128' | FileCheck %s --check-prefix=PAIR
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block head-dims=64 dtypes=f16 block-block-m=192' | FileCheck %s --check-prefix=PAIR3
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR80
@@ -178,28 +179,57 @@ module {
 // PAIR: memref.store
 // PAIR: mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR: mbarrier.arrive.shared::cta.b64 st, [$0], 4;
+// At the end: flush items (step -2) for blocks that hold the step the
+// producer waits for, then the stop items (step -1).
+// PAIR: memref.store %c-2_i32
 // PAIR: mbarrier.try_wait.parity
 // PAIR: memref.store %c-1_i32
 // PAIR: mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR-NOT: gpu.barrier
+// A consumer: runs (outer scf.while) of overlapped tiles (inner scf.while).
+// The run's first tile computes S and waits for it at once.
 // PAIR: scf.while
 // PAIR: mbarrier.try_wait.parity
 // PAIR: memref.load
 // PAIR: mbarrier.try_wait.parity
 // PAIR: wgmma.mma_async
+// PAIR-SAME: wgmma.commit_group.sync.aligned;\0Awgmma.wait_group.sync.aligned 0;
 // PAIR-NOT: gpu.barrier
+// Later tiles: S(k) (waited for) and its mask, then O += P(k-1) V(k-1)
+// issued without a wait; the softmax of S(k) runs under it; wait_group 0
+// (a block of its own that pins O and P) before the release of k-1.
+// PAIR: scf.while
+// PAIR: wgmma.mma_async.sync.aligned.m64n64k16
+// PAIR-SAME: wgmma.wait_group.sync.aligned 0;
+// PAIR: mbarrier.try_wait.parity
+// PAIR: wgmma.mma_async.sync.aligned.m64n128k16
+// PAIR-SAME: wgmma.commit_group.sync.aligned;\0A}
+// PAIR: llvm.nvvm.ex2.approx.ftz.f
+// PAIR: "wgmma.wait_group.sync.aligned 0;"
+// PAIR-NOT: gpu.barrier
+// PAIR: bar.warp.sync -1;\0A@p mbarrier.arrive.shared::cta.b64 st, [$0];
+// The rescale of O is skipped when no row of the warp raised its maximum.
+// PAIR: nvvm.vote.sync any
+// The run's last tile: O += P V, then its release.
+// PAIR: wgmma.mma_async.sync.aligned.m64n128k16
+// PAIR-SAME: wgmma.wait_group.sync.aligned 0;
 // PAIR: bar.warp.sync -1;\0A@p mbarrier.arrive.shared::cta.b64 st, [$0];
 // The epilogue: each warpgroup stores its own rows after its own barrier.
 // PAIR-NOT: gpu.barrier
 // PAIR: nvvm.barrier id = %{{.+}} number_of_threads = %c128_i32
 // PAIR-NOT: gpu.barrier
 // PAIR: gpu.return
-// Three blocks: 416 threads, 5 stages (15 ring mbarriers with 12 compute
-// warps, 15 queue mbarriers), one CTA per SM; 3 x 5 queue items of 3 words.
+// Three blocks: a producer warpgroup (512 threads), 5 stages (15 ring
+// mbarriers with 12 compute warps, 15 queue mbarriers), one CTA per SM;
+// 3 x 5 queue items of 3 words. setmaxnreg moves registers from the
+// producer warpgroup (56) to the compute warpgroups (152).
 // PAIR3-LABEL: gpu.func @minfer_block_m192_d64_f16
-// PAIR3-SAME: known_block_size = array<i32: 416, 1, 1>, nvvm.minctasm = 1
+// PAIR3-SAME: known_block_size = array<i32: 512, 1, 1>, nvvm.minctasm = 1
 // PAIR3: to memref<45xi32, #gpu.address_space<workgroup>>
+// PAIR3: arith.cmpi uge, %{{.+}}, %c12
 // PAIR3: mbarrier.init.shared::cta.b64 [a], 12;
+// PAIR3: setmaxnreg.dec.sync.aligned.u32 56;
+// PAIR3: setmaxnreg.inc.sync.aligned.u32 152;
 // PAIR3: gpu.return
 // PAIR80: error: minfer-generate-kernels: 128- and 192-row block-sparse kernels need wgmma (chip sm_90a)
 // PAIRM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse)

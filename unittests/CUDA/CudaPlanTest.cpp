@@ -327,12 +327,16 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
             128 * 128 * 2 + 12 * 64 * 128 * 2 + paired.pairedListBytes());
   EXPECT_LE(paired.sharedBytes(), 227 * 1024);
   EXPECT_EQ(paired.pairedTensorMapBytes(), 256);
-  // Three blocks: 13 warps (128 registers each), five stages.
+  // Three blocks: a producer warpgroup (setmaxnreg moves its registers to
+  // the compute warpgroups: 128 x 56 + 384 x 152 = 64 K), five stages.
   kernel::TileConfig three = kernel::TileConfig::tuned(
       KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A, 192);
   EXPECT_EQ(three.validate(), "");
   EXPECT_EQ(three.queryBlocksPerCta(), 3);
-  EXPECT_EQ(three.threads(), 416);
+  EXPECT_EQ(three.threads(), 512);
+  EXPECT_EQ(three.producerRegisters() * 128 + three.consumerRegisters() * 384,
+            64 * 1024);
+  EXPECT_EQ(paired.producerRegisters(), 0); // one producer warp, no setmaxnreg
   EXPECT_EQ(three.stages, 5);
   EXPECT_EQ(three.kernelName(), "minfer_block_m192_d128_bf16");
   EXPECT_EQ(three.pairedListBytes(), 8 * (15 + 15) + 15 * 3 * 4);

@@ -108,15 +108,18 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          it: no spills / 20 bytes);
 ///   dense                  2 stages (its 128-row CTAs: two per SM);
 ///   block, 192 rows        5 stages (208 KB), one CTA per SM: three query
-///                          blocks and a producer warp (pairsQueryBlocks),
-///                          13 warps of 128 registers -- ptxas fits
-///                          registers per SM sub-partition, where a 17th
-///                          warp (four blocks) would leave 96 and serialize
-///                          the wgmma; the default from kWideBlockSparse
-///                          tokens (defaultBlockSparseRows);
-///   block, 128 rows        6 stages (224 KB), one CTA per SM (136
-///                          registers): two blocks, opt-in, slower than the
-///                          192-row kernel (tuning.md).
+///                          blocks and a producer warpgroup
+///                          (pairsQueryBlocks), 16 warps; setmaxnreg gives
+///                          the compute warpgroups 152 registers, which
+///                          their overlapped GEMMs and softmax need (at
+///                          the launch's 128 ptxas serialized the wgmma);
+///                          four blocks would leave too few registers. The
+///                          default from kWideBlockSparse tokens
+///                          (defaultBlockSparseRows);
+///   block, 128 rows        6 stages (224 KB), one CTA per SM (152 of 168
+///                          registers, a producer warp): two blocks,
+///                          opt-in, slower than the 192-row kernel
+///                          (tuning.md).
 /// Block-sparse kernels on sm_90a load K and V of a tile as separate groups
 /// in their single-stage loops (splitLoads; TileConfig::splitsKeyValueLoads).
 /// Longer sequences may have a tuning of their own (kSequenceTiers):
@@ -136,7 +139,7 @@ inline constexpr int64_t kLongSequence = 786432;
 inline constexpr int64_t kSequenceTiers[] = {kMidSequence, kLongSequence};
 /// Query rows per block-sparse CTA when the caller does not choose
 /// (RuntimeOptions::blockSparseRows = 0): on sm_90a from kWideBlockSparse
-/// tokens the 192-row kernel (three query blocks sharing a producer warp's
+/// tokens the 192-row kernel (three query blocks sharing a producer's
 /// TMA ring, TileConfig::pairsQueryBlocks), below it the 64-row one. H100,
 /// same runs (bench/results/tuning.md): at 512K and 1M it wins every
 /// measured block-sparse and A-shape case (total 0.91-0.99x); at 256K it
@@ -233,7 +236,7 @@ struct TileConfig {
   bool usesWgmma() const { return chip == Chip::SM90A; }
   /// A block-sparse kernel with 128- or 192-row CTAs: warpgroup w (warps
   /// 4 w .. 4 w + 3) computes query block W M + w, W = queryBlocksPerCta(),
-  /// each with its own index row; one more warp (producerWarps) merges the
+  /// each with its own index row; a producer (producerWarps) merges the
   /// W rows' key tiles in key order and streams them through a ring of
   /// `stages` K/V buffers filled by TMA and guarded by mbarriers
   /// (lib/Transforms/AttentionKernelRing.cpp), each visiting block getting
@@ -263,11 +266,23 @@ struct TileConfig {
   /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
   /// distinct banks (mma.sync kernels only).
   int64_t smemRowElems() const { return headDim + 8; }
-  /// Paired query blocks add one producer warp (warp 4 W) that walks the
-  /// merged tile list and issues the ring's TMA copies; it computes nothing.
-  int64_t producerWarps() const { return pairsQueryBlocks() ? 1 : 0; }
+  /// Paired query blocks add a producer (lane 0 of warp 4 W walks the merged
+  /// tile list and issues the ring's TMA copies; it computes nothing). Two
+  /// blocks: one warp (9 warps keep 168 registers, enough for the
+  /// overlapped consumers). Three: a whole warpgroup, so that setmaxnreg can
+  /// give its registers to the compute warpgroups (producerRegisters).
+  int64_t producerWarps() const {
+    if (!pairsQueryBlocks())
+      return 0;
+    return queryBlocksPerCta() > 2 ? 4 : 1;
+  }
+  /// setmaxnreg targets of a producer warpgroup and of the compute
+  /// warpgroups (0: no setmaxnreg). 16 warps launch at 128 registers; the
+  /// split keeps the register file (64 K) full: 128 x 56 + 384 x 152.
+  int64_t producerRegisters() const { return producerWarps() == 4 ? 56 : 0; }
+  int64_t consumerRegisters() const { return producerWarps() == 4 ? 152 : 0; }
   int64_t threads() const { return (warps + producerWarps()) * 32; }
-  /// The threads that own query rows (all but the producer warp).
+  /// The threads that own query rows (all but the producer's).
   int64_t consumerThreads() const { return warps * 32; }
   int64_t rowsPerWarp() const { return blockM / warps; }
   /// Whether the Q tile is staged in the last K buffer rather than in rows of
@@ -302,9 +317,11 @@ struct TileConfig {
   /// words: per stage a full mbarrier for K, one for V and an empty one,
   /// then per warpgroup `stages` queue mbarriers (8 bytes each); then each
   /// warpgroup's work queue of `stages` items, kQueueItemWords i32 each
-  /// (list step, first key, this block's key limit; step kStopStep ends it).
+  /// (list step, first key, this block's key limit; step kStopStep ends it,
+  /// kFlushStep asks the block to finish the tile it still holds).
   static constexpr int64_t kQueueItemWords = 3;
   static constexpr int32_t kStopStep = -1;
+  static constexpr int32_t kFlushStep = -2;
   int64_t ringControlBytes() const {
     return pairsQueryBlocks() ? 8 * (3 + queryBlocksPerCta()) * stages : 0;
   }

@@ -137,7 +137,7 @@ struct RuntimeOptions {
   /// where their files exist.
   int kernelStages = 0;
   /// Query rows per block-sparse CTA: 64, or 128 / 192 for the paired-query-
-  /// block kernels (TileConfig::pairsQueryBlocks: a producer warp feeding a
+  /// block kernels (TileConfig::pairsQueryBlocks: a producer feeding a
   /// TMA + mbarrier ring; generated with `block-block-m=128` / `192`,
   /// sm_90a) where their PTX exists, else the 64-row one.
   /// 0: $MINFER_BLOCK_SPARSE_ROWS, else by length

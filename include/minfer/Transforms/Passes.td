@@ -68,7 +68,7 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     Option<"blockBlockM", "block-block-m", "int64_t", "64",
            "Query rows per CTA of block-sparse kernels: 64, or 128 / 192 "
            "(two / three query blocks per CTA sharing their common key "
-           "tiles through a producer warp's TMA ring, sm_90a only, "
+           "tiles through a producer's TMA ring, sm_90a only, "
            "TileConfig::pairsQueryBlocks, name *_m128_* / *_m192_*)">,
     Option<"stages", "stages", "int64_t", "0",
            "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
@@ -102,7 +102,7 @@ def MinferOutlineTileKernels : Pass<"minfer-outline-tile-kernels", "ModuleOp"> {
     Option<"blockBlockM", "block-block-m", "int64_t", "64",
            "Query rows per CTA of block-sparse kernels: 64, or 128 / 192 "
            "(two / three query blocks per CTA sharing their common key "
-           "tiles through a producer warp's TMA ring, sm_90a only, "
+           "tiles through a producer's TMA ring, sm_90a only, "
            "TileConfig::pairsQueryBlocks, name *_m128_* / *_m192_*)">,
     Option<"stages", "stages", "int64_t", "0",
            "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
