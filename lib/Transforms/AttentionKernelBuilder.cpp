@@ -112,17 +112,25 @@ Value KernelEmitter::warpgroupFirstRow() {
   return arith::MulIOp::create(b, loc, warpgroup, cIdx(kernel::kBlockM));
 }
 
-void KernelEmitter::setMaxRegisters(int64_t count, bool increase) {
-  if (count == 0)
-    return;
-  LLVM::InlineAsmOp::create(
-      b, loc, TypeRange{}, ValueRange{},
-      std::string("setmaxnreg.") + (increase ? "inc" : "dec") +
-          ".sync.aligned.u32 " + std::to_string(count) + ";",
-      "~{memory}", /*has_side_effects=*/true, /*is_align_stack=*/false,
+Value KernelEmitter::inlineAsm(Type result, ValueRange operands,
+                               const std::string &text,
+                               const std::string &constraints) {
+  auto op = LLVM::InlineAsmOp::create(
+      b, loc, result ? TypeRange{result} : TypeRange{}, operands, text,
+      constraints, /*has_side_effects=*/true, /*is_align_stack=*/false,
       LLVM::tailcallkind::TailCallKind::None,
       LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
       /*operand_attrs=*/ArrayAttr());
+  return result ? op.getResult(0) : Value();
+}
+
+void KernelEmitter::setMaxRegisters(int64_t count, bool increase) {
+  if (count == 0)
+    return;
+  inlineAsm(Type(), {},
+            std::string("setmaxnreg.") + (increase ? "inc" : "dec") +
+                ".sync.aligned.u32 " + std::to_string(count) + ";",
+            "~{memory}");
 }
 
 Value KernelEmitter::keyBufferRow(Value buffer) {

@@ -151,6 +151,10 @@ public:
                             function_ref<SmallVector<Value>()> elseFn);
   /// scf.if without results or else branch; `body` builds the then region.
   void emitIfThen(Value cond, function_ref<void()> body);
+  /// An llvm.inline_asm with side effects (kept in order with the others);
+  /// `result` null for none. Returns the op's result or null.
+  Value inlineAsm(Type result, ValueRange operands, const std::string &text,
+                  const std::string &constraints);
   /// setmaxnreg.inc / .dec to `count` registers per thread of this
   /// warpgroup (all its threads execute it); nothing when count is 0.
   void setMaxRegisters(int64_t count, bool increase);

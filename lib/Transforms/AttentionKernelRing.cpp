@@ -73,12 +73,7 @@ struct ControlLayout {
 
 void emitAsm(KernelEmitter &e, ValueRange operands, StringRef constraints,
              const std::string &text) {
-  LLVM::InlineAsmOp::create(
-      e.b, e.loc, TypeRange{}, operands, text, constraints,
-      /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::tailcallkind::TailCallKind::None,
-      LLVM::AsmDialectAttr::get(e.b.getContext(), LLVM::AsmDialect::AD_ATT),
-      /*operand_attrs=*/ArrayAttr());
+  e.inlineAsm(Type(), operands, text, constraints.str());
 }
 
 std::string num(int64_t v) { return std::to_string(v); }

@@ -39,8 +39,10 @@
 // chain's accumulators in and gives them back tied ("pinned", as CUTLASS's
 // warpgroup_fence_operand): LLVM cannot move a use of them above the wait,
 // and the A registers the chain reads (P) are kept live up to it. ptxas
-// checks the rest: it serializes the chain (and says so) if any other
-// instruction touches those registers while the group is in flight.
+// checks the rest, not always aloud: it serializes a chain (with a warning)
+// when another instruction touches those registers while the group is in
+// flight, but a branch between the issue and the wait made it wait for
+// every group early without one (AttentionKernelPairedConsumer.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
@@ -173,16 +175,12 @@ SmallVector<Value> emitWgmmaChain(KernelEmitter &e, int64_t n,
   StringRef ab = e.elemTy.isBF16() ? "bf16" : "f16";
   SmallVector<Type> fields(accs, b.getF32Type());
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
-  auto asmOp = LLVM::InlineAsmOp::create(
-      b, e.loc, resultType, operands,
-      wgmmaChainAsm(n, ab, op, transposeB, accIn.empty(), wait), constraints,
-      /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::tailcallkind::TailCallKind::None,
-      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-      /*operand_attrs=*/ArrayAttr());
+  Value result = e.inlineAsm(
+      resultType, operands,
+      wgmmaChainAsm(n, ab, op, transposeB, accIn.empty(), wait), constraints);
   SmallVector<Value> out;
   for (int64_t i = 0; i < accs; ++i)
-    out.push_back(LLVM::ExtractValueOp::create(b, e.loc, asmOp.getResult(0), i));
+    out.push_back(LLVM::ExtractValueOp::create(b, e.loc, result, i));
   return out;
 }
 
@@ -297,15 +295,12 @@ SmallVector<Value> KernelEmitter::waitWgmma(int64_t pending,
   }
   constraints += "~{memory}";
   SmallVector<Type> fields(accs, b.getF32Type());
-  auto asmOp = LLVM::InlineAsmOp::create(
-      b, loc, LLVM::LLVMStructType::getLiteral(b.getContext(), fields),
-      operands, "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
-      constraints, /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::tailcallkind::TailCallKind::None,
-      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-      /*operand_attrs=*/ArrayAttr());
+  Value result = inlineAsm(
+      LLVM::LLVMStructType::getLiteral(b.getContext(), fields), operands,
+      "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
+      constraints);
   SmallVector<Value> regs;
   for (int64_t i = 0; i < accs; ++i)
-    regs.push_back(LLVM::ExtractValueOp::create(b, loc, asmOp.getResult(0), i));
+    regs.push_back(LLVM::ExtractValueOp::create(b, loc, result, i));
   return groupAcc(*this, regs);
 }
