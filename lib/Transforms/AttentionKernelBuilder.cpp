@@ -370,8 +370,7 @@ struct LoopState {
     SmallVector<Value> v(cursor);
     for (const auto &c : pending)
       v.append(c);
-    v.append({softmax.rowMax[0], softmax.rowMax[1], softmax.rowSum[0],
-              softmax.rowSum[1]});
+    v.append(softmax.values());
     v.append(acc);
     return v;
   }
@@ -388,8 +387,7 @@ struct LoopState {
     s.cursor = take(loadCursorSize);
     for (unsigned p = 0; p < numPending; ++p)
       s.pending.push_back(take(cursorSize));
-    SmallVector<Value> st = take(4);
-    s.softmax = {{st[0], st[1]}, {st[2], st[3]}};
+    s.softmax = SoftmaxState::fromValues(take(SoftmaxState::kValues));
     s.acc = take(numAcc);
     return s;
   }
@@ -549,11 +547,8 @@ LoopState emitKeyLoop(KernelEmitter &e, TileStream &stream) {
   } else {
     SmallVector<Value> initValues{e.cIdx(0)};
     initValues.append(init.flatten());
-    SmallVector<Type> types;
-    for (Value v : initValues)
-      types.push_back(v.getType());
     auto loop = scf::WhileOp::create(
-        b, loc, types, initValues,
+        b, loc, ValueRange(initValues).getTypes(), initValues,
         [&](OpBuilder &, Location, ValueRange args) {
           Value more = stream.hasTile(unflatten(args.drop_front()).pending[0]);
           scf::ConditionOp::create(b, loc, more, args);

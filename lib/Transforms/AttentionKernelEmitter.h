@@ -78,6 +78,14 @@ struct PendingGemm {
 struct SoftmaxState {
   Value rowMax[2]; ///< f32, -inf until a finite score was seen
   Value rowSum[2]; ///< f32, per-thread partial sums (quad-reduced at the end)
+  /// The four values in loop-carried order, and back.
+  static constexpr unsigned kValues = 4;
+  SmallVector<Value, kValues> values() const {
+    return {rowMax[0], rowMax[1], rowSum[0], rowSum[1]};
+  }
+  static SoftmaxState fromValues(ValueRange v) {
+    return {{v[0], v[1]}, {v[2], v[3]}};
+  }
 };
 
 class KernelEmitter {
@@ -253,7 +261,7 @@ public:
   void waitGroups(int64_t pendingAllowed);
   void barrier();
   /// Barrier of this thread's warpgroup only (named barrier 1 + warpgroup,
-  /// 128 threads): paired query blocks' per-warpgroup loops and epilogue.
+  /// 128 threads): the per-warpgroup epilogue of paired query blocks.
   void warpgroupBarrier();
   /// O / l to elemTy, through shared memory, 16-byte stores; rows >= N
   /// skipped. `perWarpgroup`: each warpgroup stores its own 64 rows under
@@ -361,9 +369,8 @@ private:
   /// Waits until `step`'s stage was released by the consumers of step
   /// `step` - stages (at once for the first `stages` steps).
   void waitFree(Value step);
-  /// Queues `words` as block w's next item (queued[w]) and publishes it.
-  void queueItem(int64_t w, ArrayRef<Value> words,
-                 SmallVectorImpl<Value> &queued);
+  /// Queues `words` as block w's item `k` and publishes it; returns k + 1.
+  Value queueItem(int64_t w, Value k, ArrayRef<Value> words);
   /// Flushes the blocks that hold step - S (see produce), then waitFree.
   void flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
                         SmallVectorImpl<Value> &held);

@@ -45,8 +45,7 @@ struct RunState {
   SmallVector<Value> flatten() const {
     SmallVector<Value> v{step};
     v.append(p);
-    v.append({softmax.rowMax[0], softmax.rowMax[1], softmax.rowSum[0],
-              softmax.rowSum[1]});
+    v.append(softmax.values());
     v.append(acc);
     return v;
   }
@@ -55,18 +54,11 @@ struct RunState {
     s.step = v[0];
     s.p.assign(v.begin() + 1, v.begin() + 1 + numP);
     ValueRange st = v.drop_front(1 + numP);
-    s.softmax = {{st[0], st[1]}, {st[2], st[3]}};
-    s.acc.assign(st.begin() + 4, st.end());
+    s.softmax = SoftmaxState::fromValues(st);
+    s.acc.assign(st.begin() + SoftmaxState::kValues, st.end());
     return s;
   }
 };
-
-SmallVector<Type> typesOf(ValueRange values) {
-  SmallVector<Type> types;
-  for (Value v : values)
-    types.push_back(v.getType());
-  return types;
-}
 
 Value isStep(KernelEmitter &e, Value step, int32_t which, bool equal) {
   return arith::CmpIOp::create(
@@ -100,9 +92,8 @@ SmallVector<Value> emitRun(KernelEmitter &e, TileRing &ring, Value k,
   SmallVector<Value> initValues{arith::AddIOp::create(b, loc, k, e.cI32(1))};
   initValues.append(init.flatten());
   // After-region arguments: item index, the item (step, start, limit), run.
-  SmallVector<Type> afterTypes{b.getI32Type()};
-  afterTypes.append(3, b.getI32Type());
-  afterTypes.append(typesOf(init.flatten()));
+  SmallVector<Type> afterTypes(ValueRange(initValues).getTypes());
+  afterTypes.insert(afterTypes.begin() + 1, 3, b.getI32Type());
   auto loop = scf::WhileOp::create(
       b, loc, afterTypes, initValues,
       [&](OpBuilder &, Location, ValueRange args) {
@@ -143,8 +134,7 @@ SmallVector<Value> emitRun(KernelEmitter &e, TileRing &ring, Value k,
   e.accumulateOutputWgmma(last.p, ring.stageOf(last.step), last.acc);
   ring.release(last.step);
   SmallVector<Value> out{loop.getResult(0), loop.getResult(1)};
-  out.append({last.softmax.rowMax[0], last.softmax.rowMax[1],
-              last.softmax.rowSum[0], last.softmax.rowSum[1]});
+  out.append(last.softmax.values());
   out.append(last.acc);
   return out;
 }
@@ -160,10 +150,9 @@ void mlir::minfer::detail::emitPairedConsumer(KernelEmitter &e,
   // Runs until the stop item: carried (next item index, the step of the item
   // that ended the last run, softmax state, O).
   SmallVector<Value> init{e.cI32(0), e.cI32(TileConfig::kFlushStep)};
-  init.append({softmax.rowMax[0], softmax.rowMax[1], softmax.rowSum[0],
-               softmax.rowSum[1]});
+  init.append(softmax.values());
   init.append(acc);
-  SmallVector<Type> types = typesOf(init);
+  SmallVector<Type> types(ValueRange(init).getTypes());
   auto loop = scf::WhileOp::create(
       b, loc, types, init,
       [&](OpBuilder &, Location, ValueRange args) {
@@ -173,8 +162,9 @@ void mlir::minfer::detail::emitPairedConsumer(KernelEmitter &e,
       [&](OpBuilder &, Location, ValueRange args) {
         Value k = args[0];
         SmallVector<Value, 3> item = ring.nextItem(k);
-        SoftmaxState st{{args[2], args[3]}, {args[4], args[5]}};
-        SmallVector<Value> o(args.drop_front(6));
+        ValueRange carried = args.drop_front(2);
+        SoftmaxState st = SoftmaxState::fromValues(carried);
+        SmallVector<Value> o(carried.drop_front(SoftmaxState::kValues));
         // A run never starts with a flush: the producer flushes only a
         // block that holds a step.
         SmallVector<Value> next = e.emitIf(
@@ -192,7 +182,7 @@ void mlir::minfer::detail::emitPairedConsumer(KernelEmitter &e,
             });
         scf::YieldOp::create(b, loc, next);
       });
-  ValueRange r = loop.getResults();
-  softmax = {{r[2], r[3]}, {r[4], r[5]}};
-  acc.assign(r.begin() + 6, r.end());
+  ValueRange r = loop.getResults().drop_front(2);
+  softmax = SoftmaxState::fromValues(r);
+  acc.assign(r.begin() + SoftmaxState::kValues, r.end());
 }

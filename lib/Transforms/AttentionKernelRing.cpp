@@ -195,16 +195,15 @@ void TileRing::waitFree(Value step) {
   emitParityWait(e, barrierOf(step, at.empty), parity);
 }
 
-void TileRing::queueItem(int64_t w, ArrayRef<Value> words,
-                         SmallVectorImpl<Value> &queued) {
+Value TileRing::queueItem(int64_t w, Value k, ArrayRef<Value> words) {
   // The arrive releases the item's stores to the block's wait.
   Value wg = e.cIdx(w);
-  Value item = queueItemOf(wg, queued[w]);
-  for (size_t k = 0; k < words.size(); ++k)
-    memref::StoreOp::create(e.b, e.loc, words[k], e.listSmem,
-                            ValueRange{e.addIdx(item, k)});
-  emitArrive(e, queueBarrierOf(wg, queued[w]));
-  queued[w] = arith::AddIOp::create(e.b, e.loc, queued[w], e.cI32(1));
+  Value item = queueItemOf(wg, k);
+  for (size_t i = 0; i < words.size(); ++i)
+    memref::StoreOp::create(e.b, e.loc, words[i], e.listSmem,
+                            ValueRange{e.addIdx(item, i)});
+  emitArrive(e, queueBarrierOf(wg, k));
+  return arith::AddIOp::create(e.b, e.loc, k, e.cI32(1));
 }
 
 void TileRing::flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
@@ -217,9 +216,7 @@ void TileRing::flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
     queued[w] = e.emitIf(
         holds, TypeRange{e.b.getI32Type()},
         [&]() -> SmallVector<Value> {
-          SmallVector<Value> q(queued.begin(), queued.end());
-          queueItem(w, {e.cI32(TileConfig::kFlushStep)}, q);
-          return {q[w]};
+          return {queueItem(w, queued[w], {e.cI32(TileConfig::kFlushStep)})};
         },
         [&]() -> SmallVector<Value> { return {queued[w]}; })[0];
     held[w] = arith::SelectOp::create(e.b, e.loc, holds,
@@ -270,9 +267,7 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
     queued[w] = e.emitIf(
         visits[w], TypeRange{e.b.getI32Type()},
         [&]() -> SmallVector<Value> {
-          SmallVector<Value> q(queued.begin(), queued.end());
-          queueItem(w, {step, start, limits[w]}, q);
-          return {q[w]};
+          return {queueItem(w, queued[w], {step, start, limits[w]})};
         },
         [&]() -> SmallVector<Value> {
           emitArrive(e, empty, warpsPerBlock);
@@ -288,7 +283,7 @@ void TileRing::finish(Value step, SmallVectorImpl<Value> &queued,
   // step - S + 1: free once step - S was released.
   flushAndWaitFree(step, queued, held);
   for (size_t w = 0; w < queued.size(); ++w)
-    queueItem(w, {e.cI32(TileConfig::kStopStep)}, queued);
+    queued[w] = queueItem(w, queued[w], {e.cI32(TileConfig::kStopStep)});
 }
 
 SmallVector<Value, 3> TileRing::nextItem(Value k) {
