@@ -271,6 +271,7 @@ void runCase(benchmark::State &state, Impl impl, Data data, int64_t n,
   state.counters["tflops"] = benchmark::Counter(
       4.0 * kHeadDim * stats.keptPairs / 1e12,
       benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tile_sharing"] = stats.tileSharing; // 0: not measured
   state.counters["index_share"] =
       total > 0 ? (stats.estimateMs + stats.indexMs) / total : 0.0;
 }

@@ -316,8 +316,9 @@ public:
 };
 
 //===--- the TMA ring of paired query blocks (AttentionKernelRing.cpp) ---===//
-/// Step t of the merged tile list goes to K/V stage t % stages; each
-/// warpgroup receives the steps its block visits through its own work queue.
+/// Step t of the merged tile list goes to K stage t % stages and V stage
+/// t % valueStageCount(); each warpgroup receives the steps its block
+/// visits through its own work queue.
 /// `step` and item counts are i32.
 class TileRing {
 public:
@@ -329,21 +330,21 @@ public:
   /// Acquires the tensor maps through the tensormap proxy (the host wrote
   /// them before the launch).
   void acquireTensorMaps();
-  /// Issues list step `step`, the tile at key `start`: waits until its
-  /// stage is free, issues the TMA copies of K and V, arrives on the stage's
-  /// empty barrier for the warps of the blocks that do not visit it
+  /// Issues list step `step`, the tile at key `start`: waits until its K
+  /// and V stages are free, issues the TMA copies of K and V, arrives on the
+  /// stages' empty barriers for the warps of the blocks that do not visit it
   /// (`visits`, i1 per block) and queues (step, start, limits[w]) to each
   /// block w that does; `queued` (items queued per block) is updated.
-  /// `held[w]` is the last step queued to block w that it may still hold
-  /// (kNotHeld once flushed): before waiting for step - S's release the
-  /// producer queues a flush item to a block that holds step - S.
+  /// `held[w]` is the last step queued to block w whose V it may still hold
+  /// (kNotHeld once flushed): before waiting for V(step - SV)'s release the
+  /// producer queues a flush item to a block that holds step - SV.
   void produce(Value step, Value start, ArrayRef<Value> limits,
                ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
                SmallVectorImpl<Value> &held);
   /// Ends every queue once the steps before `step` are issued.
   void finish(Value step, SmallVectorImpl<Value> &queued,
               SmallVectorImpl<Value> &held);
-  /// `held` of a block that holds no step (never equal to step - S).
+  /// `held` of a block that holds no step (never equal to step - SV).
   static constexpr int32_t kNotHeld = -(1 << 30);
   //--- the consumers (every thread of the compute warpgroups)
   /// Waits for this warpgroup's queue item `k` and reads it: the list step
@@ -352,26 +353,29 @@ public:
   SmallVector<Value, 3> nextItem(Value k);
   /// Waits until the K (or V, `value`) of list step `step` landed.
   void wait(Value step, bool value);
-  /// This warp is done with step `step`: lane 0 arrives on its stage's empty
-  /// barrier (a predicated arrive, no branch).
-  void release(Value step);
-  /// The stage (index) of list step `step`.
-  Value stageOf(Value step);
+  /// This warp is done with the K (or V, `value`) of step `step`: lane 0
+  /// arrives on its stage's empty barrier (a predicated arrive, no branch).
+  void release(Value step, bool value);
+  /// The K (or V, `value`) stage (index) of list step `step`; the V tile
+  /// of stage v is tile stages + v (KernelEmitter::swizzledTileBase).
+  Value stageOf(Value step, bool value);
 
 private:
-  /// The i32 shared address of the control word at `offset` plus 8 bytes
-  /// per stage, for `step`'s stage (its full or empty mbarrier).
-  Value barrierOf(Value step, int64_t offset);
+  /// The i32 shared address of the full (or `empty`) mbarrier of `step`'s
+  /// K (or V, `value`) stage.
+  Value barrierOf(Value step, bool value, bool empty);
   /// Warpgroup w's (index) queue slot of item `k`: its mbarrier's i32
   /// shared address, and its first word in `listSmem` (index).
   Value queueBarrierOf(Value w, Value k);
   Value queueItemOf(Value w, Value k);
-  /// Waits until `step`'s stage was released by the consumers of step
-  /// `step` - stages (at once for the first `stages` steps).
-  void waitFree(Value step);
+  /// Waits until `step`'s K (or V, `value`) stage was released by the
+  /// consumers of the step n before it, n the ring's stages (at once for
+  /// the first n steps).
+  void waitFree(Value step, bool value);
   /// Queues `words` as block w's item `k` and publishes it; returns k + 1.
   Value queueItem(int64_t w, Value k, ArrayRef<Value> words);
-  /// Flushes the blocks that hold step - S (see produce), then waitFree.
+  /// Flushes the blocks that hold step - SV (see produce), then waitFree
+  /// for K and V.
   void flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
                         SmallVectorImpl<Value> &held);
   KernelEmitter &e;

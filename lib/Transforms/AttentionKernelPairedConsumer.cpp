@@ -5,10 +5,10 @@
 // (AttentionKernelRing.cpp) and overlaps its GEMMs with its softmax, as
 // FlashAttention-3's intra-warpgroup pipelining does. For item k after the
 // first of a run:
-//   S(k) = Q K(k)^T, mask S(k)
+//   S(k) = Q K(k)^T; release K(k); mask S(k)
 //   issue O += P(k-1) V(k-1)                 one wgmma group
 //   softmax S(k) -> P(k)                     while the group runs
-//   wait_group 0   (O done); release step k-1; O *= the softmax's factors
+//   wait_group 0   (O done); release V(k-1); O *= the softmax's factors
 // so the tensor cores work through the softmax instead of waiting for it
 // (without this the 192-row kernel spent 22-29 % of its time in an unhidden
 // softmax, bench/results/tuning.md). The rescale of O moves after the
@@ -18,7 +18,7 @@
 // under it, ptxas waited for every group before the softmax (a full
 // WARPGROUP.DEPBAR ahead of it in the SASS), and the overlap was lost.
 //
-// A block thus holds the stage of its last step until its next item comes.
+// A block thus holds the V stage of its last step until its next item comes.
 // The producer sends a flush item when it must wait for that stage; the
 // block then ends the run (O += P V of its last tile, release) and starts a
 // new one with the next item. A run is an scf.while inside an scf.while, so
@@ -66,9 +66,14 @@ Value isStep(KernelEmitter &e, Value step, int32_t which, bool equal) {
       step, e.cI32(which));
 }
 
-/// Masked scores of `tile` as a thread holds them.
-SmallVector<Value> maskedScores(KernelEmitter &e, ArrayRef<Value> sFrags,
+/// S = Q K^T of list step `step` (the tile [start, limit)), masked, as a
+/// thread holds it. K's stage is released as soon as the GEMM is done.
+SmallVector<Value> maskedScores(KernelEmitter &e, TileRing &ring, Value step,
                                 Value start, Value limit) {
+  ring.wait(step, /*value=*/false);
+  SmallVector<Value> sFrags =
+      e.computeScoresWgmma(ring.stageOf(step, /*value=*/false));
+  ring.release(step, /*value=*/false);
   return e.maskScores(e.unpackScores(sFrags), KeyTile{start, limit});
 }
 
@@ -81,10 +86,7 @@ SmallVector<Value> emitRun(KernelEmitter &e, TileRing &ring, Value k,
   Location loc = e.loc;
   // The first tile: nothing in flight to overlap with.
   Value step = first[0];
-  ring.wait(step, /*value=*/false);
-  SmallVector<Value> s =
-      maskedScores(e, e.computeScoresWgmma(ring.stageOf(step)), first[1],
-                   first[2]);
+  SmallVector<Value> s = maskedScores(e, ring, step, first[1], first[2]);
   RunState init{step, e.packProbabilities(e.onlineSoftmax(s, softmax, acc)),
                 softmax, acc};
   const int64_t numP = init.p.size();
@@ -109,18 +111,15 @@ SmallVector<Value> emitRun(KernelEmitter &e, TileRing &ring, Value k,
       [&](OpBuilder &, Location, ValueRange args) {
         Value step = args[1];
         RunState run = RunState::unflatten(args.drop_front(4), numP);
-        ring.wait(step, /*value=*/false);
-        SmallVector<Value> s =
-            maskedScores(e, e.computeScoresWgmma(ring.stageOf(step)), args[2],
-                         args[3]);
+        SmallVector<Value> s = maskedScores(e, ring, step, args[2], args[3]);
         ring.wait(run.step, /*value=*/true);
-        PendingGemm output =
-            e.issueOutputWgmma(run.p, ring.stageOf(run.step), run.acc);
+        PendingGemm output = e.issueOutputWgmma(
+            run.p, ring.stageOf(run.step, /*value=*/true), run.acc);
         std::pair<Value, Value> rowScale;
         SmallVector<Value> p = e.packProbabilities(
             e.softmaxProbabilities(s, run.softmax, rowScale));
         SmallVector<Value> acc = e.waitWgmma(0, output);
-        ring.release(run.step);
+        ring.release(run.step, /*value=*/true);
         e.rescaleOutput(acc, rowScale);
         RunState next{step, p, run.softmax, acc};
         SmallVector<Value> yielded{
@@ -131,8 +130,9 @@ SmallVector<Value> emitRun(KernelEmitter &e, TileRing &ring, Value k,
   // The last tile's O += P V, then its release.
   RunState last = RunState::unflatten(loop.getResults().drop_front(4), numP);
   ring.wait(last.step, /*value=*/true);
-  e.accumulateOutputWgmma(last.p, ring.stageOf(last.step), last.acc);
-  ring.release(last.step);
+  e.accumulateOutputWgmma(last.p, ring.stageOf(last.step, /*value=*/true),
+                          last.acc);
+  ring.release(last.step, /*value=*/true);
   SmallVector<Value> out{loop.getResult(0), loop.getResult(1)};
   out.append(last.softmax.values());
   out.append(last.acc);

@@ -2,42 +2,55 @@
 //
 // The K/V pipeline of paired query blocks (TileConfig::pairsQueryBlocks):
 // the merged tile list (AttentionKernelPairedSchedule.cpp) streams through
-// `stages` swizzled K/V buffers. Step t of the list goes to stage t % S:
-//   full K[s], full V[s]  mbarriers (1 arrival + the TMA's bytes): step t's
-//                         K (V) landed; phase t / S;
-//   empty[s]              mbarrier (1 arrival per compute warp): every
-//                         block is done with step t; phase t / S;
-//   queue[w][j]           mbarrier (1 arrival) and item (step, first key,
-//                         key limit) of block w's j-th visited step, in slot
-//                         j % S; phase j / S.
+// S = `stages` swizzled K buffers and SV = valueStageCount() V buffers.
+// Step t of the list goes to K stage t % S and V stage t % SV:
+//   full K[s], full V[v]    mbarriers (1 arrival + the TMA's bytes): step
+//                           t's K (V) landed; phase t / S (t / SV);
+//   empty K[s], empty V[v]  mbarriers (1 arrival per compute warp): every
+//                           block is done with step t's K (V); phase t / S
+//                           (t / SV);
+//   queue[w][j]             mbarrier (1 arrival) and item (step, first key,
+//                           key limit) of block w's j-th visited step, in
+//                           slot j % S; phase j / S.
+// K and V have rings of their own because a block is done with K(t) as
+// soon as S(t) is computed but holds V(t) until its next tile's softmax is
+// done (below): with one stage per step, K(t) sat idle in a stage for a
+// whole tile. The 192-row kernel's 4 K and 7 V stages ran 2-5 % faster
+// than 5 shared ones (and 4 K stages faster than 5: bench/results/
+// tuning.md).
+//
 // One producer lane (lane 0 of warp 4 W) walks the merge and, for each step,
-// waits for its stage's empty phase, issues the TMA copies (cp.async.bulk.
-// tensor, 64 keys x 64 head-dim columns per copy, 128-byte swizzle: the
-// wgmma layout) with expect_tx on the full barriers, arrives on empty for
-// the 4 warps of each block that does not visit the step, and queues the
-// step to each block that does; at the end it queues a stop item to every
-// block. A compute warpgroup takes its items in order and, for each, waits
-// for the step's K, computes the tile (waiting for V before O += P V) and
-// arrives on empty from lane 0. It never sees the steps of other blocks: no
-// per-step cost for tiles it does not compute. The warpgroups meet nowhere;
-// the ring only bounds how far apart they get (S steps).
+// waits for its K and V stages' empty phases, issues the TMA copies
+// (cp.async.bulk.tensor, 64 keys x 64 head-dim columns per copy, 128-byte
+// swizzle: the wgmma layout) with expect_tx on the full barriers, arrives on
+// both empty barriers for the 4 warps of each block that does not visit the
+// step, and queues the step to each block that does; at the end it queues a
+// stop item to every block. A compute warpgroup takes its items in order
+// and, for each, waits for the step's K, computes S and arrives on empty K
+// from lane 0, then waits for V before O += P V and arrives on empty V. It
+// never sees the steps of other blocks: no per-step cost for tiles it does
+// not compute. The warpgroups meet nowhere; the ring only bounds how far
+// apart they get (S steps).
 //
 // Consumers overlap each tile's S = Q K^T and softmax with the previous
 // tile's O += P V (AttentionKernelPairedConsumer.cpp), so a block releases a
-// step only when it has its next item: it holds its last step meanwhile.
-// Before waiting for step t - S's release the producer therefore sends a
-// flush item to a block whose last item is step t - S; the block finishes
+// step's V only when it has its next item: it holds its last V meanwhile.
+// Before waiting for V(t - SV)'s release the producer therefore sends a
+// flush item to a block whose last item is step t - SV; the block finishes
 // that tile and releases it. No other wait of the producer depends on a
-// consumer's next item, so the ring cannot deadlock.
+// consumer's next item (K is released before a block asks for its next
+// item), so the ring cannot deadlock.
 //
 // Why parity waits are safe here: an item of step t is queued after step t
-// was issued, which waited for step t - S's release, so full K[s] and
-// full V[s] are in step t's phase or done with it when a block waits for
-// them; and queue slot j % S is rewritten only for item j + S, which the
-// producer writes after the release of a step at or after item j's (it
-// issues steps in order, step t after step t - S's release), i.e. after the
-// block read item j. A flush item is read before the producer writes
-// again: it waits for the flushed step's release right after queueing it.
+// was issued, which waited for the release of K(t - S) and V(t - SV), so
+// full K and full V are in step t's phase or done with it when a block
+// waits for them; and queue slot j % S is rewritten only for item j + S.
+// If items j .. j + S - 1 are all tiles, item j + S is a step at least S
+// after item j's, which the producer issues after K of step j + S, hence
+// after step j's K release, which the block makes after reading item j.
+// Otherwise a flush item lies between, and a flush item is read before the
+// producer writes again: it waits for the flushed step's release right
+// after queueing it.
 //
 // Why a producer warp: issuing from the compute warps (the previous version
 // of this ring) cost 33-50 % more instructions, mostly lane-0 paths and
@@ -66,9 +79,15 @@ using namespace mlir::minfer::detail;
 namespace {
 /// Byte offsets in the ring's control block (TileConfig::ringControlBytes).
 struct ControlLayout {
-  int64_t fullK, fullV, empty, queue;
-  explicit ControlLayout(int64_t stages)
-      : fullK(0), fullV(8 * stages), empty(16 * stages), queue(24 * stages) {}
+  int64_t fullK, fullV, emptyK, emptyV, queue;
+  explicit ControlLayout(const TileConfig &cfg) {
+    const int64_t s = cfg.stages, sv = cfg.valueStageCount();
+    fullK = 0;
+    fullV = fullK + 8 * s;
+    emptyK = fullV + 8 * sv;
+    emptyV = emptyK + 8 * s;
+    queue = emptyV + 8 * sv;
+  }
 };
 
 void emitAsm(KernelEmitter &e, ValueRange operands, StringRef constraints,
@@ -101,15 +120,16 @@ TileRing::TileRing(KernelEmitter &e) : e(e) {
   keyStage0 = shared32(cfg.swizzledQueryBytes());
 }
 
-Value TileRing::stageOf(Value step) {
-  return e.toIdx(arith::RemUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)));
+Value TileRing::stageOf(Value step, bool value) {
+  const int64_t n = value ? e.cfg.valueStageCount() : e.cfg.stages;
+  return e.toIdx(arith::RemUIOp::create(e.b, e.loc, step, e.cI32(n)));
 }
 
 /// Queue slot (index) of warpgroup w's item k: w S + k % S.
 static Value queueSlot(KernelEmitter &e, TileRing &ring, Value w, Value k) {
   return arith::AddIOp::create(
       e.b, e.loc, arith::MulIOp::create(e.b, e.loc, w, e.cIdx(e.cfg.stages)),
-      ring.stageOf(k));
+      ring.stageOf(k, /*value=*/false));
 }
 
 Value TileRing::queueBarrierOf(Value w, Value k) {
@@ -117,7 +137,7 @@ Value TileRing::queueBarrierOf(Value w, Value k) {
   return arith::AddIOp::create(
       e.b, e.loc, controlAddr,
       e.toI32(e.addIdx(arith::MulIOp::create(e.b, e.loc, slot, e.cIdx(8)),
-                       ControlLayout(e.cfg.stages).queue)));
+                       ControlLayout(e.cfg).queue)));
 }
 
 Value TileRing::queueItemOf(Value w, Value k) {
@@ -126,8 +146,9 @@ Value TileRing::queueItemOf(Value w, Value k) {
 }
 
 void TileRing::init() {
-  const ControlLayout at(e.cfg.stages);
-  const int64_t S = e.cfg.stages, W = e.cfg.queryBlocksPerCta();
+  const ControlLayout at(e.cfg);
+  const int64_t S = e.cfg.stages, SV = e.cfg.valueStageCount(),
+                W = e.cfg.queryBlocksPerCta();
   std::string s = "{\n.reg .b32 a;\n";
   auto initAt = [&](int64_t offset, int64_t count) {
     s += "add.u32 a, $0, " + num(offset) +
@@ -135,8 +156,11 @@ void TileRing::init() {
   };
   for (int64_t st = 0; st < S; ++st) {
     initAt(at.fullK + 8 * st, 1);
+    initAt(at.emptyK + 8 * st, e.cfg.warps);
+  }
+  for (int64_t st = 0; st < SV; ++st) {
     initAt(at.fullV + 8 * st, 1);
-    initAt(at.empty + 8 * st, e.cfg.warps);
+    initAt(at.emptyV + 8 * st, e.cfg.warps);
   }
   for (int64_t q = 0; q < W * S; ++q)
     initAt(at.queue + 8 * q, 1);
@@ -145,9 +169,12 @@ void TileRing::init() {
   emitAsm(e, {controlAddr}, "r,~{memory}", s);
 }
 
-Value TileRing::barrierOf(Value step, int64_t offset) {
+Value TileRing::barrierOf(Value step, bool value, bool empty) {
+  const ControlLayout at(e.cfg);
+  const int64_t offset =
+      value ? (empty ? at.emptyV : at.fullV) : (empty ? at.emptyK : at.fullK);
   Value slot = arith::MulIOp::create(e.b, e.loc,
-                                     e.toI32(stageOf(step)), e.cI32(8));
+                                     e.toI32(stageOf(step, value)), e.cI32(8));
   return arith::AddIOp::create(
       e.b, e.loc, arith::AddIOp::create(e.b, e.loc, controlAddr, slot),
       e.cI32(offset));
@@ -178,21 +205,22 @@ static void emitParityWait(KernelEmitter &e, Value bar, Value parity) {
           "@!p bra WAIT;\n}");
 }
 
-/// The phase parity of step `step` on its stage's barriers: (step / S) & 1.
-static Value phaseParity(KernelEmitter &e, Value step) {
+/// The phase parity of item or step `step` on barriers of a ring of `n`
+/// stages: (step / n) & 1.
+static Value phaseParity(KernelEmitter &e, Value step, int64_t n) {
   return arith::AndIOp::create(
-      e.b, e.loc, arith::DivUIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages)),
+      e.b, e.loc, arith::DivUIOp::create(e.b, e.loc, step, e.cI32(n)),
       e.cI32(1));
 }
 
-void TileRing::waitFree(Value step) {
-  // Step t reuses the stage of step t - S: wait for empty's phase t / S - 1,
-  // i.e. parity ((t / S) & 1) ^ 1. For t < S that is the phase before the
+void TileRing::waitFree(Value step, bool value) {
+  // Step t reuses the stage of step t - n: wait for empty's phase t / n - 1,
+  // i.e. parity ((t / n) & 1) ^ 1. For t < n that is the phase before the
   // first, which a fresh mbarrier reports complete.
-  const ControlLayout at(e.cfg.stages);
+  const int64_t n = value ? e.cfg.valueStageCount() : e.cfg.stages;
   Value parity =
-      arith::XOrIOp::create(e.b, e.loc, phaseParity(e, step), e.cI32(1));
-  emitParityWait(e, barrierOf(step, at.empty), parity);
+      arith::XOrIOp::create(e.b, e.loc, phaseParity(e, step, n), e.cI32(1));
+  emitParityWait(e, barrierOf(step, value, /*empty=*/true), parity);
 }
 
 Value TileRing::queueItem(int64_t w, Value k, ArrayRef<Value> words) {
@@ -208,8 +236,10 @@ Value TileRing::queueItem(int64_t w, Value k, ArrayRef<Value> words) {
 
 void TileRing::flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
                                 SmallVectorImpl<Value> &held) {
-  Value freed =
-      arith::SubIOp::create(e.b, e.loc, step, e.cI32(e.cfg.stages));
+  // Only V is held across items: a block releases K before it asks for its
+  // next item.
+  Value freed = arith::SubIOp::create(e.b, e.loc, step,
+                                      e.cI32(e.cfg.valueStageCount()));
   for (size_t w = 0; w < held.size(); ++w) {
     Value holds = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq,
                                         held[w], freed);
@@ -222,22 +252,28 @@ void TileRing::flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
     held[w] = arith::SelectOp::create(e.b, e.loc, holds,
                                       e.cI32(kNotHeld), held[w]);
   }
-  waitFree(step);
+  waitFree(step, /*value=*/false);
+  waitFree(step, /*value=*/true);
 }
 
 void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
                        ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
                        SmallVectorImpl<Value> &held) {
   const TileConfig &cfg = e.cfg;
-  const ControlLayout at(cfg.stages);
   const int64_t S = cfg.stages, tileBytes = cfg.swizzledTileBytes();
   const int64_t panels = cfg.headDim / 64, panelBytes = 64 * 128;
   flushAndWaitFree(step, queued, held);
-  Value keyDst = arith::AddIOp::create(
-      e.b, e.loc, keyStage0,
-      arith::MulIOp::create(e.b, e.loc, e.toI32(stageOf(step)),
-                            e.cI32(tileBytes)));
-  // $0 full K, $1 K stage, $2 tensor maps, $3 start, $4 kv row, $5 full V.
+  // V stage v is tile S + v after the K stages.
+  auto stageAddr = [&](bool value) {
+    Value tile = e.toI32(stageOf(step, value));
+    if (value)
+      tile = arith::AddIOp::create(e.b, e.loc, tile, e.cI32(S));
+    return arith::AddIOp::create(
+        e.b, e.loc, keyStage0,
+        arith::MulIOp::create(e.b, e.loc, tile, e.cI32(tileBytes)));
+  };
+  // $0 full K, $1 K stage, $2 tensor maps, $3 start, $4 kv row, $5 full V,
+  // $6 V stage.
   std::string s = "{\n.reg .b64 st, vmap;\n.reg .b32 dst, c0;\n"
                   "add.s64 vmap, $2, " + num(TileConfig::kTensorMapBytes) + ";\n";
   for (int part = 0; part < 2; ++part) {
@@ -245,7 +281,7 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
     std::string map = part == 0 ? "$2" : "vmap";
     s += "mbarrier.arrive.expect_tx.shared::cta.b64 st, [" + bar + "], " +
          num(tileBytes) + ";\n";
-    s += "add.u32 dst, $1, " + num(part * S * tileBytes) + ";\n";
+    s += std::string("mov.b32 dst, ") + (part == 0 ? "$1" : "$6") + ";\n";
     for (int64_t p = 0; p < panels; ++p) {
       if (p)
         s += "add.u32 dst, dst, " + num(panelBytes) + ";\n";
@@ -257,11 +293,12 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
   }
   s += "}";
   emitAsm(e,
-          {barrierOf(step, at.fullK), keyDst, e.tensorMaps, start,
-           e.kvHeadRow, barrierOf(step, at.fullV)},
-          "r,r,l,r,r,r,~{memory}", s);
-  // Each block: its item, or the arrivals of its warps on empty.
-  Value empty = barrierOf(step, at.empty);
+          {barrierOf(step, false, false), stageAddr(false), e.tensorMaps,
+           start, e.kvHeadRow, barrierOf(step, true, false), stageAddr(true)},
+          "r,r,l,r,r,r,r,~{memory}", s);
+  // Each block: its item, or the arrivals of its warps on both empties.
+  Value emptyK = barrierOf(step, false, true);
+  Value emptyV = barrierOf(step, true, true);
   const int64_t warpsPerBlock = cfg.warps / cfg.queryBlocksPerCta();
   for (size_t w = 0; w < visits.size(); ++w) {
     queued[w] = e.emitIf(
@@ -270,7 +307,8 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
           return {queueItem(w, queued[w], {step, start, limits[w]})};
         },
         [&]() -> SmallVector<Value> {
-          emitArrive(e, empty, warpsPerBlock);
+          emitArrive(e, emptyK, warpsPerBlock);
+          emitArrive(e, emptyV, warpsPerBlock);
           return {queued[w]};
         })[0];
     held[w] = arith::SelectOp::create(e.b, e.loc, visits[w], step, held[w]);
@@ -280,14 +318,15 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
 void TileRing::finish(Value step, SmallVectorImpl<Value> &queued,
                       SmallVectorImpl<Value> &held) {
   // The queue slots of the stop items held items of steps before
-  // step - S + 1: free once step - S was released.
+  // step - S + 1: free once K(step - S) was released.
   flushAndWaitFree(step, queued, held);
   for (size_t w = 0; w < queued.size(); ++w)
     queued[w] = queueItem(w, queued[w], {e.cI32(TileConfig::kStopStep)});
 }
 
 SmallVector<Value, 3> TileRing::nextItem(Value k) {
-  emitParityWait(e, queueBarrierOf(e.warpgroup, k), phaseParity(e, k));
+  emitParityWait(e, queueBarrierOf(e.warpgroup, k),
+                 phaseParity(e, k, e.cfg.stages));
   Value item = queueItemOf(e.warpgroup, k);
   SmallVector<Value, 3> words;
   for (int64_t w = 0; w < TileConfig::kQueueItemWords; ++w)
@@ -297,20 +336,20 @@ SmallVector<Value, 3> TileRing::nextItem(Value k) {
 }
 
 void TileRing::wait(Value step, bool value) {
-  const ControlLayout at(e.cfg.stages);
-  emitParityWait(e, barrierOf(step, value ? at.fullV : at.fullK),
-                 phaseParity(e, step));
+  emitParityWait(e, barrierOf(step, value, /*empty=*/false),
+                 phaseParity(e, step,
+                             value ? e.cfg.valueStageCount() : e.cfg.stages));
 }
 
-void TileRing::release(Value step) {
+void TileRing::release(Value step, bool value) {
   // One arrival per warp, from lane 0, once the warp's wgmma reads of the
   // stage are done (the caller waited for them). bar.warp.sync orders the
   // other lanes' reads of the queue item before lane 0's arrive (release),
   // so the producer's next write to the slot cannot race them. Predicated,
   // not branched: a lane-0 branch split the warp and cost reconvergence
   // stalls.
-  const ControlLayout at(e.cfg.stages);
-  emitAsm(e, {barrierOf(step, at.empty), e.toI32(e.lane)}, "r,r,~{memory}",
+  emitAsm(e, {barrierOf(step, value, /*empty=*/true), e.toI32(e.lane)},
+          "r,r,~{memory}",
           "{\n.reg .pred p;\n.reg .b64 st;\nsetp.eq.u32 p, $1, 0;\n"
           "bar.warp.sync -1;\n"
           "@p mbarrier.arrive.shared::cta.b64 st, [$0];\n}");

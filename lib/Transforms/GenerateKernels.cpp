@@ -81,6 +81,8 @@ struct GenerateKernelsPass final
                 kind, elem, d, *chipValue, blockM, seqLen);
             if (stages > 0)
               cfg.stages = stages;
+            if (valueStages >= 0 && cfg.pairsQueryBlocks())
+              cfg.valueStages = valueStages;
             if (minCtasPerSm >= 0)
               cfg.minCtasPerSm = minCtasPerSm;
             if (std::string err = cfg.validate(); !err.empty()) {

@@ -106,9 +106,18 @@ struct IndexFns {
   CUfunction stats = nullptr, combine = nullptr, accum = nullptr,
              scatter = nullptr, build = nullptr, pool = nullptr,
              scores = nullptr, bsSelect = nullptr, blockCounts = nullptr,
-             runs = nullptr, countKept = nullptr;
+             runs = nullptr, countKept = nullptr, sharing = nullptr;
   CUfunction topkInit = nullptr, topkHist = nullptr, topkPick = nullptr,
              topkCount = nullptr, topkScan = nullptr, topkWrite = nullptr;
+};
+
+/// A block-sparse call whose rows per CTA are measured per chunk
+/// (kernel::measuresBlockSparseRows): the 192-row kernel, and the sums of
+/// minfer_bs_sharing's counts and the kernel that ran, over the chunks.
+struct RowChoice {
+  const AttentionKernel *wide = nullptr;
+  unsigned long long steps = 0, visits = 0;
+  const AttentionKernel *ran = nullptr;
 };
 
 /// Everything one call's chunks share.
@@ -121,6 +130,7 @@ struct CallState {
   const CallPlan &plan;
   const IndexFns &fns;
   const AttentionKernel *attn;
+  RowChoice *rows; ///< null unless rows are measured
 };
 
 CUdeviceptr devPtr(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
@@ -214,6 +224,7 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
   ip.bsScores = ws + L.bsScores;
   ip.errorWord = ws + L.errorWord;
   ip.keptCounter = ws + L.keptCounter;
+  ip.tileSharing = ws + L.tileSharing;
   ip.scale = t.scale;
   ip.scaleLog2 = t.scale * 1.4426950408889634f;
   if (cs.ext) {
@@ -329,11 +340,30 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     MINFER_RETURN_IF_ERROR(impl.launch(f.countKept, (unsigned)NB, (unsigned)c.heads,
                                        1, 128, 0, stream, args,
                                        "minfer_count_kept"));
+  const AttentionKernel *attn = cs.attn;
+  if (cs.rows && attn) {
+    // Which kernel this chunk's index suits: its sharing, read on the host.
+    MINFER_CU(api, cuMemsetD32Async, ip.tileSharing, 0u, 4, stream);
+    const unsigned groups = (unsigned)((NB + 2) / 3);
+    MINFER_RETURN_IF_ERROR(impl.launch(
+        f.sharing, (groups + k::kSharingGroupsPerCta - 1) / k::kSharingGroupsPerCta,
+        (unsigned)c.heads, 1, 32 * k::kSharingGroupsPerCta, 0, stream, args,
+        "minfer_bs_sharing"));
+    unsigned long long counts[2] = {0, 0};
+    MINFER_CU(api, cuStreamSynchronize, stream);
+    MINFER_CU(api, cuMemcpyDtoH, counts, ip.tileSharing, sizeof counts);
+    cs.rows->steps += counts[0];
+    cs.rows->visits += counts[1];
+    const double sharing = counts[1] ? double(counts[0]) / counts[1] : 1.0;
+    if (kernel::blockSparseRowsForSharing(sharing) == cs.rows->wide->cfg.blockM)
+      attn = cs.rows->wide;
+    cs.rows->ran = attn;
+  }
   if (timing)
     MINFER_CU(api, cuEventRecord, e[2], stream);
 
   // Kernel.
-  if (cs.attn) {
+  if (attn) {
     AttentionLaunch a;
     a.q = ip.q + c.h0 * headBytes;
     a.out = devPtr(t.out) + (c.b * plan.H + c.h0) * headBytes;
@@ -354,7 +384,7 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     a.batches = 1;
     a.scaleLog2e = ip.scaleLog2;
     a.tensorMaps = impl.workspace + plan.layout.tensorMaps;
-    MINFER_RETURN_IF_ERROR(launchAttention(impl, *cs.attn, a, stream));
+    MINFER_RETURN_IF_ERROR(launchAttention(impl, *attn, a, stream));
   }
   if (timing)
     MINFER_CU(api, cuEventRecord, e[3], stream);
@@ -376,6 +406,9 @@ static Status resolveIndexFns(Runtime::Impl &impl, const CallPlan &plan,
                           "_d" + num(t.headDim);
   MINFER_RETURN_IF_ERROR(impl.indexFunction("IndexBuild", "minfer_index_build", &f->build));
   MINFER_RETURN_IF_ERROR(impl.indexFunction("IndexBuild", "minfer_count_kept", &f->countKept));
+  if (plan.kind == KernelKind::Block)
+    MINFER_RETURN_IF_ERROR(
+        impl.indexFunction("IndexBuild", "minfer_bs_sharing", &f->sharing));
   if (anyVs) {
     const std::pair<const char *, CUfunction *> topk[] = {
         {"minfer_topk_init", &f->topkInit},   {"minfer_topk_hist", &f->topkHist},
@@ -432,6 +465,19 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   const AttentionKernel *attn = nullptr;
   if (!opts.indexOnly)
     MINFER_RETURN_IF_ERROR(attentionKernel(plan.kind, t.dtype, t.headDim, t.seqLen, &attn));
+  // Rows per block-sparse CTA measured per chunk: attn is then the 64-row
+  // kernel; a missing 192-row PTX file leaves it at that.
+  RowChoice rowChoice;
+  if (attn && plan.kind == KernelKind::Block && blockSparseRows == 0 &&
+      attn->cfg.blockM == kernel::kBlockM &&
+      kernel::measuresBlockSparseRows(info.chip, t.seqLen)) {
+    const AttentionKernel *wide = nullptr;
+    if (attentionKernel(plan.kind, t.dtype, t.headDim, t.seqLen, &wide,
+                        3 * kernel::kBlockM)
+            .ok() &&
+        wide->cfg.blockM == 3 * kernel::kBlockM)
+      rowChoice.wide = wide;
+  }
   IndexFns fns;
   const bool indexed = plan.kind != KernelKind::Dense;
   if (indexed)
@@ -464,7 +510,8 @@ Status Runtime::Impl::run(const AttentionTensors &t,
     st = api->check(api->cuMemsetD32Async(workspace + plan.layout.keptCounter, 0u,
                                           2, stream),
                     "cuMemsetD32Async", "kept-pair counter");
-  CallState cs{t, pats, ext, opts, stream, plan, fns, attn};
+  CallState cs{t, pats, ext, opts, stream, plan, fns, attn,
+               rowChoice.wide ? &rowChoice : nullptr};
   size_t ev = 0;
   for (size_t i = 0; st.ok() && i < plan.chunks.size(); ++i, ev += 4) {
     const Chunk &c = plan.chunks[i];
@@ -509,7 +556,9 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   RunStats stats;
   stats.kernel = plan.kind;
   if (attn)
-    stats.attentionKernel = attn->cfg.kernelName();
+    stats.attentionKernel = (rowChoice.ran ? rowChoice.ran : attn)->cfg.kernelName();
+  if (rowChoice.visits)
+    stats.tileSharing = double(rowChoice.steps) / rowChoice.visits;
   stats.chunks = static_cast<int64_t>(plan.chunks.size());
   stats.headsPerChunk = plan.headsPerChunk;
   stats.maxRanges = plan.maxRanges;

@@ -185,6 +185,7 @@ ChunkLayout layoutFor(const CallPlan &p, int64_t hc, int64_t maxVs,
   l.columnIndex = take(rows * p.maxColumns * 4);
   l.errorWord = take(4);
   l.keptCounter = take(8);
+  l.tileSharing = take(16);
   l.tensorMaps = take(2 * kernel::TileConfig::kTensorMapBytes);
   if (maxVs > 0) {
     l.vsScores = take(maxVs * 2 * p.nPad * 4);

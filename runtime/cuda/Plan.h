@@ -24,7 +24,7 @@ struct ChunkLayout {
   int64_t vsSelected = 0, topkState = 0, topkHist = 0, topkChunks = 0;
   int64_t vsBlockCounts = 0, vsRunOf = 0, vsRunOff = 0;
   int64_t bsPooledQ = 0, bsPooledK = 0, bsScores = 0;
-  int64_t errorWord = 0, keptCounter = 0;
+  int64_t errorWord = 0, keptCounter = 0, tileSharing = 0;
   int64_t tensorMaps = 0; ///< the paired kernel's K/V tensor maps
   int64_t total = 0;
 };

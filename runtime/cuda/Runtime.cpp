@@ -323,7 +323,7 @@ bool ptxTargetChip(const std::string &ptx, kernel::Chip *chip) {
 std::vector<TileConfig>
 Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
                                 int64_t headDim, kernel::Chip chip,
-                                int64_t seqLen) const {
+                                int64_t seqLen, int64_t blockRows) const {
   // In order of preference: the sequence tier's tuning when it applies (and no
   // stage count is forced); dense layers take a 128-row kernel when one
   // exists (half the K/V traffic per FLOP), else the 64-row one; so do
@@ -335,8 +335,9 @@ Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
   const int64_t wide =
       kind == kernel::KernelKind::Dense ? 128
       : kind == kernel::KernelKind::Block
-          ? (blockSparseRows ? blockSparseRows
-                             : kernel::defaultBlockSparseRows(chip, seqLen))
+          ? (blockRows         ? blockRows
+             : blockSparseRows ? blockSparseRows
+                               : kernel::defaultBlockSparseRows(chip, seqLen))
           : 64;
   for (int64_t blockM : {int64_t(192), int64_t(128), int64_t(64)}) {
     if (blockM != 64 && blockM != wide)
@@ -356,9 +357,10 @@ Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
 Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
                                       kernel::ElemType elem, int64_t headDim,
                                       int64_t seqLen,
-                                      const AttentionKernel **out) {
+                                      const AttentionKernel **out,
+                                      int64_t blockRows) {
   const std::vector<TileConfig> cands =
-      kernelCandidates(kind, elem, headDim, info.chip, seqLen);
+      kernelCandidates(kind, elem, headDim, info.chip, seqLen, blockRows);
   const std::string request = cands.front().kernelName();
   if (auto it = resolved.find(request); it != resolved.end()) {
     *out = &attention.at(it->second);
@@ -386,7 +388,7 @@ Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,
   std::string tried;
   for (int c = 0; c < numChips; ++c)
     for (TileConfig cfg :
-         kernelCandidates(kind, elem, headDim, chips[c], seqLen)) {
+         kernelCandidates(kind, elem, headDim, chips[c], seqLen, blockRows)) {
       const std::string name = cfg.kernelName();
       const std::string path =
           ptxDir + "/" + name + "." + kernel::chipName(chips[c]) + ".ptx";

@@ -80,18 +80,19 @@ struct Runtime::Impl {
   /// The attention kernel for (kind, elem, D) at seqLen tokens: registered
   /// PTX, else the file `<ptxDir>/<name>.<chip>.ptx` (sm_80 file as fallback
   /// on sm_90), of the first of kernelCandidates() that exists.
+  /// `blockRows` > 0 asks for block-sparse CTAs of that many rows instead of
+  /// blockSparseRows / the length's default.
   Status attentionKernel(kernel::KernelKind kind, kernel::ElemType elem,
                          int64_t headDim, int64_t seqLen,
-                         const AttentionKernel **out);
+                         const AttentionKernel **out, int64_t blockRows = 0);
   /// Configurations to look for, best first: the tuning of the call's
   /// sequence tier (kernel::tunedFor(kind, chip, seqLen)) where it differs
   /// from the default, then the default (128-row dense CTAs before 64-row
   /// ones).
-  std::vector<kernel::TileConfig> kernelCandidates(kernel::KernelKind kind,
-                                                   kernel::ElemType elem,
-                                                   int64_t headDim,
-                                                   kernel::Chip chip,
-                                                   int64_t seqLen) const;
+  std::vector<kernel::TileConfig>
+  kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
+                   int64_t headDim, kernel::Chip chip, int64_t seqLen,
+                   int64_t blockRows = 0) const;
   /// Loads `ptx` as `cfg`'s kernel and caches it under cfg.kernelName().
   Status installAttention(const kernel::TileConfig &cfg, const std::string &ptx,
                           const std::string &source);

@@ -163,7 +163,7 @@ module {
 // PAIR-LABEL: gpu.func @minfer_block_m128_d128_bf16
 // PAIR-SAME: %arg10: f32, %arg11: !llvm.ptr)
 // PAIR-SAME: known_block_size = array<i32: 288, 1, 1>, nvvm.minctasm = 1
-// PAIR: memref.view %{{.+}}[%c229616][] : {{.*}} to memref<36xi32, #gpu.address_space<workgroup>>
+// PAIR: memref.view %{{.+}}[%c229664][] : {{.*}} to memref<36xi32, #gpu.address_space<workgroup>>
 // PAIR: mbarrier.init.shared::cta.b64 [a], 1;
 // PAIR-SAME: mbarrier.init.shared::cta.b64 [a], 8;
 // PAIR: nvvm.cp.async.wait.group 0
@@ -187,20 +187,23 @@ module {
 // PAIR: mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR-NOT: gpu.barrier
 // A consumer: runs (outer scf.while) of overlapped tiles (inner scf.while).
-// The run's first tile computes S and waits for it at once.
+// The run's first tile computes S, waits for it at once and releases K.
 // PAIR: scf.while
 // PAIR: mbarrier.try_wait.parity
 // PAIR: memref.load
 // PAIR: mbarrier.try_wait.parity
 // PAIR: wgmma.mma_async
 // PAIR-SAME: wgmma.commit_group.sync.aligned;\0Awgmma.wait_group.sync.aligned 0;
+// PAIR: bar.warp.sync -1;\0A@p mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR-NOT: gpu.barrier
-// Later tiles: S(k) (waited for) and its mask, then O += P(k-1) V(k-1)
-// issued without a wait; the softmax of S(k) runs under it; wait_group 0
-// (a block of its own that pins O and P) before the release of k-1.
+// Later tiles: S(k) (waited for), the release of K(k) and the mask, then
+// O += P(k-1) V(k-1) issued without a wait; the softmax of S(k) runs under
+// it; wait_group 0 (a block of its own that pins O and P) before the
+// release of V(k-1).
 // PAIR: scf.while
 // PAIR: wgmma.mma_async.sync.aligned.m64n64k16
 // PAIR-SAME: wgmma.wait_group.sync.aligned 0;
+// PAIR: bar.warp.sync -1;\0A@p mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR: mbarrier.try_wait.parity
 // PAIR: wgmma.mma_async.sync.aligned.m64n128k16
 // PAIR-SAME: wgmma.commit_group.sync.aligned;\0A}
@@ -219,13 +222,14 @@ module {
 // PAIR: nvvm.barrier id = %{{.+}} number_of_threads = %c128_i32
 // PAIR-NOT: gpu.barrier
 // PAIR: gpu.return
-// Three blocks: a producer warpgroup (512 threads), 5 stages (15 ring
-// mbarriers with 12 compute warps, 15 queue mbarriers), one CTA per SM;
-// 3 x 5 queue items of 3 words. setmaxnreg moves registers from the
-// producer warpgroup (56) to the compute warpgroups (152).
+// Three blocks: a producer warpgroup (512 threads), 4 K and 7 V stages
+// (11 empty mbarriers for 12 compute warps, 11 full ones, 12 queue
+// mbarriers), one CTA per SM; 3 x 4 queue items of 3 words. setmaxnreg
+// moves registers from the producer warpgroup (56) to the compute
+// warpgroups (152).
 // PAIR3-LABEL: gpu.func @minfer_block_m192_d64_f16
 // PAIR3-SAME: known_block_size = array<i32: 512, 1, 1>, nvvm.minctasm = 1
-// PAIR3: to memref<45xi32, #gpu.address_space<workgroup>>
+// PAIR3: to memref<36xi32, #gpu.address_space<workgroup>>
 // PAIR3: arith.cmpi uge, %{{.+}}, %c12
 // PAIR3: mbarrier.init.shared::cta.b64 [a], 12;
 // PAIR3: setmaxnreg.dec.sync.aligned.u32 56;

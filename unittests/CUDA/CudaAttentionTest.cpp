@@ -15,8 +15,10 @@
 #include "EmbeddedPtx.h"
 #include "minfer/minfer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 namespace minfer::cuda::testing {
 namespace {
@@ -30,7 +32,8 @@ double tolerance(ElemType e) { return e == ElemType::BF16 ? 2e-2 : 1e-2; }
 void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
                  const LayerPatterns &layer, uint64_t seed,
                  std::vector<float> *outValues = nullptr,
-                 RunStats *statsOut = nullptr) {
+                 RunStats *statsOut = nullptr,
+                 SparseIndex *indexOut = nullptr) {
   const float scale = 1.0f / std::sqrt(float(s.headDim));
   DeviceAttention da;
   MINFER_ASSERT_OK(da.create(rt, s, elem, scale, seed));
@@ -45,6 +48,8 @@ void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
   MINFER_ASSERT_OK(rt.synchronize());
   if (statsOut)
     *statsOut = stats;
+  if (indexOut)
+    *indexOut = index;
   std::vector<float> out;
   MINFER_ASSERT_OK(da.downloadOut(&out));
   for (size_t i = 0; i < out.size(); ++i)
@@ -248,6 +253,93 @@ TEST(CudaAttentionKernelChoice, WideBlockSparseByLength) {
         return;
       EXPECT_EQ(stats.attentionKernel, expected(n));
     }
+  }
+}
+
+/// Merged steps per visited tile of the 192-row kernel's CTAs over the
+/// whole index, walked as its producer walks it (one tile per 64 keys of a
+/// range from its start, an empty range one tile): what minfer_bs_sharing
+/// measures on the GPU, computed independently here.
+double tileSharingOf(const SparseIndex &ix) {
+  const int64_t NB = ix.numBlocks();
+  uint64_t steps = 0, visits = 0;
+  for (int64_t b = 0; b < ix.batch; ++b)
+    for (int64_t h = 0; h < ix.heads; ++h)
+      for (int64_t g = 0; 3 * g < NB; ++g) {
+        std::map<int64_t, int> starts; // tile start -> blocks visiting it
+        for (int64_t m = 3 * g; m < std::min(NB, 3 * g + 3); ++m) {
+          const int64_t row = ix.row(b, h, m);
+          const int64_t n = std::clamp<int64_t>(ix.rangeCount[row], 0,
+                                                ix.maxRanges);
+          for (int64_t r = 0; r < n; ++r) {
+            const int64_t lo = std::clamp<int64_t>(
+                ix.ranges[(row * ix.maxRanges + r) * 2], 0, ix.seqLen);
+            const int64_t hi = std::min<int64_t>(
+                ix.ranges[(row * ix.maxRanges + r) * 2 + 1], ix.seqLen);
+            int64_t t = lo;
+            do {
+              ++starts[t];
+              t += 64;
+            } while (t < hi);
+          }
+        }
+        steps += starts.size();
+        for (const auto &[start, count] : starts)
+          visits += count;
+      }
+  return visits ? double(steps) / visits : 0.0;
+}
+
+/// From kernel::kAutoBlockSparseRows tokens below kWideBlockSparse, left
+/// to the runtime (blockSparseRows = 0), a block-sparse call measures how
+/// many tiles the 192-row kernel's blocks would share and picks that kernel
+/// only when they share enough (kernel::blockSparseRowsForSharing): A-shape
+/// heads (neighbouring blocks read almost the same tiles) take 192 rows,
+/// random block-sparse heads (few shared tiles) 64. The measured sharing
+/// matches a CPU walk of the call's index, and both kernels match the
+/// reference. Off sm_90a (or without the 192-row PTX) nothing is measured.
+TEST(CudaAttentionKernelChoice, MeasuredBlockSparseRows) {
+  MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
+  RuntimeOptions ro;
+  ro.ptxDir = shared->ptxDir();
+  std::unique_ptr<Runtime> rt;
+  MINFER_ASSERT_OK(Runtime::create(&rt, ro));
+  const kernel::Chip chip = rt->device().chip;
+  auto nameOf = [&](int64_t rows) {
+    return kernel::TileConfig::tuned(kernel::KernelKind::Block, ElemType::BF16,
+                                     64, chip, rows)
+        .kernelName();
+  };
+  const bool measured =
+      kernel::measuresBlockSparseRows(chip, kernel::kAutoBlockSparseRows) &&
+      hasPtxFile(*rt, nameOf(3 * kernel::kBlockM));
+  const std::pair<const char *, LayerPatterns> layers[] = {
+      {"a-shape", LayerPatterns(2, HeadPattern::aShape(64, 1024))},
+      {"block-sparse", LayerPatterns(2, HeadPattern::blockSparse(40))}};
+  for (const auto &[what, layer] : layers) {
+    SCOPED_TRACE(what);
+    AttentionShape s;
+    s.heads = 2;
+    s.kvHeads = 1;
+    s.seqLen = kernel::kAutoBlockSparseRows + 100;
+    s.headDim = 64;
+    RunStats stats;
+    SparseIndex index;
+    runAndCheck(*rt, s, ElemType::BF16, layer, 17, nullptr, &stats, &index);
+    if (HasFatalFailure())
+      return;
+    if (!measured) {
+      EXPECT_EQ(stats.tileSharing, 0.0);
+      EXPECT_EQ(stats.attentionKernel, nameOf(kernel::kBlockM));
+      continue;
+    }
+    EXPECT_DOUBLE_EQ(stats.tileSharing, tileSharingOf(index));
+    EXPECT_EQ(stats.attentionKernel,
+              nameOf(kernel::blockSparseRowsForSharing(stats.tileSharing)));
+    if (std::string(what) == "a-shape")
+      EXPECT_LT(stats.tileSharing, 0.45);
+    else
+      EXPECT_GT(stats.tileSharing, 0.8);
   }
 }
 

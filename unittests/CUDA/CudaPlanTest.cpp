@@ -316,19 +316,21 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   EXPECT_EQ(paired.threads(), 288);
   EXPECT_EQ(paired.consumerThreads(), 256);
   EXPECT_EQ(paired.stages, 6);
+  EXPECT_EQ(paired.valueStageCount(), 6);
   EXPECT_EQ(paired.minCtasPerSm, 1);
   EXPECT_EQ(paired.kernelName(), "minfer_block_m128_d128_bf16");
-  // Q, six K/V stages, the ring's 18 mbarriers, 2 x 6 queue mbarriers and
-  // 2 x 6 queue items of 3 words (step, start, limit); one CTA fits an H100
-  // SM (227 KB at most).
-  EXPECT_EQ(paired.ringControlBytes(), 8 * (18 + 12));
-  EXPECT_EQ(paired.pairedListBytes(), 8 * (18 + 12) + 12 * 3 * 4);
+  // Q, six K/V stages, the ring's 24 mbarriers (full and empty, K and V),
+  // 2 x 6 queue mbarriers and 2 x 6 queue items of 3 words (step, start,
+  // limit); one CTA fits an H100 SM (227 KB at most).
+  EXPECT_EQ(paired.ringControlBytes(), 8 * (24 + 12));
+  EXPECT_EQ(paired.pairedListBytes(), 8 * (24 + 12) + 12 * 3 * 4);
   EXPECT_EQ(paired.sharedBytes(),
             128 * 128 * 2 + 12 * 64 * 128 * 2 + paired.pairedListBytes());
   EXPECT_LE(paired.sharedBytes(), 227 * 1024);
   EXPECT_EQ(paired.pairedTensorMapBytes(), 256);
   // Three blocks: a producer warpgroup (setmaxnreg moves its registers to
-  // the compute warpgroups: 128 x 56 + 384 x 152 = 64 K), five stages.
+  // the compute warpgroups: 128 x 56 + 384 x 152 = 64 K), four K stages and
+  // seven V stages (V is held a tile longer).
   kernel::TileConfig three = kernel::TileConfig::tuned(
       KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A, 192);
   EXPECT_EQ(three.validate(), "");
@@ -337,10 +339,27 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   EXPECT_EQ(three.producerRegisters() * 128 + three.consumerRegisters() * 384,
             64 * 1024);
   EXPECT_EQ(paired.producerRegisters(), 0); // one producer warp, no setmaxnreg
-  EXPECT_EQ(three.stages, 5);
+  EXPECT_EQ(three.stages, 4);
+  EXPECT_EQ(three.valueStageCount(), 7);
   EXPECT_EQ(three.kernelName(), "minfer_block_m192_d128_bf16");
-  EXPECT_EQ(three.pairedListBytes(), 8 * (15 + 15) + 15 * 3 * 4);
+  EXPECT_EQ(three.pairedListBytes(), 8 * (2 * 4 + 2 * 7 + 12) + 12 * 3 * 4);
+  EXPECT_EQ(three.sharedBytes(),
+            192 * 128 * 2 + 11 * 64 * 128 * 2 + three.pairedListBytes());
   EXPECT_LE(three.sharedBytes(), 227 * 1024);
+  kernel::TileConfig shallow = three; // stage counts of its own: named
+  shallow.stages = 3;
+  EXPECT_EQ(shallow.validate(), "");
+  EXPECT_EQ(shallow.kernelName(), "minfer_block_m192_s3_d128_bf16");
+  shallow.valueStages = 5;
+  EXPECT_EQ(shallow.kernelName(), "minfer_block_m192_s3_v5_d128_bf16");
+  shallow.valueStages = 2; // fewer V than K stages
+  EXPECT_NE(shallow.validate(), "");
+  shallow.valueStages = 9;
+  EXPECT_NE(shallow.validate(), "");
+  shallow.valueStages = 8; // 3 + 8 tiles and Q: 224 KB
+  EXPECT_EQ(shallow.validate(), "");
+  shallow.stages = 5; // 256 KB: more than an SM has
+  EXPECT_NE(shallow.validate().find("shared memory"), std::string::npos);
   EXPECT_EQ(three.gridX(193), 2);
   kernel::TileConfig deep = three;
   deep.stages = 7;
@@ -353,6 +372,12 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   wideVs.kind = KernelKind::VerticalSlash;
   wideVs.stages = 3;
   EXPECT_NE(wideVs.validate(), "");
+  // Separate V stages are a ring's: not for 64-row kernels.
+  kernel::TileConfig single = kernel::TileConfig::tuned(
+      KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A);
+  EXPECT_EQ(single.valueStageCount(), single.stages);
+  single.valueStages = 2;
+  EXPECT_NE(single.validate(), "");
   EXPECT_EQ(kernel::TileConfig::tuned(KernelKind::Block, kernel::ElemType::BF16,
                                       128, Chip::SM90A)
                 .pairedListBytes(),

@@ -107,8 +107,13 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          (splitsKeyValueLoads) 137, at D = 128 (with
 ///                          it: no spills / 20 bytes);
 ///   dense                  2 stages (its 128-row CTAs: two per SM);
-///   block, 192 rows        5 stages (208 KB), one CTA per SM: three query
-///                          blocks and a producer warpgroup
+///   block, 192 rows        4 K and 7 V stages (224 KB), one CTA per SM
+///                          (valueStages: a block releases a tile's K
+///                          once S is computed but holds its V until the
+///                          next tile's softmax is done, so V needs the
+///                          deeper ring: 2-5 % faster than 5 shared K/V
+///                          stages, which were 7-10 % faster than 4):
+///                          three query blocks and a producer warpgroup
 ///                          (pairsQueryBlocks), 16 warps; setmaxnreg gives
 ///                          the compute warpgroups 152 registers, which
 ///                          their overlapped GEMMs and softmax need (at
@@ -151,13 +156,37 @@ inline int64_t defaultBlockSparseRows(Chip chip, int64_t seqLen) {
   return chip == Chip::SM90A && seqLen >= kWideBlockSparse ? 3 * kBlockM
                                                             : kBlockM;
 }
+/// Between kAutoBlockSparseRows and kWideBlockSparse tokens neither kernel
+/// wins every call: the 192-row one runs structured block-sparse and A-shape
+/// rows 5-12 % faster at 128K but random rows, whose three blocks share few
+/// tiles, 15-25 % slower (its producer then issues three steps per tile a
+/// block computes). With RuntimeOptions::blockSparseRows = 0 the runtime
+/// measures on the GPU, after the index is built, what the 192-row kernel's
+/// CTAs would load: merged steps per tile a block visits, 1/3 when three
+/// blocks visit the same tiles, 1 when they share none
+/// (`minfer_bs_sharing`), and takes 192 rows at or below kWideSharingMax.
+/// Measured on the benchmark's data at 64K-256K: A-shape 0.34, structured
+/// block-sparse 0.52-0.60 (192 rows faster), random 0.76-0.91 (64 rows).
+/// The measurement is read on the host: such calls synchronize the stream
+/// once per head chunk (blockSparseRows = 64 or 192 do not).
+inline constexpr int64_t kAutoBlockSparseRows = 65536;
+inline constexpr double kWideSharingMax = 0.65;
+inline bool measuresBlockSparseRows(Chip chip, int64_t seqLen) {
+  return chip == Chip::SM90A && seqLen >= kAutoBlockSparseRows &&
+         seqLen < kWideBlockSparse;
+}
+/// Rows per CTA for a measured merged-steps-per-visited-tile ratio.
+inline int64_t blockSparseRowsForSharing(double stepsPerTile) {
+  return stepsPerTile <= kWideSharingMax ? 3 * kBlockM : kBlockM;
+}
 struct TileTuning {
   int64_t stages = 2;
   int64_t minCtasPerSm = 0; ///< 0: no .minnctapersm directive
   bool splitLoads = false;  ///< TileConfig::splitsKeyValueLoads
+  int64_t valueStages = 0;  ///< TileConfig::valueStages
   bool operator==(const TileTuning &o) const {
     return stages == o.stages && minCtasPerSm == o.minCtasPerSm &&
-           splitLoads == o.splitLoads;
+           splitLoads == o.splitLoads && valueStages == o.valueStages;
   }
 };
 inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
@@ -172,10 +201,11 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
       if (blockM == kBlockM)
         return {1, 4, true};
       // Paired query blocks: one CTA per SM, the ring as deep as the
-      // shared memory allows (128 rows: 6 stages, 224 KB; 192: 5, 208 KB).
-      // They load K/V through the ring, not in a single-stage key loop.
+      // shared memory allows (128 rows: 6 stages, 224 KB; 192: 4 K and 7 V
+      // stages, 224 KB). They load K/V through the ring, not in a
+      // single-stage key loop.
       return blockM == 2 * kBlockM ? TileTuning{6, 1, false}
-                                   : TileTuning{5, 1, false};
+                                   : TileTuning{4, 1, false, 7};
     case KernelKind::Dense: return {2, 0};
     }
   }
@@ -210,6 +240,9 @@ struct TileConfig {
   int64_t minCtasPerSm = 0;
   /// See splitsKeyValueLoads(). Compile-time only.
   bool splitLoads = false;
+  /// Paired query blocks only: V buffers of the ring when it has more of
+  /// them than K buffers (0: `stages`, as many as K). See valueStageCount().
+  int64_t valueStages = 0;
 
   /// The tuned configuration of a kernel (tunedFor(kind, chip); dense kernels with
   /// blockM rows, warps = blockM / 16).
@@ -227,6 +260,7 @@ struct TileConfig {
     cfg.stages = tuning.stages;
     cfg.minCtasPerSm = tuning.minCtasPerSm;
     cfg.splitLoads = tuning.splitLoads;
+    cfg.valueStages = tuning.valueStages;
     return cfg;
   }
 
@@ -253,6 +287,13 @@ struct TileConfig {
   }
   /// 64-row query blocks (and wgmma warpgroups) per CTA.
   int64_t queryBlocksPerCta() const { return blockM / kBlockM; }
+  /// V buffers: `stages` unless valueStages asks for more. The paired
+  /// kernels' ring keeps K and V stages apart (step t: K stage t % stages,
+  /// V stage t % valueStageCount()), each with its own full and empty
+  /// barriers, because a block frees K at once and V only a tile later.
+  int64_t valueStageCount() const {
+    return valueStages > 0 ? valueStages : stages;
+  }
 
   /// Whether a single-stage key loop (sm_90a: the 64-row block-sparse
   /// kernel, vertical-slash from kMidSequence tokens) loads a tile's K and V as separate cp.async groups:
@@ -305,25 +346,29 @@ struct TileConfig {
   }
   /// wgmma's swizzled tiles: a tile of R rows is head_dim / 64 panels of R
   /// rows x 128 bytes. The region is Q (blockM rows; O is staged there at the
-  /// end), then `stages` K and `stages` V tiles of blockN rows. The swizzle
-  /// pattern repeats every 1024 bytes and the descriptors assume an aligned
-  /// repeat: the region starts at the dynamic shared window, which CUDA
-  /// places 1024-byte aligned (the kernels trap if it is not). No slack: that
-  /// 1 KB would keep a 3-stage vertical-slash CTA (112 KB) from sharing an SM.
+  /// end), then `stages` K and valueStageCount() V tiles of blockN rows.
+  /// The swizzle pattern repeats every 1024 bytes and the descriptors assume
+  /// an aligned repeat: the region starts at the dynamic shared window, which
+  /// CUDA places 1024-byte aligned (the kernels trap if it is not). No slack:
+  /// that 1 KB would keep a 3-stage vertical-slash CTA (112 KB) from sharing an SM.
   static constexpr int64_t kSwizzleBytes = 128, kSwizzleAtomBytes = 1024;
   int64_t swizzledQueryBytes() const { return blockM * headDim * 2; }
   int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
   /// Paired query blocks keep, after the swizzled tiles, the ring's control
-  /// words: per stage a full mbarrier for K, one for V and an empty one,
-  /// then per warpgroup `stages` queue mbarriers (8 bytes each); then each
+  /// words: a full and an empty mbarrier per K stage and per V stage, then
+  /// per warpgroup `stages` queue mbarriers (8 bytes each); then each
   /// warpgroup's work queue of `stages` items, kQueueItemWords i32 each
   /// (list step, first key, this block's key limit; step kStopStep ends it,
   /// kFlushStep asks the block to finish the tile it still holds).
   static constexpr int64_t kQueueItemWords = 3;
+  /// Dynamic shared memory one CTA may use on sm_90 (227 KB).
+  static constexpr int64_t kMaxSharedBytesPerCta = 227 * 1024;
   static constexpr int32_t kStopStep = -1;
   static constexpr int32_t kFlushStep = -2;
   int64_t ringControlBytes() const {
-    return pairsQueryBlocks() ? 8 * (3 + queryBlocksPerCta()) * stages : 0;
+    return pairsQueryBlocks() ? 8 * ((2 + queryBlocksPerCta()) * stages +
+                                     2 * valueStageCount())
+                              : 0;
   }
   int64_t pairedListBytes() const {
     if (!pairsQueryBlocks())
@@ -345,7 +390,8 @@ struct TileConfig {
   /// Dynamic shared memory in bytes (2-byte elements).
   int64_t sharedBytes() const {
     if (usesWgmma())
-      return swizzledQueryBytes() + 2 * stages * swizzledTileBytes() +
+      return swizzledQueryBytes() +
+             (stages + valueStageCount()) * swizzledTileBytes() +
              pairedListBytes();
     return sharedRows() * smemRowElems() * 2;
   }
@@ -355,8 +401,9 @@ struct TileConfig {
   /// CTAs is "minfer_dense_m128_d128_bf16"; a stage count other than the
   /// chip's default for the kind (it sizes the shared memory of the launch)
   /// shows as "_s<stages>", and split K/V loads other than the default as
-  /// "_kv" (or "_nokv"): the sm_90a vertical-slash kernels for longer
-  /// sequences are "minfer_vs_kv_d128_bf16" and "minfer_vs_s2_d128_bf16".
+  /// "_kv" (or "_nokv"), V stages other than the default as "_v<n>": the
+  /// sm_90a vertical-slash kernels for longer sequences are
+  /// "minfer_vs_kv_d128_bf16" and "minfer_vs_s2_d128_bf16".
   std::string kernelName() const {
     std::string m = blockM == kBlockM ? "" : "_m" + std::to_string(blockM);
     const TileTuning base = tunedFor(kind, chip, 0, blockM);
@@ -364,6 +411,8 @@ struct TileConfig {
       m += "_s" + std::to_string(stages);
     if (splitLoads != base.splitLoads)
       m += splitLoads ? "_kv" : "_nokv";
+    if (valueStages != base.valueStages)
+      m += "_v" + std::to_string(valueStageCount());
     return std::string("minfer_") + kernelKindName(kind) + m + "_d" +
            std::to_string(headDim) + "_" + elemTypeName(elem);
   }
@@ -389,6 +438,16 @@ struct TileConfig {
     if (stages < 1 || stages > (pairsQueryBlocks() ? 6 : 3))
       return "stages must be 1, 2 or 3 (up to 6 for paired block-sparse), "
              "got " + std::to_string(stages);
+    if (valueStages != 0 &&
+        (!pairsQueryBlocks() || valueStages < stages || valueStages > 8))
+      return "value stages need paired query blocks and must be 0 (as many "
+             "as K stages) or from `stages` to 8, got " +
+             std::to_string(valueStages);
+    // One CTA of a paired kernel must fit an SM's shared memory (sm_90).
+    if (pairsQueryBlocks() && sharedBytes() > kMaxSharedBytesPerCta)
+      return "the ring's stages need " + std::to_string(sharedBytes()) +
+             " bytes of shared memory, more than a CTA may have (" +
+             std::to_string(kMaxSharedBytesPerCta) + ")";
     if (minCtasPerSm < 0 || minCtasPerSm > 32)
       return "min CTAs per SM must be 0 (none) to 32, got " +
              std::to_string(minCtasPerSm);

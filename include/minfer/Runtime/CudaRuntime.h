@@ -69,6 +69,11 @@ struct RunStats {
   /// "minfer_vs_s2_d128_bf16" for a long sequence on an H100); empty for
   /// RunOptions::indexOnly.
   std::string attentionKernel;
+  /// Block-sparse calls whose rows per CTA were measured
+  /// (kernel::measuresBlockSparseRows): the 192-row kernel's merged steps
+  /// per visited tile over all chunks (1/3: three blocks share every tile;
+  /// 1: none); 0 when not measured.
+  double tileSharing = 0.0;
 };
 
 struct RunOptions {
@@ -142,7 +147,10 @@ struct RuntimeOptions {
   /// sm_90a) where their PTX exists, else the 64-row one.
   /// 0: $MINFER_BLOCK_SPARSE_ROWS, else by length
   /// (kernel::defaultBlockSparseRows: 192 rows on sm_90a from 384K tokens,
-  /// where they are faster on an H100, bench/results/tuning.md).
+  /// where they are faster on an H100, bench/results/tuning.md) and, from
+  /// 64K tokens below that, by the tiles the index lets three blocks share,
+  /// measured on the GPU (kernel::measuresBlockSparseRows; the stream is
+  /// synchronized once per head chunk for it).
   int blockSparseRows = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;

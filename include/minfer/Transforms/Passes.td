@@ -73,6 +73,10 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     Option<"stages", "stages", "int64_t", "0",
            "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
            "kind's tuned value, kernel::tunedFor)">,
+    Option<"valueStages", "value-stages", "int64_t", "-1",
+           "V stages of a paired block-sparse kernel's TMA ring when it has "
+           "more V than K stages (TileConfig::valueStages; 0: as many as K, "
+           "-1: the tuned value)">,
     Option<"minCtasPerSm", "min-ctas-per-sm", "int64_t", "-1",
            "Occupancy request to ptxas (.minnctapersm; 0: none, -1: the "
            "kind's tuned value)">,

@@ -340,4 +340,75 @@ extern "C" __global__ void __launch_bounds__(128) minfer_count_kept(IndexParams 
               warpSums[0] + warpSums[1] + warpSums[2] + warpSums[3]);
 }
 
+/// How much the 192-row block-sparse kernel would share (kernel::
+/// measuresBlockSparseRows): warp w of the CTA takes group g (query blocks
+/// 3 g .. 3 g + 2 of chunk head blockIdx.y), stages the three index rows in
+/// shared memory (their first kSharingCap ranges; later ones are read from
+/// global memory) and its lane 0 walks them as that kernel's producer does
+/// (lib/Transforms/AttentionKernelPairedSchedule.cpp: one tile per 64 keys
+/// of a range from its start, an empty or inverted range one tile, ranges
+/// clamped to [0, N]), counting the steps of the merge (tiles loaded once)
+/// and the tiles the blocks visit; both go to tileSharing[0], [1]. The walk
+/// reads shared memory because the runtime waits for this kernel before it
+/// launches attention: a walk over global memory (one dependent load per
+/// range) cost 0.3 ms at 128K tokens.
+constexpr int kSharingCap = 192; // ranges staged per index row
+extern "C" __global__ void __launch_bounds__(32 * kSharingGroupsPerCta)
+    minfer_bs_sharing(IndexParams p) {
+  constexpr int kDone = 0x7fff0000, kWalks = 3;
+  __shared__ int2 staged[kSharingGroupsPerCta][kWalks][kSharingCap];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = blockIdx.x * kSharingGroupsPerCta + warp, hl = blockIdx.y;
+  if (3 * g >= p.numBlocks) // warp-uniform
+    return;
+  const int32_t *rc = reinterpret_cast<const int32_t *>(p.rangeCount);
+  int n[kWalks];
+  const int2 *rg[kWalks];
+  for (int w = 0; w < kWalks; ++w) {
+    const int m = 3 * g + w;
+    const int64_t row = (int64_t)hl * p.numBlocks + min(m, p.numBlocks - 1);
+    n[w] = m < p.numBlocks ? min(max(rc[row], 0), p.maxRanges) : 0;
+    rg[w] = reinterpret_cast<const int2 *>(p.ranges) + row * p.maxRanges;
+    for (int r = lane; r < min(n[w], kSharingCap); r += 32)
+      staged[warp][w][r] = rg[w][r];
+  }
+  __syncwarp();
+  if (lane != 0)
+    return;
+  int r[kWalks] = {0, 0, 0}, t[kWalks], end[kWalks];
+  auto enter = [&](int w) { // walk w at the start of its range r[w]
+    if (r[w] >= n[w]) {
+      t[w] = end[w] = kDone;
+      return;
+    }
+    const int2 range = r[w] < kSharingCap ? staged[warp][w][r[w]] : rg[w][r[w]];
+    t[w] = min(max(range.x, 0), p.seqLen);
+    end[w] = min(range.y, p.seqLen);
+  };
+  for (int w = 0; w < kWalks; ++w)
+    enter(w);
+  unsigned long long steps = 0, visits = 0;
+  for (;;) {
+    const int start = min(t[0], min(t[1], t[2]));
+    if (start >= kDone)
+      break;
+    ++steps;
+    for (int w = 0; w < kWalks; ++w)
+      if (t[w] == start) {
+        ++visits;
+        if (t[w] + 64 >= end[w]) {
+          ++r[w];
+          enter(w);
+        } else {
+          t[w] += 64;
+        }
+      }
+  }
+  if (visits > 0) {
+    unsigned long long *out = reinterpret_cast<unsigned long long *>(p.tileSharing);
+    atomicAdd(out, steps);
+    atomicAdd(out + 1, visits);
+  }
+}
+
 } // namespace minfer::cuda::kernels

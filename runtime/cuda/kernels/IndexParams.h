@@ -33,6 +33,8 @@ constexpr int kEstRows = 64;
 constexpr int kEstThreads = 128;
 constexpr int kBuildThreads = 256;
 constexpr int kBsSelectThreads = 256;
+/// minfer_bs_sharing: one warp per group of three query blocks.
+constexpr int kSharingGroupsPerCta = 4;
 /// Multi-CTA top-k over the vertical-slash segments (VsSelect.cu): elements
 /// per CTA, threads, and the radix digits of its three passes (11, 11, 10
 /// bits, most significant first).
@@ -121,6 +123,8 @@ struct IndexParams {
   uint64_t vsRunOf;       ///< [vsCount][selCap] int32: run of each offset
   uint64_t vsRunOff;      ///< [vsCount][selCap] int2: (min, max) offset of run r
   uint64_t keptCounter;   ///< u64: query-key pairs the mask keeps (countKept)
+  uint64_t tileSharing;   ///< u64[2]: merged steps, visited tiles of the
+                          ///< 192-row kernel's CTAs (minfer_bs_sharing)
 
   int32_t seqLen, numBlocks, headDim, heads;
   int32_t maxRanges, maxColumns;
