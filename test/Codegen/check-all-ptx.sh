@@ -53,18 +53,20 @@ for ptx in "$out"/*.ptx; do
   # Dynamic shared memory the launch passes: TileConfig::sharedBytes() with
   # the tuned stages. mma.sync: 2 x stages x 64 rows (+ 128 Q rows for
   # 128-row CTAs; 3 stages for vs) x (D + 8) x 2 bytes. wgmma: swizzled Q
-  # (blockM x D x 2) + 2 x stages x 64 x D x 2 (2 stages for dense, the
-  # _s2 long-sequence kernels, 6 for the paired 128-row block kernels, 5 for
-  # the 192-row ones, else 1; the paired kernels' ring control not counted).
+  # (blockM x D x 2) + (K + V stages) x 64 x D x 2 (2 + 2 for dense and
+  # the _s2 long-sequence kernels, 6 + 6 for the paired 128-row block
+  # kernels, 4 + 7 for the 192-row ones, else 1 + 1; the paired kernels'
+  # ring control not counted).
   d=${kernel##*_d}; d=${d%%_*}
   rows=256; [[ $kernel == *_m128_* || $kernel == minfer_vs_* ]] && rows=384
   dyn=$((rows * (d + 8) * 2))
   if [ "$chip" = sm_90a ]; then
     m=64; [[ $kernel == *_m128_* ]] && m=128; [[ $kernel == *_m192_* ]] && m=192
     stg=1; [[ $kernel == minfer_dense_* || $kernel == *_s2_* ]] && stg=2
-    [[ $kernel == minfer_block_m128_* ]] && stg=6
-    [[ $kernel == minfer_block_m192_* ]] && stg=5
-    dyn=$((m * d * 2 + 2 * stg * 64 * d * 2))
+    vstg=$stg
+    [[ $kernel == minfer_block_m128_* ]] && stg=6 vstg=6
+    [[ $kernel == minfer_block_m192_* ]] && stg=4 vstg=7
+    dyn=$((m * d * 2 + (stg + vstg) * 64 * d * 2))
     if grep -q "wgmma serialization" <<<"$log"; then
       echo "$log"
       echo "FAIL: ptxas serialized the wgmma of $base"
