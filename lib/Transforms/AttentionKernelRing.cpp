@@ -45,12 +45,12 @@
 // was issued, which waited for the release of K(t - S) and V(t - SV), so
 // full K and full V are in step t's phase or done with it when a block
 // waits for them; and queue slot j % S is rewritten only for item j + S.
-// If items j .. j + S - 1 are all tiles, item j + S is a step at least S
-// after item j's, which the producer issues after K of step j + S, hence
-// after step j's K release, which the block makes after reading item j.
-// Otherwise a flush item lies between, and a flush item is read before the
-// producer writes again: it waits for the flushed step's release right
-// after queueing it.
+// If items j .. j + S - 1 are all tiles, item j + S is for a step t' at
+// least S after item j's step u; the producer issued step u + S (at or
+// before t') only once K(u) was released, which the block does after
+// reading item j. Otherwise a flush item lies between, and a flush item is
+// read before the producer writes again: it waits for the flushed step's
+// release right after queueing it.
 //
 // Why a producer warp: issuing from the compute warps (the previous version
 // of this ring) cost 33-50 % more instructions, mostly lane-0 paths and
