@@ -65,8 +65,6 @@ struct KeyTile {
 /// and V of a tile as separate groups (AttentionKernelBuilder.cpp).
 enum class TileParts { KeyAndValue, Key, Value };
 
-/// Running row statistics of the online softmax for the two rows a thread
-/// owns (g and g + 8 of its warp's 16 rows). `rowMax` is in raw score units.
 /// A wgmma chain issued without waiting for it (one committed group): its
 /// accumulators (flat, wgmma D order) are in flight until waitWgmma, and it
 /// reads `aWords` (register A) until then.
@@ -75,6 +73,8 @@ struct PendingGemm {
   SmallVector<Value> aWords;
 };
 
+/// Running row statistics of the online softmax for the two rows a thread
+/// owns (g and g + 8 of its warp's 16 rows). `rowMax` is in raw score units.
 struct SoftmaxState {
   Value rowMax[2]; ///< f32, -inf until a finite score was seen
   Value rowSum[2]; ///< f32, per-thread partial sums (quad-reduced at the end)
@@ -361,6 +361,8 @@ public:
   Value stageOf(Value step, bool value);
 
 private:
+  /// Stages of the K (or V, `value`) ring.
+  int64_t stageCount(bool value) const;
   /// The i32 shared address of the full (or `empty`) mbarrier of `step`'s
   /// K (or V, `value`) stage.
   Value barrierOf(Value step, bool value, bool empty);

@@ -120,9 +120,13 @@ TileRing::TileRing(KernelEmitter &e) : e(e) {
   keyStage0 = shared32(cfg.swizzledQueryBytes());
 }
 
+int64_t TileRing::stageCount(bool value) const {
+  return value ? e.cfg.valueStageCount() : e.cfg.stages;
+}
+
 Value TileRing::stageOf(Value step, bool value) {
-  const int64_t n = value ? e.cfg.valueStageCount() : e.cfg.stages;
-  return e.toIdx(arith::RemUIOp::create(e.b, e.loc, step, e.cI32(n)));
+  return e.toIdx(
+      arith::RemUIOp::create(e.b, e.loc, step, e.cI32(stageCount(value))));
 }
 
 /// Queue slot (index) of warpgroup w's item k: w S + k % S.
@@ -217,9 +221,8 @@ void TileRing::waitFree(Value step, bool value) {
   // Step t reuses the stage of step t - n: wait for empty's phase t / n - 1,
   // i.e. parity ((t / n) & 1) ^ 1. For t < n that is the phase before the
   // first, which a fresh mbarrier reports complete.
-  const int64_t n = value ? e.cfg.valueStageCount() : e.cfg.stages;
-  Value parity =
-      arith::XOrIOp::create(e.b, e.loc, phaseParity(e, step, n), e.cI32(1));
+  Value parity = arith::XOrIOp::create(
+      e.b, e.loc, phaseParity(e, step, stageCount(value)), e.cI32(1));
   emitParityWait(e, barrierOf(step, value, /*empty=*/true), parity);
 }
 
@@ -239,7 +242,7 @@ void TileRing::flushAndWaitFree(Value step, SmallVectorImpl<Value> &queued,
   // Only V is held across items: a block releases K before it asks for its
   // next item.
   Value freed = arith::SubIOp::create(e.b, e.loc, step,
-                                      e.cI32(e.cfg.valueStageCount()));
+                                      e.cI32(stageCount(/*value=*/true)));
   for (size_t w = 0; w < held.size(); ++w) {
     Value holds = arith::CmpIOp::create(e.b, e.loc, arith::CmpIPredicate::eq,
                                         held[w], freed);
@@ -326,7 +329,7 @@ void TileRing::finish(Value step, SmallVectorImpl<Value> &queued,
 
 SmallVector<Value, 3> TileRing::nextItem(Value k) {
   emitParityWait(e, queueBarrierOf(e.warpgroup, k),
-                 phaseParity(e, k, e.cfg.stages));
+                 phaseParity(e, k, stageCount(/*value=*/false)));
   Value item = queueItemOf(e.warpgroup, k);
   SmallVector<Value, 3> words;
   for (int64_t w = 0; w < TileConfig::kQueueItemWords; ++w)
@@ -337,8 +340,7 @@ SmallVector<Value, 3> TileRing::nextItem(Value k) {
 
 void TileRing::wait(Value step, bool value) {
   emitParityWait(e, barrierOf(step, value, /*empty=*/false),
-                 phaseParity(e, step,
-                             value ? e.cfg.valueStageCount() : e.cfg.stages));
+                 phaseParity(e, step, stageCount(value)));
 }
 
 void TileRing::release(Value step, bool value) {
