@@ -596,6 +596,15 @@ void emitPairedKernelBody(KernelEmitter &e) {
       producer, TypeRange{},
       [&]() -> SmallVector<Value> {
         e.setMaxRegisters(cfg.producerRegisters(), /*increase=*/false);
+        // Block-sparse: the producer is one thread. Vertical-slash: one
+        // warp, whose lanes gather the column strips (its lane 0 walks the
+        // ranges).
+        if (cfg.kind == KernelKind::VerticalSlash) {
+          e.emitIfThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                             e.warp, e.cIdx(cfg.warps)),
+                       [&] { emitPairedProducer(e, ring); });
+          return {};
+        }
         Value lane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
                                             e.tid, e.cIdx(cfg.warps * 32));
         e.emitIfThen(lane0, [&] {

@@ -258,6 +258,14 @@ public:
   /// commits one group.
   void loadKeyTile(const KeyTile &tile, Value buffer,
                    TileParts parts = TileParts::KeyAndValue);
+  /// Paired vertical-slash kernels: the 32 lanes of a warp cp.async the K
+  /// and V rows of the column strip at column_index positions [pos, pos +
+  /// 64) of the index row at element `colBase` (rows at or past `count`
+  /// zero-filled) into the swizzled tiles at elements `kTile` and `vTile`
+  /// (swizzledTileBase). Nothing waits for the copies: the caller makes an
+  /// mbarrier track them (AttentionKernelRing.cpp).
+  void gatherColumnStrip(Value kTile, Value vTile, Value colBase, Value pos,
+                         Value count);
   void waitGroups(int64_t pendingAllowed);
   void barrier();
   /// Barrier of this thread's warpgroup only (named barrier 1 + warpgroup,
@@ -341,6 +349,20 @@ public:
   void produce(Value step, Value start, ArrayRef<Value> limits,
                ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
                SmallVectorImpl<Value> &held);
+  /// Paired vertical-slash kernels, all 32 lanes of the producer warp:
+  /// issues list step `step`, the column strip at column_index positions
+  /// [pos, pos + 64) of block w's index row (at element `colBase`, `count`
+  /// columns), which only block w visits: the lanes gather its K and V
+  /// rows with cp.async and make the full barriers track the copies; the
+  /// leader queues (step, pos, ~count) to block w (a negative limit marks a
+  /// strip).
+  void produceStrip(Value step, int64_t w, Value colBase, Value pos,
+                    Value count, SmallVectorImpl<Value> &queued,
+                    SmallVectorImpl<Value> &held);
+  /// From here on the producer runs in a whole warp: queue items and
+  /// arrivals are made by the lanes where `lane0` (i1) holds. Before it,
+  /// by the calling thread.
+  void setLeader(Value lane0) { leader = lane0; }
   /// Ends every queue once the steps before `step` are issued.
   void finish(Value step, SmallVectorImpl<Value> &queued,
               SmallVectorImpl<Value> &held);
@@ -363,6 +385,11 @@ public:
 private:
   /// Stages of the K (or V, `value`) ring.
   int64_t stageCount(bool value) const;
+  /// Arrivals that complete a full barrier's phase: 1 (the TMA issuer's,
+  /// with the bytes) unless the producer warp also gathers strips
+  /// (vertical-slash): then 32, one per lane's copies, and a TMA step's
+  /// issuer arrives for all of them.
+  int64_t fullArrivals() const;
   /// The i32 shared address of the full (or `empty`) mbarrier of `step`'s
   /// K (or V, `value`) stage.
   Value barrierOf(Value step, bool value, bool empty);
@@ -374,6 +401,13 @@ private:
   /// consumers of the step n before it, n the ring's stages (at once for
   /// the first n steps).
   void waitFree(Value step, bool value);
+  /// Queues (step, start, limits[w]) to each block w that visits the step,
+  /// and arrives on the step's empty barriers for the others' warps.
+  void handOut(Value step, Value start, ArrayRef<Value> limits,
+               ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
+               SmallVectorImpl<Value> &held);
+  /// Runs `body` on the leader only (everywhere without one).
+  void onLeader(function_ref<void()> body);
   /// Queues `words` as block w's item `k` and publishes it; returns k + 1.
   Value queueItem(int64_t w, Value k, ArrayRef<Value> words);
   /// Flushes the blocks that hold step - SV (see produce), then waitFree
@@ -382,6 +416,7 @@ private:
                         SmallVectorImpl<Value> &held);
   KernelEmitter &e;
   Value controlAddr, keyStage0; ///< i32 shared addresses
+  Value leader;                 ///< i1, or null (setLeader)
 };
 
 //===--- paired query blocks (AttentionKernelPairedSchedule.cpp) ---------===//

@@ -282,6 +282,70 @@ void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer,
   emitIf(tile.isColumn, TypeRange{}, columnRows, rangeRows);
 }
 
+void KernelEmitter::gatherColumnStrip(Value kTile, Value vTile, Value colBase,
+                                     Value pos, Value count) {
+  // Each lane reads the keys of strip rows lane and lane + 32 (-1: none).
+  // A key row is D / 8 16-byte chunks; a pass copies 32 / (D / 8) whole
+  // rows, one chunk per lane, so each row's bytes go out as one coalesced
+  // request (a lane per row would ask L2 for each 32-byte sector twice).
+  Value laneI32 = toI32(lane);
+  Value last = arith::SubIOp::create(b, loc, count, cI32(1));
+  Value keys[2];
+  for (int64_t half = 0; half < 2; ++half) {
+    Value p = arith::AddIOp::create(
+        b, loc, pos, arith::AddIOp::create(b, loc, laneI32, cI32(32 * half)));
+    Value inList =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, p, count);
+    Value at = arith::AddIOp::create(
+        b, loc, colBase, toIdx(arith::MinSIOp::create(b, loc, p, last)));
+    Value col = memref::LoadOp::create(b, loc, columnIndex, ValueRange{at});
+    Value ok = arith::AndIOp::create(
+        b, loc, inList,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col, seqLen));
+    keys[half] = arith::SelectOp::create(b, loc, ok, col, cI32(-1));
+  }
+  const int64_t chunksPerRow = headDim / kVecElems;
+  const int64_t rowsPerPass = 32 / chunksPerRow;
+  Value rowInPass = arith::DivUIOp::create(b, loc, lane, cIdx(chunksPerRow));
+  Value chunkCol = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, lane, cIdx(chunksPerRow)),
+      cIdx(kVecElems));
+  Value srcCol = arith::AddIOp::create(b, loc, kvBase, chunkCol);
+  // A loop, not unrolled: the producer warpgroup has 56 registers
+  // (TileConfig::producerRegisters), and 32 unrolled passes spilled.
+  auto passes = scf::ForOp::create(b, loc, cIdx(0), cIdx(cfg.blockN),
+                                   cIdx(rowsPerPass));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(passes.getBody());
+  {
+    Value firstRow = passes.getInductionVar();
+    Value row = arith::AddIOp::create(b, loc, rowInPass, firstRow);
+    Value secondHalf = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                             firstRow, cIdx(32));
+    Value key = gpu::ShuffleOp::create(
+                    b, loc,
+                    arith::SelectOp::create(b, loc, secondHalf, keys[1],
+                                            keys[0]),
+                    toI32(arith::RemUIOp::create(b, loc, row, cIdx(32))),
+                    cI32(32), gpu::ShuffleMode::IDX)
+                    .getShuffleResult();
+    Value valid =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, key, cI32(0));
+    Value src = arith::AddIOp::create(
+        b, loc, srcCol,
+        arith::MulIOp::create(
+            b, loc,
+            toIdx(arith::SelectOp::create(b, loc, valid, key, cI32(0))),
+            cIdx(headDim)));
+    asyncCopy(k, src, kvSmem,
+              ValueRange{swizzledIndex(kTile, cfg.blockN, row, chunkCol)},
+              valid);
+    asyncCopy(v, src, kvSmem,
+              ValueRange{swizzledIndex(vTile, cfg.blockN, row, chunkCol)},
+              valid);
+  }
+}
+
 void KernelEmitter::waitGroups(int64_t pendingAllowed) {
   NVVM::CpAsyncWaitGroupOp::create(b, loc,
                                    static_cast<uint32_t>(pendingAllowed));

@@ -68,13 +68,42 @@ Value isStep(KernelEmitter &e, Value step, int32_t which, bool equal) {
 
 /// S = Q K^T of list step `step` (the tile [start, limit)), masked, as a
 /// thread holds it. K's stage is released as soon as the GEMM is done.
+/// Vertical-slash: a negative limit ~count marks a column strip (column_index
+/// positions [start, count)). Its keys all lie before the block's first row
+/// (the producer hands later columns over as one-key ranges), so only
+/// positions past the count are masked: the strip is masked as the range
+/// tile [start - kStripShift, count - kStripShift), whose keys are far
+/// below every row. The producer wrote its K and V with cp.async, through
+/// the generic proxy, which wgmma (the async proxy) sees only after a proxy
+/// fence; the strip's full K barrier completes only once its V landed too
+/// (AttentionKernelRing.cpp), so this one fence covers both.
+constexpr int32_t kStripShift = 1 << 30;
+
 SmallVector<Value> maskedScores(KernelEmitter &e, TileRing &ring, Value step,
                                 Value start, Value limit) {
+  KeyTile tile{start, limit};
   ring.wait(step, /*value=*/false);
+  if (e.cfg.kind == KernelKind::VerticalSlash) {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    Value strip =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, limit,
+                              e.cI32(0));
+    Value count = arith::XOrIOp::create(b, loc, limit, e.cI32(-1));
+    auto shifted = [&](Value v) {
+      return arith::SubIOp::create(b, loc, v, e.cI32(kStripShift));
+    };
+    tile.start = arith::SelectOp::create(b, loc, strip, shifted(start), start);
+    tile.limit = arith::SelectOp::create(b, loc, strip, shifted(count), limit);
+    e.inlineAsm(Type(), {arith::ExtUIOp::create(b, loc, b.getI32Type(), strip)},
+                "{\n.reg .pred p;\nsetp.ne.u32 p, $0, 0;\n"
+                "@p fence.proxy.async.shared::cta;\n}",
+                "r,~{memory}");
+  }
   SmallVector<Value> sFrags =
       e.computeScoresWgmma(ring.stageOf(step, /*value=*/false));
   ring.release(step, /*value=*/false);
-  return e.maskScores(e.unpackScores(sFrags), KeyTile{start, limit});
+  return e.maskScores(e.unpackScores(sFrags), tile);
 }
 
 /// One run from its first item (step, start, limit): returns (index of the

@@ -18,6 +18,10 @@
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
@@ -39,6 +43,9 @@ struct IndexWalks {
   KernelEmitter &e;
   int64_t walks; ///< W
   SmallVector<Value, kMaxWalks> numRanges, rangeBase;
+  /// Vertical-slash: each row's column count (0 past the last block) and
+  /// the element of its first column.
+  SmallVector<Value, kMaxWalks> numColumns, columnBase;
 
   explicit IndexWalks(KernelEmitter &e)
       : e(e), walks(e.cfg.queryBlocksPerCta()) {
@@ -56,6 +63,13 @@ struct IndexWalks {
       numRanges.push_back(
           w > 0 ? arith::SelectOp::create(b, loc, inRange, n, e.cI32(0)) : n);
       rangeBase.push_back(e.rangeBaseOf(row));
+      if (!e.columnCount)
+        continue;
+      Value c = e.clampedIndexCount(e.columnCount, row, e.maxColumns);
+      numColumns.push_back(
+          w > 0 ? arith::SelectOp::create(b, loc, inRange, c, e.cI32(0)) : c);
+      columnBase.push_back(
+          arith::MulIOp::create(b, loc, row, e.toIdx(e.maxColumns)));
     }
   }
 
@@ -130,6 +144,147 @@ struct IndexWalks {
 
 } // namespace
 
+/// How many of block w's columns lie before its first row: all but the
+/// last few, if any (the columns are sorted, unique and below the block's
+/// end, so at most 64 are not): the warp reads the last 64 and counts.
+static Value columnsBeforeBlock(KernelEmitter &e, IndexWalks &walks,
+                                int64_t w) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value n = walks.numColumns[w];
+  Value firstRow = arith::AddIOp::create(
+      b, loc, e.qRowStart, e.cI32(w * e.cfg.blockN));
+  Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, n,
+                                    e.cI32(0));
+  return e.emitIf(
+      any, TypeRange{b.getI32Type()},
+      [&]() -> SmallVector<Value> {
+        Value late = e.cI32(0);
+        for (int64_t half = 0; half < 2; ++half) {
+          Value p = arith::AddIOp::create(
+              b, loc, n,
+              arith::AddIOp::create(b, loc, e.toI32(e.lane),
+                                    e.cI32(32 * half - 64)));
+          Value inList = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
+                                               p, e.cI32(0));
+          Value at = arith::AddIOp::create(
+              b, loc, walks.columnBase[w],
+              e.toIdx(arith::MaxSIOp::create(b, loc, p, e.cI32(0))));
+          Value col =
+              memref::LoadOp::create(b, loc, e.columnIndex, ValueRange{at});
+          Value isLate = arith::AndIOp::create(
+              b, loc, inList,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, col,
+                                    firstRow));
+          Value ballot = NVVM::VoteSyncOp::create(b, loc, b.getI32Type(),
+                                                  e.cI32(-1), isLate,
+                                                  NVVM::VoteSyncKind::ballot);
+          late = arith::AddIOp::create(
+              b, loc, late, LLVM::CtPopOp::create(b, loc, b.getI32Type(), ballot));
+        }
+        return {arith::SubIOp::create(b, loc, n, late)};
+      },
+      [&]() -> SmallVector<Value> { return {n}; })[0];
+}
+
+/// The producer state the column phase carries: (step, queued[W], held[W]).
+struct ProducerState {
+  SmallVector<Value> values;
+  int64_t W;
+  Value step() const { return values[0]; }
+  SmallVector<Value> queued() const {
+    return SmallVector<Value>(values.begin() + 1, values.begin() + 1 + W);
+  }
+  SmallVector<Value> held() const {
+    return SmallVector<Value>(values.begin() + 1 + W, values.end());
+  }
+  /// The state after one more step with `queued` and `held`.
+  SmallVector<Value> next(KernelEmitter &e, ArrayRef<Value> queued,
+                          ArrayRef<Value> held) const {
+    SmallVector<Value> out{
+        arith::AddIOp::create(e.b, e.loc, step(), e.cI32(1))};
+    out.append(queued.begin(), queued.end());
+    out.append(held.begin(), held.end());
+    return out;
+  }
+};
+
+/// Vertical-slash: after the ranges, each block's columns, which only that
+/// block visits. Those before the block's first row go as strips of 64
+/// column_index positions, gathered by the whole producer warp; the blocks
+/// take turns strip by strip so that they compute their strips side by
+/// side. A column at or past the block's first row (the index allows it;
+/// MInference's always-kept diagonal covers it) goes as the one-key range
+/// [c, c + 1), which the consumer masks causally. `carried` is the
+/// ProducerState after the ranges; returns it after the columns.
+static SmallVector<Value> emitColumnStrips(KernelEmitter &e, TileRing &ring,
+                                           IndexWalks &walks,
+                                           ValueRange carried) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const int64_t W = walks.walks, n = e.cfg.blockN;
+  SmallVector<Value, kMaxWalks> strips;
+  for (int64_t w = 0; w < W; ++w)
+    strips.push_back(columnsBeforeBlock(e, walks, w));
+  Value most = strips[0];
+  for (int64_t w = 1; w < W; ++w)
+    most = arith::MaxSIOp::create(b, loc, most, strips[w]);
+  SmallVector<Value> init{e.cI32(0)};
+  init.append(carried.begin(), carried.end());
+  SmallVector<Type> types(init.size(), b.getI32Type());
+  auto loop = scf::WhileOp::create(
+      b, loc, types, init,
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                           args[0], most);
+        scf::ConditionOp::create(b, loc, more, args);
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value pos = args[0];
+        ProducerState state{SmallVector<Value>(args.drop_front()), W};
+        for (int64_t w = 0; w < W; ++w) {
+          Value has = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                            pos, strips[w]);
+          state.values = e.emitIf(
+              has, TypeRange(ValueRange(state.values)),
+              [&]() -> SmallVector<Value> {
+                SmallVector<Value> queued = state.queued(),
+                                   held = state.held();
+                ring.produceStrip(state.step(), w, walks.columnBase[w], pos,
+                                  strips[w], queued, held);
+                return state.next(e, queued, held);
+              },
+              [&]() -> SmallVector<Value> { return state.values; });
+        }
+        SmallVector<Value> next{arith::AddIOp::create(b, loc, pos, e.cI32(n))};
+        next.append(state.values);
+        scf::YieldOp::create(b, loc, next);
+      });
+  SmallVector<Value> after(loop.getResults().drop_front());
+  // The late columns: one-key ranges.
+  for (int64_t w = 0; w < W; ++w) {
+    auto late = scf::ForOp::create(
+        b, loc, e.toIdx(strips[w]), e.toIdx(walks.numColumns[w]), e.cIdx(1),
+        after,
+        [&](OpBuilder &, Location, Value i, ValueRange args) {
+          ProducerState state{SmallVector<Value>(args), W};
+          Value key = memref::LoadOp::create(
+              b, loc, e.columnIndex,
+              ValueRange{arith::AddIOp::create(b, loc, walks.columnBase[w], i)});
+          SmallVector<Value, kMaxWalks> limits, visits;
+          for (int64_t v = 0; v < W; ++v) {
+            limits.push_back(arith::AddIOp::create(b, loc, key, e.cI32(1)));
+            visits.push_back(arith::ConstantIntOp::create(b, loc, v == w, 1));
+          }
+          SmallVector<Value> queued = state.queued(), held = state.held();
+          ring.produce(state.step(), key, limits, visits, queued, held);
+          scf::YieldOp::create(b, loc, state.next(e, queued, held));
+        });
+    after.assign(late.getResults().begin(), late.getResults().end());
+  }
+  return after;
+}
+
 void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -143,6 +298,7 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
   init.append(W + 1, e.cI32(0));
   init.append(W, e.cI32(TileRing::kNotHeld));
   SmallVector<Type> types(init.size(), i32);
+  auto emitRanges = [&]() -> SmallVector<Value> {
   auto loop = scf::WhileOp::create(
       b, loc, types, init,
       [&](OpBuilder &, Location, ValueRange args) {
@@ -168,7 +324,35 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
         next.append(held);
         scf::YieldOp::create(b, loc, next);
       });
-  SmallVector<Value> queued(loop.getResults().slice(n + 1, W));
-  SmallVector<Value> held(loop.getResults().drop_front(n + 1 + W));
-  ring.finish(loop.getResults()[n], queued, held);
+  return SmallVector<Value>(loop.getResults().drop_front(n));
+  };
+  // (step, queued[W], held[W]) after the ranges.
+  SmallVector<Value> carried;
+  if (!e.columnCount) {
+    carried = emitRanges();
+  } else {
+    // The ranges run in lane 0 (the caller's whole warp waits), then every
+    // lane takes lane 0's state for the strips.
+    Value lane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        e.lane, e.cIdx(0));
+    SmallVector<Type> stateTypes(2 * W + 1, i32);
+    carried = e.emitIf(
+        lane0, stateTypes,
+        [&]() -> SmallVector<Value> {
+          ring.acquireTensorMaps();
+          return emitRanges();
+        },
+        [&]() -> SmallVector<Value> {
+          return SmallVector<Value>(2 * W + 1, e.cI32(0));
+        });
+    for (Value &v : carried)
+      v = gpu::ShuffleOp::create(b, loc, v, e.cI32(0), e.cI32(32),
+                                 gpu::ShuffleMode::IDX)
+              .getShuffleResult();
+    ring.setLeader(lane0);
+    carried = emitColumnStrips(e, ring, walks, carried);
+  }
+  SmallVector<Value> queued(carried.begin() + 1, carried.begin() + 1 + W);
+  SmallVector<Value> held(carried.begin() + 1 + W, carried.end());
+  ring.finish(carried[0], queued, held);
 }

@@ -120,6 +120,10 @@ TileRing::TileRing(KernelEmitter &e) : e(e) {
   keyStage0 = shared32(cfg.swizzledQueryBytes());
 }
 
+int64_t TileRing::fullArrivals() const {
+  return e.cfg.kind == KernelKind::VerticalSlash ? 32 : 1;
+}
+
 int64_t TileRing::stageCount(bool value) const {
   return value ? e.cfg.valueStageCount() : e.cfg.stages;
 }
@@ -158,12 +162,13 @@ void TileRing::init() {
     s += "add.u32 a, $0, " + num(offset) +
          ";\nmbarrier.init.shared::cta.b64 [a], " + num(count) + ";\n";
   };
+  const int64_t fill = fullArrivals();
   for (int64_t st = 0; st < S; ++st) {
-    initAt(at.fullK + 8 * st, 1);
+    initAt(at.fullK + 8 * st, fill);
     initAt(at.emptyK + 8 * st, e.cfg.warps);
   }
   for (int64_t st = 0; st < SV; ++st) {
-    initAt(at.fullV + 8 * st, 1);
+    initAt(at.fullV + 8 * st, fill);
     initAt(at.emptyV + 8 * st, e.cfg.warps);
   }
   for (int64_t q = 0; q < W * S; ++q)
@@ -226,14 +231,23 @@ void TileRing::waitFree(Value step, bool value) {
   emitParityWait(e, barrierOf(step, value, /*empty=*/true), parity);
 }
 
+void TileRing::onLeader(function_ref<void()> body) {
+  if (leader)
+    e.emitIfThen(leader, body);
+  else
+    body();
+}
+
 Value TileRing::queueItem(int64_t w, Value k, ArrayRef<Value> words) {
   // The arrive releases the item's stores to the block's wait.
-  Value wg = e.cIdx(w);
-  Value item = queueItemOf(wg, k);
-  for (size_t i = 0; i < words.size(); ++i)
-    memref::StoreOp::create(e.b, e.loc, words[i], e.listSmem,
-                            ValueRange{e.addIdx(item, i)});
-  emitArrive(e, queueBarrierOf(wg, k));
+  onLeader([&] {
+    Value wg = e.cIdx(w);
+    Value item = queueItemOf(wg, k);
+    for (size_t i = 0; i < words.size(); ++i)
+      memref::StoreOp::create(e.b, e.loc, words[i], e.listSmem,
+                              ValueRange{e.addIdx(item, i)});
+    emitArrive(e, queueBarrierOf(wg, k));
+  });
   return arith::AddIOp::create(e.b, e.loc, k, e.cI32(1));
 }
 
@@ -284,6 +298,9 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
     std::string map = part == 0 ? "$2" : "vmap";
     s += "mbarrier.arrive.expect_tx.shared::cta.b64 st, [" + bar + "], " +
          num(tileBytes) + ";\n";
+    if (fullArrivals() > 1) // the arrivals of the other lanes (fullArrivals)
+      s += "mbarrier.arrive.shared::cta.b64 st, [" + bar + "], " +
+           num(fullArrivals() - 1) + ";\n";
     s += std::string("mov.b32 dst, ") + (part == 0 ? "$1" : "$6") + ";\n";
     for (int64_t p = 0; p < panels; ++p) {
       if (p)
@@ -295,14 +312,22 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
     }
   }
   s += "}";
-  emitAsm(e,
-          {barrierOf(step, false, false), stageAddr(false), e.tensorMaps,
-           start, e.kvHeadRow, barrierOf(step, true, false), stageAddr(true)},
-          "r,r,l,r,r,r,r,~{memory}", s);
+  onLeader([&] {
+    emitAsm(e,
+            {barrierOf(step, false, false), stageAddr(false), e.tensorMaps,
+             start, e.kvHeadRow, barrierOf(step, true, false), stageAddr(true)},
+            "r,r,l,r,r,r,r,~{memory}", s);
+  });
+  handOut(step, start, limits, visits, queued, held);
+}
+
+void TileRing::handOut(Value step, Value start, ArrayRef<Value> limits,
+                       ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
+                       SmallVectorImpl<Value> &held) {
   // Each block: its item, or the arrivals of its warps on both empties.
   Value emptyK = barrierOf(step, false, true);
   Value emptyV = barrierOf(step, true, true);
-  const int64_t warpsPerBlock = cfg.warps / cfg.queryBlocksPerCta();
+  const int64_t warpsPerBlock = e.cfg.warps / e.cfg.queryBlocksPerCta();
   for (size_t w = 0; w < visits.size(); ++w) {
     queued[w] = e.emitIf(
         visits[w], TypeRange{e.b.getI32Type()},
@@ -310,12 +335,45 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
           return {queueItem(w, queued[w], {step, start, limits[w]})};
         },
         [&]() -> SmallVector<Value> {
-          emitArrive(e, emptyK, warpsPerBlock);
-          emitArrive(e, emptyV, warpsPerBlock);
+          onLeader([&] {
+            emitArrive(e, emptyK, warpsPerBlock);
+            emitArrive(e, emptyV, warpsPerBlock);
+          });
           return {queued[w]};
         })[0];
     held[w] = arith::SelectOp::create(e.b, e.loc, visits[w], step, held[w]);
   }
+}
+
+void TileRing::produceStrip(Value step, int64_t w, Value colBase, Value pos,
+                            Value count, SmallVectorImpl<Value> &queued,
+                            SmallVectorImpl<Value> &held) {
+  const int64_t S = e.cfg.stages;
+  flushAndWaitFree(step, queued, held);
+  // The stages were last read by wgmma through the async proxy; the copies
+  // write through the generic one.
+  emitAsm(e, {}, "~{memory}", "fence.proxy.async.shared::cta;");
+  e.gatherColumnStrip(
+      e.swizzledTileBase(stageOf(step, /*value=*/false)),
+      e.swizzledTileBase(e.addIdx(stageOf(step, /*value=*/true), S)), colBase,
+      pos, count);
+  // Each lane's copies arrive once on each full barrier when they have
+  // landed (.noinc: these are the fullArrivals() arrivals the phase
+  // expects). The arrive tracks all of the lane's earlier copies, so K's
+  // phase completes only once V landed too.
+  emitAsm(e, {barrierOf(step, false, false), barrierOf(step, true, false)},
+          "r,r,~{memory}",
+          "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];\n"
+          "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$1];");
+  // Items of strips carry ~count as their limit (negative: a strip;
+  // AttentionKernelPairedConsumer.cpp).
+  SmallVector<Value, 4> limits, visits;
+  Value code = arith::XOrIOp::create(e.b, e.loc, count, e.cI32(-1));
+  for (int64_t b = 0; b < e.cfg.queryBlocksPerCta(); ++b) {
+    limits.push_back(code);
+    visits.push_back(arith::ConstantIntOp::create(e.b, e.loc, b == w, 1));
+  }
+  handOut(step, pos, limits, visits, queued, held);
 }
 
 void TileRing::finish(Value step, SmallVectorImpl<Value> &queued,

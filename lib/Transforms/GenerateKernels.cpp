@@ -68,7 +68,7 @@ struct GenerateKernelsPass final
     for (kernel::KernelKind kind : kindList)
       for (int64_t d : dimList)
         for (kernel::ElemType elem : elemList) {
-          int64_t blockM = blockMOption(kind, denseBlockM, blockBlockM);
+          int64_t blockM = blockMOption(kind, denseBlockM, blockBlockM, vsBlockM);
           // The tuned kernel, and those of the longer-sequence tiers where
           // their tuning differs (all unless `stages` picks one stage count).
           SmallVector<int64_t, 3> lengths{0};

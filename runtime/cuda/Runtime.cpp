@@ -134,6 +134,18 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
                            "64, 128 or 192 "
                            "(RuntimeOptions::blockSparseRows or "
                            "MINFER_BLOCK_SPARSE_ROWS)");
+  impl->verticalSlashRows = opts.verticalSlashRows;
+  if (impl->verticalSlashRows == 0) {
+    if (const char *env = std::getenv("MINFER_VS_ROWS"); env && *env) {
+      const std::string v = env;
+      impl->verticalSlashRows = v == "64" ? 64 : v == "192" ? 192 : -1;
+    }
+  }
+  if (impl->verticalSlashRows != 0 && impl->verticalSlashRows != 64 &&
+      impl->verticalSlashRows != 192)
+    return invalidArgument("vertical-slash rows per CTA must be 0 (default), "
+                           "64 or 192 (RuntimeOptions::verticalSlashRows or "
+                           "MINFER_VS_ROWS)");
   if (!opts.ptxDir.empty())
     impl->ptxDir = opts.ptxDir;
   else if (const char *env = std::getenv("MINFER_PTX_DIR"); env && *env)
@@ -329,23 +341,28 @@ Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
   // exists (half the K/V traffic per FLOP), else the 64-row one; so do
   // block-sparse layers when the paired kernel is asked for.
   std::vector<TileConfig> cands;
-  if (kernelStages == 0 && kernel::hasLongSequenceTuning(kind, chip, seqLen))
-    cands.push_back(
-        TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
   const int64_t wide =
       kind == kernel::KernelKind::Dense ? 128
       : kind == kernel::KernelKind::Block
           ? (blockRows         ? blockRows
              : blockSparseRows ? blockSparseRows
                                : kernel::defaultBlockSparseRows(chip, seqLen))
-          : 64;
+          : (blockRows           ? blockRows
+             : verticalSlashRows ? verticalSlashRows
+                                 : kernel::kBlockM);
+  // The sequence tiers tune the 64-row kernels.
+  const bool paired = kind != kernel::KernelKind::Dense && wide != kernel::kBlockM;
+  if (kernelStages == 0 && !paired &&
+      kernel::hasLongSequenceTuning(kind, chip, seqLen))
+    cands.push_back(
+        TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
   for (int64_t blockM : {int64_t(192), int64_t(128), int64_t(64)}) {
     if (blockM != 64 && blockM != wide)
       continue;
     TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, blockM);
     if (kernelStages > 0)
       cfg.stages = kernelStages;
-    // A chip may not have the wide configuration (128/192-row block-sparse
+    // A chip may not have the wide configuration (128/192-row sparse
     // kernels need wgmma); the 64-row one is always asked for.
     if (blockM != 64 && !cfg.validate().empty())
       continue;

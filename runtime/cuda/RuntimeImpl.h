@@ -48,6 +48,9 @@ struct Runtime::Impl {
   /// RuntimeOptions::blockSparseRows after the environment (64, 128 or
   /// 192; 0: by length, kernel::defaultBlockSparseRows).
   int blockSparseRows = 0;
+  /// RuntimeOptions::verticalSlashRows after the environment (64 or 192;
+  /// 0: 64).
+  int verticalSlashRows = 0;
 
   std::map<std::string, CUmodule> modules;          ///< embedded, by name
   std::map<std::string, CUfunction> indexFns;       ///< by symbol
@@ -80,8 +83,8 @@ struct Runtime::Impl {
   /// The attention kernel for (kind, elem, D) at seqLen tokens: registered
   /// PTX, else the file `<ptxDir>/<name>.<chip>.ptx` (sm_80 file as fallback
   /// on sm_90), of the first of kernelCandidates() that exists.
-  /// `blockRows` > 0 asks for block-sparse CTAs of that many rows instead of
-  /// blockSparseRows / the length's default.
+  /// `blockRows` > 0 asks for sparse CTAs of that many rows instead of
+  /// blockSparseRows (verticalSlashRows) / the length's default.
   Status attentionKernel(kernel::KernelKind kind, kernel::ElemType elem,
                          int64_t headDim, int64_t seqLen,
                          const AttentionKernel **out, int64_t blockRows = 0);

@@ -5,7 +5,8 @@
 #   CTAs), plus the 128-row dense variants (dense-block-m=128) x 3 chips, the
 #   4 long-sequence vertical-slash kernels of sm_90a (minfer_vs_s2_*) and the
 #   8 paired-query-block block-sparse kernels of sm_90a (block-block-m=128
-#   and 192: a producer warp, or warpgroup, feeding a TMA + mbarrier ring).
+#   and 192: a producer warp, or warpgroup, feeding a TMA + mbarrier ring)
+#   and the 4 paired vertical-slash kernels (vs-block-m=192).
 #   sm_90a kernels use wgmma; ptxas must not serialize them.
 # Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
 # kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),
@@ -24,7 +25,8 @@ for chip in sm_80 sm_90 sm_90a; do
   # Paired-query-block (128- and 192-row) block-sparse kernels need wgmma.
   [ "$chip" = sm_90a ] &&
     gens+=("minfer-generate-kernels{kinds=block block-block-m=128 chip=$chip}"
-           "minfer-generate-kernels{kinds=block block-block-m=192 chip=$chip}")
+           "minfer-generate-kernels{kinds=block block-block-m=192 chip=$chip}"
+           "minfer-generate-kernels{kinds=vs vs-block-m=192 chip=$chip}")
   for gen in "${gens[@]}"; do
     if ! echo 'module {}' | "$opt" - -o /dev/null \
         --pass-pipeline="builtin.module($gen, minfer-to-ptx{chip=$chip}, minfer-dump-ptx{dir=$out})"; then
@@ -65,7 +67,7 @@ for ptx in "$out"/*.ptx; do
     stg=1; [[ $kernel == minfer_dense_* || $kernel == *_s2_* ]] && stg=2
     vstg=$stg
     [[ $kernel == minfer_block_m128_* ]] && stg=6 vstg=6
-    [[ $kernel == minfer_block_m192_* ]] && stg=4 vstg=7
+    [[ $kernel == minfer_block_m192_* || $kernel == minfer_vs_m192_* ]] && stg=4 vstg=7
     dyn=$((m * d * 2 + (stg + vstg) * 64 * d * 2))
     if grep -q "wgmma serialization" <<<"$log"; then
       echo "$log"
@@ -83,8 +85,8 @@ for ptx in "$out"/*.ptx; do
   count=$((count + 1))
 done
 echo "$count kernels assembled (dynamic shared memory: TileConfig::sharedBytes())"
-if [ "$count" -lt 64 ]; then
-  echo "FAIL: expected 64 kernels (36 + 12 dense-block-m=128 + 4 vs_kv + 4 vs_s2 + 4 block m128 + 4 block m192), got $count"
+if [ "$count" -lt 68 ]; then
+  echo "FAIL: expected 68 kernels (36 + 12 dense-block-m=128 + 4 vs_kv + 4 vs_s2 + 4 block m128 + 4 block m192 + 4 vs m192), got $count"
   status=1
 fi
 exit $status

@@ -17,7 +17,7 @@
 // DIM: error: minfer-generate-kernels: head_dim must be 64 or 128, got 96
 // CHIP: error: minfer-generate-kernels: unknown chip 'sm_75' (expected sm_80, sm_90 or sm_90a)
 // STAGES: error: minfer-generate-kernels: stages must be 1, 2 or 3 (up to 6 for paired block-sparse), got 4
-// BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse)
+// BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse and vertical-slash)
 
 // One gpu.module per kernel, named like it; the ABI of TileConfig.h.
 // CHECK: module attributes {gpu.container_module}
@@ -235,5 +235,38 @@ module {
 // PAIR3: setmaxnreg.dec.sync.aligned.u32 56;
 // PAIR3: setmaxnreg.inc.sync.aligned.u32 152;
 // PAIR3: gpu.return
-// PAIR80: error: minfer-generate-kernels: 128- and 192-row block-sparse kernels need wgmma (chip sm_90a)
-// PAIRM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse)
+// Paired vertical-slash (vs-block-m=192): the block-sparse ring, with full
+// barriers that expect 32 arrivals (one per producer lane). The producer is
+// a whole warp: lane 0 acquires the tensor maps and walks the ranges (a TMA
+// step's expect_tx arrive plus 31 for the other lanes), the warp takes its
+// state by shuffles, counts each block's columns past its first row
+// (ballot + popc), then gathers the column strips: a proxy fence, a loop of
+// cp.async K and V rows (swizzled), one cp.async.mbarrier.arrive.noinc per
+// lane on each full barrier, and the item (step, position, ~count). A
+// consumer fences the async proxy before the GEMM of a strip (negative
+// limit).
+// RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=vs head-dims=128 dtypes=bf16 vs-block-m=192' | FileCheck %s --check-prefix=PAIRVS
+// PAIRVS-LABEL: gpu.func @minfer_vs_m192_d128_bf16
+// PAIRVS-SAME: known_block_size = array<i32: 512, 1, 1>, nvvm.minctasm = 1
+// PAIRVS: mbarrier.init.shared::cta.b64 [a], 32;
+// PAIRVS-SAME: mbarrier.init.shared::cta.b64 [a], 12;
+// PAIRVS: setmaxnreg.dec.sync.aligned.u32 56;
+// PAIRVS: fence.proxy.tensormap::generic.acquire.gpu
+// PAIRVS: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$0], 16384;\0Ambarrier.arrive.shared::cta.b64 st, [$0], 31;
+// PAIRVS: gpu.shuffle  idx
+// PAIRVS: nvvm.vote.sync  ballot
+// PAIRVS: llvm.intr.ctpop
+// PAIRVS: "fence.proxy.async.shared::cta;"
+// PAIRVS: scf.for
+// PAIRVS: gpu.shuffle  idx
+// PAIRVS: nvgpu.device_async_copy %arg1
+// PAIRVS: nvgpu.device_async_copy %arg2
+// PAIRVS: cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$0];\0Acp.async.mbarrier.arrive.noinc.shared::cta.b64 [$1];
+// PAIRVS: arith.xori %{{.+}}, %c-1_i32
+// PAIRVS: setmaxnreg.inc.sync.aligned.u32 152;
+// PAIRVS: arith.cmpi slt, %{{.+}}, %c0_i32
+// PAIRVS: @p fence.proxy.async.shared::cta;
+// PAIRVS: wgmma.mma_async
+// PAIRVS: gpu.return
+// PAIR80: error: minfer-generate-kernels: 128- and 192-row sparse kernels need wgmma (chip sm_90a)
+// PAIRM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse and vertical-slash)

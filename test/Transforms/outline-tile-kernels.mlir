@@ -50,7 +50,7 @@ func.func @dense(%q: memref<2x4x?x128xbf16>, %k: memref<2x2x?x128xbf16>,
 // CHECK-NOT: gpu.module
 // Paired query blocks take TMA tensor maps only the runtime builds.
 // PAIR: error: 'minfer.block_attention' op paired block-sparse kernels (block-block-m=128) read K and V through TMA tensor maps that only the minfer runtime builds; outline 64-row block-sparse kernels instead
-// PAIR80: error: 'minfer.block_attention' op invalid kernel configuration: 128- and 192-row block-sparse kernels need wgmma (chip sm_90a)
+// PAIR80: error: 'minfer.block_attention' op invalid kernel configuration: 128- and 192-row sparse kernels need wgmma (chip sm_90a)
 func.func @block_static_twice(%q: memref<1x2x256x64xf16>, %rc: memref<1x2x4xi32>,
                               %r: memref<1x2x4x3x2xi32>) {
   minfer.block_attention %q, %q, %q, %rc, %r, %q {scale = 0.125 : f32}

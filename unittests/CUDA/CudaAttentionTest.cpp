@@ -33,7 +33,7 @@ void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
                  const LayerPatterns &layer, uint64_t seed,
                  std::vector<float> *outValues = nullptr,
                  RunStats *statsOut = nullptr,
-                 SparseIndex *indexOut = nullptr) {
+                 SparseIndex *indexOut = nullptr, const VsOptions &vs = {}) {
   const float scale = 1.0f / std::sqrt(float(s.headDim));
   DeviceAttention da;
   MINFER_ASSERT_OK(da.create(rt, s, elem, scale, seed));
@@ -41,6 +41,7 @@ void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
   SparseIndex index;
   RunStats stats;
   RunOptions o;
+  o.vs = vs;
   o.indexOut = &index;
   o.checkIndex = true;
   o.stats = &stats;
@@ -213,6 +214,80 @@ TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
         EXPECT_EQ(stats.attentionKernel, want);
       }
     }
+  }
+}
+
+/// Columns of `ix` at or past their query block's first row: the paired
+/// vertical-slash kernel hands them over as one-key ranges.
+int64_t lateColumns(const SparseIndex &ix) {
+  int64_t late = 0;
+  for (int64_t b = 0; b < ix.batch; ++b)
+    for (int64_t h = 0; h < ix.heads; ++h)
+      for (int64_t m = 0; m < ix.numBlocks(); ++m) {
+        const int64_t row = ix.row(b, h, m);
+        for (int64_t c = 0; c < ix.columnCount[row]; ++c)
+          late += ix.columnIndex[row * ix.maxColumns + c] >= 64 * m;
+      }
+  return late;
+}
+
+/// Asked for (RuntimeOptions::verticalSlashRows = 192), vertical-slash
+/// layers run the paired kernel (ranges through the TMA ring, column strips
+/// gathered by the producer warp) where its PTX exists (sm_90a), else the
+/// 64-row one, and match the reference: with few and many strips per block,
+/// partial strips, a block count that is not a multiple of three, and --
+/// without the always-kept diagonals -- columns inside their own block
+/// (one-key ranges, masked causally). Other values are InvalidArgument.
+TEST(CudaAttentionKernelChoice, PairedVerticalSlashOnRequest) {
+  MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
+  RuntimeOptions ro;
+  ro.ptxDir = shared->ptxDir();
+  ro.verticalSlashRows = 96;
+  std::unique_ptr<Runtime> rt;
+  EXPECT_EQ(Runtime::create(&rt, ro).code(), ErrorCode::InvalidArgument);
+  ro.verticalSlashRows = 192;
+  MINFER_ASSERT_OK(Runtime::create(&rt, ro));
+  const kernel::Chip chip = rt->device().chip;
+  VsOptions noDiagonal;
+  noDiagonal.forcedSlash = 0;
+  struct Case {
+    HeadPattern pattern;
+    VsOptions vs;
+    bool late; ///< expects columns inside their own block
+  };
+  const Case cases[] = {
+      {HeadPattern::verticalSlash(30, 100, 32), {}, false},
+      {HeadPattern::verticalSlash(1000, 60), {}, false},
+      {HeadPattern::verticalSlash(300, 8), noDiagonal, true}};
+  for (int64_t D : {64, 128}) {
+    const ElemType elem = D == 64 ? ElemType::F16 : ElemType::BF16;
+    std::string want = kernel::TileConfig::tuned(
+                           kernel::KernelKind::VerticalSlash, elem, D, chip)
+                           .kernelName();
+    kernel::TileConfig paired = kernel::TileConfig::tuned(
+        kernel::KernelKind::VerticalSlash, elem, D, chip, 192);
+    if (paired.validate().empty() && hasPtxFile(*rt, paired.kernelName()))
+      want = paired.kernelName();
+    for (int64_t n : {int64_t(4097), int64_t(3000), int64_t(200)})
+      for (const Case &c : cases) {
+        SCOPED_TRACE("D " + std::to_string(D) + " N " + std::to_string(n) +
+                     " " + c.pattern.str() + " forced slash " +
+                     std::to_string(c.vs.forcedSlash));
+        AttentionShape s;
+        s.heads = 4;
+        s.kvHeads = 2;
+        s.seqLen = n;
+        s.headDim = D;
+        RunStats stats;
+        SparseIndex index;
+        runAndCheck(*rt, s, elem, LayerPatterns(4, c.pattern), 7 + n, nullptr,
+                    &stats, &index, c.vs);
+        if (HasFatalFailure())
+          return;
+        EXPECT_EQ(stats.attentionKernel, want);
+        if (n > 1000)
+          EXPECT_EQ(lateColumns(index) > 0, c.late);
+      }
   }
 }
 

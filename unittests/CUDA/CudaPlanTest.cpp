@@ -368,10 +368,25 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   four.blockM = 256;
   four.warps = 16;
   EXPECT_NE(four.validate(), "");
-  kernel::TileConfig wideVs = three;
-  wideVs.kind = KernelKind::VerticalSlash;
-  wideVs.stages = 3;
-  EXPECT_NE(wideVs.validate(), "");
+  // Vertical-slash pairs three blocks too (its strips gathered by the
+  // producer warp), with the same ring.
+  kernel::TileConfig wideVs = kernel::TileConfig::tuned(
+      KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A, 192);
+  EXPECT_EQ(wideVs.validate(), "");
+  EXPECT_TRUE(wideVs.pairsQueryBlocks());
+  EXPECT_EQ(wideVs.stages, three.stages);
+  EXPECT_EQ(wideVs.valueStageCount(), three.valueStageCount());
+  EXPECT_EQ(wideVs.kernelName(), "minfer_vs_m192_d128_bf16");
+  // The sequence tiers tune the 64-row kernel only.
+  EXPECT_EQ(kernel::TileConfig::tuned(KernelKind::VerticalSlash,
+                                      kernel::ElemType::BF16, 128, Chip::SM90A,
+                                      192, kernel::kLongSequence)
+                .kernelName(),
+            wideVs.kernelName());
+  kernel::TileConfig vs128 = wideVs;
+  vs128.blockM = 128;
+  vs128.warps = 8;
+  EXPECT_NE(vs128.validate(), "");
   // Separate V stages are a ring's: not for 64-row kernels.
   kernel::TileConfig single = kernel::TileConfig::tuned(
       KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A);
@@ -395,7 +410,7 @@ TEST(CudaPlan, PairedBlockSparseTraits) {
   kernel::TileConfig mma = kernel::TileConfig::tuned(
       KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM80, 128);
   EXPECT_EQ(mma.validate(),
-            "128- and 192-row block-sparse kernels need wgmma (chip sm_90a)");
+            "128- and 192-row sparse kernels need wgmma (chip sm_90a)");
   kernel::TileConfig vs = kernel::TileConfig::tuned(
       KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A,
       128);

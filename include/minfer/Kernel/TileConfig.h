@@ -121,6 +121,12 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          four blocks would leave too few registers. The
 ///                          default from kWideBlockSparse tokens
 ///                          (defaultBlockSparseRows);
+///   vertical-slash, 192 rows  the same ring (4 K and 7 V stages): its
+///                          range tiles go through TMA like block-sparse
+///                          ones, the producer warp gathers each block's
+///                          column strips with cp.async. Opt-in: on the
+///                          benchmark's data it is 30-40 % slower than the
+///                          64-row kernel (tuning.md);
 ///   block, 128 rows        6 stages (224 KB), one CTA per SM (152 of 168
 ///                          registers, a producer warp): two blocks,
 ///                          opt-in, slower than the 192-row kernel
@@ -194,6 +200,9 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
   if (chip == Chip::SM90A) {
     switch (kind) {
     case KernelKind::VerticalSlash:
+      // Paired query blocks: the block-sparse ring's tuning (below).
+      if (blockM == 3 * kBlockM)
+        return TileTuning{4, 1, false, 7};
       if (seqLen >= kLongSequence)
         return {2, 2, false};
       return {1, 4, seqLen >= kMidSequence};
@@ -427,12 +436,12 @@ struct TileConfig {
     // per FLOP; its grid is then gridX(N) = ceil(N / 128). Block-sparse
     // kernels on wgmma may pair query blocks (pairsQueryBlocks()).
     bool wide = (blockM == 2 * kBlockM && kind != KernelKind::VerticalSlash) ||
-                (blockM == 3 * kBlockM && kind == KernelKind::Block);
+                (blockM == 3 * kBlockM && kind != KernelKind::Dense);
     if (blockM != 64 && !wide)
       return "only 64-row query blocks are supported (128 for dense and "
-             "block-sparse kernels, 192 for block-sparse)";
-    if (wide && kind == KernelKind::Block && !usesWgmma())
-      return "128- and 192-row block-sparse kernels need wgmma (chip sm_90a)";
+             "block-sparse kernels, 192 for block-sparse and vertical-slash)";
+    if (wide && kind != KernelKind::Dense && !usesWgmma())
+      return "128- and 192-row sparse kernels need wgmma (chip sm_90a)";
     if (warps * 16 != blockM)
       return "each warp owns 16 query rows: warps must be blockM / 16";
     if (stages < 1 || stages > (pairsQueryBlocks() ? 6 : 3))

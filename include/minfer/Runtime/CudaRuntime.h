@@ -152,6 +152,12 @@ struct RuntimeOptions {
   /// measured on the GPU (kernel::measuresBlockSparseRows; the stream is
   /// synchronized once per head chunk for it).
   int blockSparseRows = 0;
+  /// Query rows per vertical-slash CTA: 64, or 192 for the paired kernel
+  /// (three query blocks share their range tiles through a producer's TMA
+  /// ring and the producer warp gathers each block's column strips;
+  /// generated with `vs-block-m=192`, sm_90a) where its PTX exists, else the
+  /// 64-row one. 0: $MINFER_VS_ROWS, else 64.
+  int verticalSlashRows = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;
 };

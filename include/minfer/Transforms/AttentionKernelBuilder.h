@@ -50,14 +50,15 @@ std::optional<::minfer::kernel::KernelKind> parseKernelKind(StringRef s);
 std::optional<::minfer::kernel::ElemType> parseElemType(StringRef s);
 std::optional<::minfer::kernel::Chip> parseChip(StringRef s);
 
-/// Query rows per CTA of a kernel kind under the passes' `dense-block-m` and
-/// `block-block-m` options (vertical-slash kernels always have 64).
+/// Query rows per CTA of a kernel kind under the passes' `dense-block-m`,
+/// `block-block-m` and `vs-block-m` options.
 inline int64_t blockMOption(::minfer::kernel::KernelKind kind,
-                            int64_t denseBlockM, int64_t blockBlockM) {
+                            int64_t denseBlockM, int64_t blockBlockM,
+                            int64_t vsBlockM = ::minfer::kernel::kBlockM) {
   switch (kind) {
   case ::minfer::kernel::KernelKind::Dense: return denseBlockM;
   case ::minfer::kernel::KernelKind::Block: return blockBlockM;
-  case ::minfer::kernel::KernelKind::VerticalSlash: break;
+  case ::minfer::kernel::KernelKind::VerticalSlash: return vsBlockM;
   }
   return ::minfer::kernel::kBlockM;
 }

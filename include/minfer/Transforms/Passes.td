@@ -45,9 +45,10 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     kernel ABI of TileConfig.h, plus the long-sequence variant where its
     tuning differs (kernel::tunedFor(kind, chip, kLongSequence): the sm_90a
     vertical-slash kernel with 2 stages, `minfer_vs_s2_*`) unless `stages`
-    is given. `dense-block-m=128` / `block-block-m=128|192` build dense or
-    (sm_90a) paired-query-block block-sparse kernels with 128- or 192-row
-    CTAs instead of the 64-row ones. The module gets `gpu.container_module`. Run
+    is given. `dense-block-m=128` / `block-block-m=128|192` / `vs-block-m=192`
+    build dense or (sm_90a) paired-query-block block-sparse or
+    vertical-slash kernels with 128- or 192-row CTAs instead of the 64-row
+    ones. The module gets `gpu.container_module`. Run
     `minfer-to-ptx` and `minfer-dump-ptx` afterwards to get
     `<dir>/<kernel>.<chip>.ptx`.
   }];
@@ -70,6 +71,11 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
            "(two / three query blocks per CTA sharing their common key "
            "tiles through a producer's TMA ring, sm_90a only, "
            "TileConfig::pairsQueryBlocks, name *_m128_* / *_m192_*)">,
+    Option<"vsBlockM", "vs-block-m", "int64_t", "64",
+           "Query rows per CTA of vertical-slash kernels: 64, or 192 (three "
+           "query blocks sharing their range tiles through a producer's TMA "
+           "ring, their column strips gathered by the producer warp, sm_90a "
+           "only, name *_m192_*)">,
     Option<"stages", "stages", "int64_t", "0",
            "K/V shared-memory stages of the cp.async pipeline (1-3; 0: the "
            "kind's tuned value, kernel::tunedFor)">,
