@@ -1,13 +1,17 @@
 //===- AttentionKernelPairedSchedule.cpp - W query blocks' tiles --------===//
 //
 // The key tiles of a CTA of paired query blocks (TileConfig::pairsQueryBlocks,
-// block-sparse, W = 2 or 3 blocks of 64 rows): warpgroup w computes query
+// block-sparse or vertical-slash, W = 2 or 3 blocks of 64 rows): warpgroup w computes query
 // block W M + w from its own index row. The W walks over the index rows are
 // merged in key order; each step of the merge is a tile that one or more
 // blocks visit. The producer (lane 0 of warp 4 W) walks the merge and
 // hands each step to the TMA ring (AttentionKernelRing.cpp) with the blocks
 // that visit it and their key limits, so a tile several blocks visit is
 // loaded once; each visiting block gets the step through its work queue.
+//
+// Vertical-slash rows then have column strips, which only their own block
+// visits: the producer is then a whole warp, whose lane 0 walks the ranges
+// and whose lanes gather the strips together (emitColumnStrips).
 //
 // Why the merge runs ahead in one lane rather than in every warp: walking it
 // in every warp at every tile cost 38 % more instructions than the 64-row
@@ -299,32 +303,32 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
   init.append(W, e.cI32(TileRing::kNotHeld));
   SmallVector<Type> types(init.size(), i32);
   auto emitRanges = [&]() -> SmallVector<Value> {
-  auto loop = scf::WhileOp::create(
-      b, loc, types, init,
-      [&](OpBuilder &, Location, ValueRange args) {
-        Value live = arith::CmpIOp::create(
-            b, loc, arith::CmpIPredicate::slt,
-            walks.tileStart(args.take_front(n)), e.cI32(kDone));
-        scf::ConditionOp::create(b, loc, live, args);
-      },
-      [&](OpBuilder &, Location, ValueRange args) {
-        ValueRange c = args.take_front(n);
-        Value step = args[n];
-        SmallVector<Value> queued(args.slice(n + 1, W));
-        SmallVector<Value> held(args.drop_front(n + 1 + W));
-        SmallVector<Value> limits;
-        for (int64_t w = 0; w < W; ++w)
-          limits.push_back(c[3 * w + 2]);
-        Value start = walks.tileStart(c);
-        auto visits = walks.visits(c, start);
-        ring.produce(step, start, limits, visits, queued, held);
-        SmallVector<Value> next = walks.mergeStep(c, visits);
-        next.push_back(arith::AddIOp::create(b, loc, step, e.cI32(1)));
-        next.append(queued);
-        next.append(held);
-        scf::YieldOp::create(b, loc, next);
-      });
-  return SmallVector<Value>(loop.getResults().drop_front(n));
+    auto loop = scf::WhileOp::create(
+        b, loc, types, init,
+        [&](OpBuilder &, Location, ValueRange args) {
+          Value live = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::slt,
+              walks.tileStart(args.take_front(n)), e.cI32(kDone));
+          scf::ConditionOp::create(b, loc, live, args);
+        },
+        [&](OpBuilder &, Location, ValueRange args) {
+          ValueRange c = args.take_front(n);
+          Value step = args[n];
+          SmallVector<Value> queued(args.slice(n + 1, W));
+          SmallVector<Value> held(args.drop_front(n + 1 + W));
+          SmallVector<Value> limits;
+          for (int64_t w = 0; w < W; ++w)
+            limits.push_back(c[3 * w + 2]);
+          Value start = walks.tileStart(c);
+          auto visits = walks.visits(c, start);
+          ring.produce(step, start, limits, visits, queued, held);
+          SmallVector<Value> next = walks.mergeStep(c, visits);
+          next.push_back(arith::AddIOp::create(b, loc, step, e.cI32(1)));
+          next.append(queued);
+          next.append(held);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(loop.getResults().drop_front(n));
   };
   // (step, queued[W], held[W]) after the ranges.
   SmallVector<Value> carried;
@@ -352,7 +356,7 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
     ring.setLeader(lane0);
     carried = emitColumnStrips(e, ring, walks, carried);
   }
-  SmallVector<Value> queued(carried.begin() + 1, carried.begin() + 1 + W);
-  SmallVector<Value> held(carried.begin() + 1 + W, carried.end());
-  ring.finish(carried[0], queued, held);
+  ProducerState state{carried, W};
+  SmallVector<Value> queued = state.queued(), held = state.held();
+  ring.finish(state.step(), queued, held);
 }

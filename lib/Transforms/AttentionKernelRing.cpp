@@ -32,6 +32,13 @@
 // not compute. The warpgroups meet nowhere; the ring only bounds how far
 // apart they get (S steps).
 //
+// Vertical-slash column strips (gathered rows, which TMA cannot load) are
+// filled by the producer warp's 32 lanes with cp.async (produceStrip): the
+// full barriers then expect 32 arrivals, one cp.async.mbarrier.arrive.noinc
+// per lane on a strip, the issuer's expect_tx arrive plus 31 on a TMA step;
+// the stage is written through the generic proxy, so the producer fences
+// before it and a consumer after its wait (AttentionKernelPairedConsumer.cpp).
+//
 // Consumers overlap each tile's S = Q K^T and softmax with the previous
 // tile's O += P V (AttentionKernelPairedConsumer.cpp), so a block releases a
 // step's V only when it has its next item: it holds its last V meanwhile.

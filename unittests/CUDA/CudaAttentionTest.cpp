@@ -76,6 +76,16 @@ void runAndCheck(Runtime &rt, const AttentionShape &s, ElemType elem,
     *outValues = std::move(out);
 }
 
+/// 4 query heads over 2 KV heads, N tokens, head dim D.
+AttentionShape gqaShape(int64_t n, int64_t d) {
+  AttentionShape s;
+  s.heads = 4;
+  s.kvHeads = 2;
+  s.seqLen = n;
+  s.headDim = d;
+  return s;
+}
+
 class CudaAttention : public ::testing::TestWithParam<Backend> {};
 
 TEST_P(CudaAttention, MixedLayerMatchesReference) {
@@ -90,11 +100,7 @@ TEST_P(CudaAttention, MixedLayerMatchesReference) {
       for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
         SCOPED_TRACE("N " + std::to_string(N) + " D " + std::to_string(D) +
                      " " + kernel::elemTypeName(elem));
-        AttentionShape s;
-        s.heads = 4;
-        s.kvHeads = 2;
-        s.seqLen = N;
-        s.headDim = D;
+        const AttentionShape s = gqaShape(N, D);
         RunStats stats;
         runAndCheck(*rt, s, elem, layer, seed++, nullptr, &stats);
         if (HasFatalFailure())
@@ -139,6 +145,30 @@ bool hasPtxFile(Runtime &rt, const std::string &kernel) {
   return f != nullptr;
 }
 
+/// The kernel a call asking for `rows` query rows per CTA runs: the paired
+/// kernel where the chip has it and its PTX exists, else the 64-row one.
+std::string kernelForRows(Runtime &rt, kernel::KernelKind kind, ElemType elem,
+                          int64_t headDim, int64_t rows) {
+  const kernel::Chip chip = rt.device().chip;
+  kernel::TileConfig wide =
+      kernel::TileConfig::tuned(kind, elem, headDim, chip, rows);
+  if (rows != kernel::kBlockM && wide.validate().empty() &&
+      hasPtxFile(rt, wide.kernelName()))
+    return wide.kernelName();
+  return kernel::TileConfig::tuned(kind, elem, headDim, chip).kernelName();
+}
+
+/// Options on `shared`'s PTX directory, after checking that 96 rows per CTA
+/// (`rows`: the option) are refused.
+RuntimeOptions rowOptions(Runtime &shared, int RuntimeOptions::*rows) {
+  RuntimeOptions ro;
+  ro.ptxDir = shared.ptxDir();
+  ro.*rows = 96;
+  std::unique_ptr<Runtime> rt;
+  EXPECT_EQ(Runtime::create(&rt, ro).code(), ErrorCode::InvalidArgument);
+  return ro;
+}
+
 /// A call of each sequence tier runs that tier's kernel where its PTX exists
 /// (sm_90a: minfer_vs_kv_* from kMidSequence, minfer_vs_s2_* from
 /// kLongSequence; kernel::tunedFor) -- also right after a shorter call
@@ -180,31 +210,18 @@ TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
 /// warpgroups have no block). Other values are InvalidArgument.
 TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
   MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
-  RuntimeOptions ro;
-  ro.ptxDir = shared->ptxDir();
-  ro.blockSparseRows = 96;
+  RuntimeOptions ro = rowOptions(*shared, &RuntimeOptions::blockSparseRows);
   std::unique_ptr<Runtime> rt;
-  EXPECT_EQ(Runtime::create(&rt, ro).code(), ErrorCode::InvalidArgument);
   for (int rows : {128, 192}) {
     ro.blockSparseRows = rows;
     MINFER_ASSERT_OK(Runtime::create(&rt, ro));
-    const kernel::Chip chip = rt->device().chip;
-    std::string want = kernel::TileConfig::tuned(kernel::KernelKind::Block,
-                                                 ElemType::BF16, 128, chip)
-                           .kernelName();
-    kernel::TileConfig paired = kernel::TileConfig::tuned(
-        kernel::KernelKind::Block, ElemType::BF16, 128, chip, rows);
-    if (paired.validate().empty() && hasPtxFile(*rt, paired.kernelName()))
-      want = paired.kernelName();
+    const std::string want = kernelForRows(*rt, kernel::KernelKind::Block,
+                                           ElemType::BF16, 128, rows);
     for (int64_t n : {int64_t(4097), int64_t(3000)}) {
       for (int64_t topK : {int64_t(3), int64_t(1000)}) {
         SCOPED_TRACE("rows " + std::to_string(rows) + " N " +
                      std::to_string(n) + " top-k " + std::to_string(topK));
-        AttentionShape s;
-        s.heads = 4;
-        s.kvHeads = 2;
-        s.seqLen = n;
-        s.headDim = 128;
+        const AttentionShape s = gqaShape(n, 128);
         RunStats stats;
         runAndCheck(*rt, s, ElemType::BF16,
                     LayerPatterns(4, HeadPattern::blockSparse(topK)), 5,
@@ -240,14 +257,10 @@ int64_t lateColumns(const SparseIndex &ix) {
 /// (one-key ranges, masked causally). Other values are InvalidArgument.
 TEST(CudaAttentionKernelChoice, PairedVerticalSlashOnRequest) {
   MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
-  RuntimeOptions ro;
-  ro.ptxDir = shared->ptxDir();
-  ro.verticalSlashRows = 96;
+  RuntimeOptions ro = rowOptions(*shared, &RuntimeOptions::verticalSlashRows);
   std::unique_ptr<Runtime> rt;
-  EXPECT_EQ(Runtime::create(&rt, ro).code(), ErrorCode::InvalidArgument);
   ro.verticalSlashRows = 192;
   MINFER_ASSERT_OK(Runtime::create(&rt, ro));
-  const kernel::Chip chip = rt->device().chip;
   VsOptions noDiagonal;
   noDiagonal.forcedSlash = 0;
   struct Case {
@@ -261,23 +274,14 @@ TEST(CudaAttentionKernelChoice, PairedVerticalSlashOnRequest) {
       {HeadPattern::verticalSlash(300, 8), noDiagonal, true}};
   for (int64_t D : {64, 128}) {
     const ElemType elem = D == 64 ? ElemType::F16 : ElemType::BF16;
-    std::string want = kernel::TileConfig::tuned(
-                           kernel::KernelKind::VerticalSlash, elem, D, chip)
-                           .kernelName();
-    kernel::TileConfig paired = kernel::TileConfig::tuned(
-        kernel::KernelKind::VerticalSlash, elem, D, chip, 192);
-    if (paired.validate().empty() && hasPtxFile(*rt, paired.kernelName()))
-      want = paired.kernelName();
+    const std::string want = kernelForRows(
+        *rt, kernel::KernelKind::VerticalSlash, elem, D, 192);
     for (int64_t n : {int64_t(4097), int64_t(3000), int64_t(200)})
       for (const Case &c : cases) {
         SCOPED_TRACE("D " + std::to_string(D) + " N " + std::to_string(n) +
                      " " + c.pattern.str() + " forced slash " +
                      std::to_string(c.vs.forcedSlash));
-        AttentionShape s;
-        s.heads = 4;
-        s.kvHeads = 2;
-        s.seqLen = n;
-        s.headDim = D;
+        const AttentionShape s = gqaShape(n, D);
         RunStats stats;
         SparseIndex index;
         runAndCheck(*rt, s, elem, LayerPatterns(4, c.pattern), 7 + n, nullptr,
@@ -285,8 +289,9 @@ TEST(CudaAttentionKernelChoice, PairedVerticalSlashOnRequest) {
         if (HasFatalFailure())
           return;
         EXPECT_EQ(stats.attentionKernel, want);
-        if (n > 1000)
+        if (n > 1000) {
           EXPECT_EQ(lateColumns(index) > 0, c.late);
+        }
       }
   }
 }
@@ -306,15 +311,9 @@ TEST(CudaAttentionKernelChoice, WideBlockSparseByLength) {
     MINFER_ASSERT_OK(Runtime::create(&rt, ro));
     const kernel::Chip chip = rt->device().chip;
     auto expected = [&](int64_t n) {
-      const int64_t blockM =
-          rows ? rows : kernel::defaultBlockSparseRows(chip, n);
-      kernel::TileConfig cfg = kernel::TileConfig::tuned(
-          kernel::KernelKind::Block, ElemType::BF16, 64, chip, blockM);
-      if (hasPtxFile(*rt, cfg.kernelName()))
-        return cfg.kernelName();
-      return kernel::TileConfig::tuned(kernel::KernelKind::Block,
-                                       ElemType::BF16, 64, chip)
-          .kernelName();
+      return kernelForRows(*rt, kernel::KernelKind::Block, ElemType::BF16, 64,
+                           rows ? rows
+                                : kernel::defaultBlockSparseRows(chip, n));
     };
     for (int64_t n : {int64_t(4096), kernel::kWideBlockSparse + 100}) {
       SCOPED_TRACE("rows " + std::to_string(rows) + " N " + std::to_string(n));
