@@ -349,6 +349,9 @@ public:
   void produce(Value step, Value start, ArrayRef<Value> limits,
                ArrayRef<Value> visits, SmallVectorImpl<Value> &queued,
                SmallVectorImpl<Value> &held);
+  /// produce() for a tile only block w visits, with key limit `limit`.
+  void produceFor(Value step, Value start, int64_t w, Value limit,
+                  SmallVectorImpl<Value> &queued, SmallVectorImpl<Value> &held);
   /// Paired vertical-slash kernels, all 32 lanes of the producer warp:
   /// issues list step `step`, the column strip at column_index positions
   /// [pos, pos + 64) of block w's index row (at element `colBase`, `count`

@@ -230,9 +230,10 @@ static SmallVector<Value> emitColumnStrips(KernelEmitter &e, TileRing &ring,
   SmallVector<Value, kMaxWalks> strips;
   for (int64_t w = 0; w < W; ++w)
     strips.push_back(columnsBeforeBlock(e, walks, w));
-  Value most = strips[0];
-  for (int64_t w = 1; w < W; ++w)
-    most = arith::MaxSIOp::create(b, loc, most, strips[w]);
+  Value most;
+  for (int64_t w = 0; w < W; ++w)
+    most = w ? arith::MaxSIOp::create(b, loc, most, strips[w]).getResult()
+             : strips[w];
   SmallVector<Value> init{e.cI32(0)};
   init.append(carried.begin(), carried.end());
   SmallVector<Type> types(init.size(), b.getI32Type());
@@ -275,13 +276,10 @@ static SmallVector<Value> emitColumnStrips(KernelEmitter &e, TileRing &ring,
           Value key = memref::LoadOp::create(
               b, loc, e.columnIndex,
               ValueRange{arith::AddIOp::create(b, loc, walks.columnBase[w], i)});
-          SmallVector<Value, kMaxWalks> limits, visits;
-          for (int64_t v = 0; v < W; ++v) {
-            limits.push_back(arith::AddIOp::create(b, loc, key, e.cI32(1)));
-            visits.push_back(arith::ConstantIntOp::create(b, loc, v == w, 1));
-          }
           SmallVector<Value> queued = state.queued(), held = state.held();
-          ring.produce(state.step(), key, limits, visits, queued, held);
+          ring.produceFor(state.step(), key, w,
+                          arith::AddIOp::create(b, loc, key, e.cI32(1)),
+                          queued, held);
           scf::YieldOp::create(b, loc, state.next(e, queued, held));
         });
     after.assign(late.getResults().begin(), late.getResults().end());

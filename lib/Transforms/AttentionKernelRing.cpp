@@ -352,6 +352,25 @@ void TileRing::handOut(Value step, Value start, ArrayRef<Value> limits,
   }
 }
 
+/// The limits and visits of a step only block w visits: every block's
+/// limit `limit` (the others' is not read), visits true for w alone.
+static std::pair<SmallVector<Value, 4>, SmallVector<Value, 4>>
+onlyBlock(KernelEmitter &e, int64_t w, Value limit) {
+  SmallVector<Value, 4> limits, visits;
+  for (int64_t b = 0; b < e.cfg.queryBlocksPerCta(); ++b) {
+    limits.push_back(limit);
+    visits.push_back(arith::ConstantIntOp::create(e.b, e.loc, b == w, 1));
+  }
+  return {limits, visits};
+}
+
+void TileRing::produceFor(Value step, Value start, int64_t w, Value limit,
+                          SmallVectorImpl<Value> &queued,
+                          SmallVectorImpl<Value> &held) {
+  auto [limits, visits] = onlyBlock(e, w, limit);
+  produce(step, start, limits, visits, queued, held);
+}
+
 void TileRing::produceStrip(Value step, int64_t w, Value colBase, Value pos,
                             Value count, SmallVectorImpl<Value> &queued,
                             SmallVectorImpl<Value> &held) {
@@ -374,12 +393,8 @@ void TileRing::produceStrip(Value step, int64_t w, Value colBase, Value pos,
           "cp.async.mbarrier.arrive.noinc.shared::cta.b64 [$1];");
   // Items of strips carry ~count as their limit (negative: a strip;
   // AttentionKernelPairedConsumer.cpp).
-  SmallVector<Value, 4> limits, visits;
-  Value code = arith::XOrIOp::create(e.b, e.loc, count, e.cI32(-1));
-  for (int64_t b = 0; b < e.cfg.queryBlocksPerCta(); ++b) {
-    limits.push_back(code);
-    visits.push_back(arith::ConstantIntOp::create(e.b, e.loc, b == w, 1));
-  }
+  auto [limits, visits] = onlyBlock(
+      e, w, arith::XOrIOp::create(e.b, e.loc, count, e.cI32(-1)));
   handOut(step, pos, limits, visits, queued, held);
 }
 

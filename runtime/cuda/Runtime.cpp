@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #ifndef MINFER_DEFAULT_PTX_DIR
@@ -24,6 +25,20 @@ namespace minfer::cuda {
 using kernel::TileConfig;
 
 static std::string num(int64_t v) { return std::to_string(v); }
+
+bool rowsOption(int value, const char *env, std::initializer_list<int> allowed,
+                int *out) {
+  if (value == 0)
+    if (const char *s = std::getenv(env); s && *s) {
+      value = -1;
+      for (int a : allowed)
+        if (std::to_string(a) == s)
+          value = a;
+    }
+  *out = value;
+  return value == 0 ||
+         std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
 
 Runtime::Impl::~Impl() {
   if (!api || !ctx)
@@ -120,29 +135,14 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
       impl->kernelStages = v;
     }
   }
-  impl->blockSparseRows = opts.blockSparseRows;
-  if (impl->blockSparseRows == 0) {
-    if (const char *env = std::getenv("MINFER_BLOCK_SPARSE_ROWS"); env && *env) {
-      const std::string v = env;
-      impl->blockSparseRows =
-          v == "64" ? 64 : v == "128" ? 128 : v == "192" ? 192 : -1;
-    }
-  }
-  if (impl->blockSparseRows != 0 && impl->blockSparseRows != 64 &&
-      impl->blockSparseRows != 128 && impl->blockSparseRows != 192)
+  if (!rowsOption(opts.blockSparseRows, "MINFER_BLOCK_SPARSE_ROWS",
+                  {64, 128, 192}, &impl->blockSparseRows))
     return invalidArgument("block-sparse rows per CTA must be 0 (by length), "
                            "64, 128 or 192 "
                            "(RuntimeOptions::blockSparseRows or "
                            "MINFER_BLOCK_SPARSE_ROWS)");
-  impl->verticalSlashRows = opts.verticalSlashRows;
-  if (impl->verticalSlashRows == 0) {
-    if (const char *env = std::getenv("MINFER_VS_ROWS"); env && *env) {
-      const std::string v = env;
-      impl->verticalSlashRows = v == "64" ? 64 : v == "192" ? 192 : -1;
-    }
-  }
-  if (impl->verticalSlashRows != 0 && impl->verticalSlashRows != 64 &&
-      impl->verticalSlashRows != 192)
+  if (!rowsOption(opts.verticalSlashRows, "MINFER_VS_ROWS", {64, 192},
+                  &impl->verticalSlashRows))
     return invalidArgument("vertical-slash rows per CTA must be 0 (default), "
                            "64 or 192 (RuntimeOptions::verticalSlashRows or "
                            "MINFER_VS_ROWS)");

@@ -13,6 +13,7 @@
 #include "Plan.h"
 #include "minfer/Runtime/CudaRuntime.h"
 
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,6 +34,13 @@ struct ExternalVs {
   const int32_t *vIdx = nullptr, *sIdx = nullptr;
   int64_t nnzV = 0, nnzS = 0;
 };
+
+/// A rows-per-CTA option (RuntimeOptions::blockSparseRows,
+/// verticalSlashRows) into *out: `value`, or when it is 0 the variable `env`
+/// if set (one of `allowed` in decimal, anything else -1). Returns whether
+/// *out is 0 or one of `allowed`.
+bool rowsOption(int value, const char *env, std::initializer_list<int> allowed,
+                int *out);
 
 struct Runtime::Impl {
   const DriverApi *api = nullptr;

@@ -10,6 +10,8 @@
 #include "Plan.h"
 #include "RuntimeImpl.h"
 
+#include <cstdlib>
+
 namespace minfer::cuda::testing {
 namespace {
 
@@ -305,6 +307,35 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 // Paired query blocks (128- or 192-row block-sparse CTAs): wgmma only, one
 // warpgroup per 64-row block plus a producer warp, a ring as deep as an SM's
 // shared memory allows, a name of their own; never vertical-slash.
+/// The rows-per-CTA options (RuntimeOptions::blockSparseRows,
+/// verticalSlashRows): a non-zero value wins over the environment; 0 takes
+/// the variable if set; anything not allowed is refused.
+TEST(CudaPlan, RowsOption) {
+  const char *env = "MINFER_TEST_ROWS_OPTION";
+  ::unsetenv(env);
+  int rows = 7;
+  EXPECT_TRUE(rowsOption(0, env, {64, 192}, &rows));
+  EXPECT_EQ(rows, 0);
+  EXPECT_TRUE(rowsOption(192, env, {64, 192}, &rows));
+  EXPECT_EQ(rows, 192);
+  EXPECT_FALSE(rowsOption(96, env, {64, 192}, &rows));
+  EXPECT_EQ(rows, 96);
+  ::setenv(env, "64", 1);
+  EXPECT_TRUE(rowsOption(0, env, {64, 192}, &rows));
+  EXPECT_EQ(rows, 64);
+  EXPECT_TRUE(rowsOption(192, env, {64, 192}, &rows)); // the value wins
+  EXPECT_EQ(rows, 192);
+  for (const char *bad : {"128", "0", "064", "big"}) {
+    ::setenv(env, bad, 1);
+    EXPECT_FALSE(rowsOption(0, env, {64, 192}, &rows)) << bad;
+    EXPECT_EQ(rows, -1) << bad;
+  }
+  ::setenv(env, "", 1); // empty: unset
+  EXPECT_TRUE(rowsOption(0, env, {64, 192}, &rows));
+  EXPECT_EQ(rows, 0);
+  ::unsetenv(env);
+}
+
 TEST(CudaPlan, PairedBlockSparseTraits) {
   using kernel::Chip;
   kernel::TileConfig paired = kernel::TileConfig::tuned(

@@ -195,26 +195,28 @@ struct TileTuning {
            splitLoads == o.splitLoads && valueStages == o.valueStages;
   }
 };
+/// Paired query blocks (sm_90a, block-sparse or vertical-slash): one CTA per
+/// SM, the ring as deep as the shared memory allows (128 rows: 6 stages,
+/// 224 KB; 192: 4 K and 7 V stages, 224 KB). They load K/V through the ring,
+/// not in a single-stage key loop.
+inline TileTuning pairedTuning(int64_t blockM) {
+  return blockM == 2 * kBlockM ? TileTuning{6, 1, false}
+                               : TileTuning{4, 1, false, 7};
+}
 inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
                            int64_t seqLen = 0, int64_t blockM = kBlockM) {
   if (chip == Chip::SM90A) {
     switch (kind) {
     case KernelKind::VerticalSlash:
-      // Paired query blocks: the block-sparse ring's tuning (below).
-      if (blockM == 3 * kBlockM)
-        return TileTuning{4, 1, false, 7};
+      if (blockM != kBlockM)
+        return pairedTuning(blockM);
       if (seqLen >= kLongSequence)
         return {2, 2, false};
       return {1, 4, seqLen >= kMidSequence};
     case KernelKind::Block:
-      if (blockM == kBlockM)
-        return {1, 4, true};
-      // Paired query blocks: one CTA per SM, the ring as deep as the
-      // shared memory allows (128 rows: 6 stages, 224 KB; 192: 4 K and 7 V
-      // stages, 224 KB). They load K/V through the ring, not in a
-      // single-stage key loop.
-      return blockM == 2 * kBlockM ? TileTuning{6, 1, false}
-                                   : TileTuning{4, 1, false, 7};
+      if (blockM != kBlockM)
+        return pairedTuning(blockM);
+      return {1, 4, true};
     case KernelKind::Dense: return {2, 0};
     }
   }
