@@ -21,8 +21,9 @@
 //
 // One producer lane (lane 0 of warp 4 W) walks the merge and, for each step,
 // waits for its K and V stages' empty phases, issues the TMA copies
-// (cp.async.bulk.tensor, 64 keys x 64 head-dim columns per copy, 128-byte
-// swizzle: the wgmma layout) with expect_tx on the full barriers, arrives on
+// (cp.async.bulk.tensor, one copy per K or V tile of 64 keys: the
+// tensor maps' box holds every 64-column panel, 128-byte swizzled, the wgmma
+// layout) with expect_tx on the full barriers, arrives on
 // both empty barriers for the 4 warps of each block that does not visit the
 // step, and queues the step to each block that does; at the end it queues a
 // stop item to every block. A compute warpgroup takes its items in order
@@ -67,7 +68,7 @@
 // (TileConfig::consumerRegisters). Why TMA and
 // not cp.async: cp.async completes per thread, so every thread would have to
 // copy every tile, tying the warpgroups together; and one thread issuing
-// four bulk copies replaces 2048 16-byte copies and their address math.
+// two bulk copies replaces 2048 16-byte copies and their address math.
 //
 // The ops are inline PTX (like the wgmma chains): labels live inside the
 // asm's braces, which scope them, so a block may be emitted more than once.
@@ -285,7 +286,6 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
                        SmallVectorImpl<Value> &held) {
   const TileConfig &cfg = e.cfg;
   const int64_t S = cfg.stages, tileBytes = cfg.swizzledTileBytes();
-  const int64_t panels = cfg.headDim / 64, panelBytes = 64 * 128;
   flushAndWaitFree(step, queued, held);
   // V stage v is tile S + v after the K stages.
   auto stageAddr = [&](bool value) {
@@ -296,27 +296,25 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
         e.b, e.loc, keyStage0,
         arith::MulIOp::create(e.b, e.loc, tile, e.cI32(tileBytes)));
   };
+  // One copy per tile: the tensor maps' box is every 64-column panel of 64
+  // rows, panel after panel (the swizzled tile's layout; TileConfig.h).
   // $0 full K, $1 K stage, $2 tensor maps, $3 start, $4 kv row, $5 full V,
   // $6 V stage.
-  std::string s = "{\n.reg .b64 st, vmap;\n.reg .b32 dst, c0;\n"
+  std::string s = "{\n.reg .b64 st, vmap;\n.reg .b32 c0;\n"
+                  "mov.b32 c0, 0;\n"
                   "add.s64 vmap, $2, " + num(TileConfig::kTensorMapBytes) + ";\n";
   for (int part = 0; part < 2; ++part) {
     std::string bar = part == 0 ? "$0" : "$5";
     std::string map = part == 0 ? "$2" : "vmap";
+    std::string dst = part == 0 ? "$1" : "$6";
     s += "mbarrier.arrive.expect_tx.shared::cta.b64 st, [" + bar + "], " +
          num(tileBytes) + ";\n";
     if (fullArrivals() > 1) // the arrivals of the other lanes (fullArrivals)
       s += "mbarrier.arrive.shared::cta.b64 st, [" + bar + "], " +
            num(fullArrivals() - 1) + ";\n";
-    s += std::string("mov.b32 dst, ") + (part == 0 ? "$1" : "$6") + ";\n";
-    for (int64_t p = 0; p < panels; ++p) {
-      if (p)
-        s += "add.u32 dst, dst, " + num(panelBytes) + ";\n";
-      s += "mov.b32 c0, " + num(64 * p) + ";\n"
-           "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::"
-           "complete_tx::bytes [dst], [" + map + ", {c0, $3, $4}], [" + bar +
-           "];\n";
-    }
+    s += "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::"
+         "complete_tx::bytes [" + dst + "], [" + map +
+         ", {c0, $3, c0, $4}], [" + bar + "];\n";
   }
   s += "}";
   onLeader([&] {

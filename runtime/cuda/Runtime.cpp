@@ -332,43 +332,45 @@ bool ptxTargetChip(const std::string &ptx, kernel::Chip *chip) {
   return false;
 }
 
-std::vector<TileConfig>
-Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
-                                int64_t headDim, kernel::Chip chip,
-                                int64_t seqLen, int64_t blockRows) const {
-  // In order of preference: the sequence tier's tuning when it applies (and no
-  // stage count is forced); dense layers take a 128-row kernel when one
-  // exists (half the K/V traffic per FLOP), else the 64-row one; so do
-  // block-sparse layers when the paired kernel is asked for.
+std::vector<TileConfig> kernelCandidates(kernel::KernelKind kind,
+                                         kernel::ElemType elem, int64_t headDim,
+                                         kernel::Chip chip, int64_t seqLen,
+                                         int64_t wideRows, int kernelStages) {
   std::vector<TileConfig> cands;
-  const int64_t wide =
-      kind == kernel::KernelKind::Dense ? 128
-      : kind == kernel::KernelKind::Block
-          ? (blockRows         ? blockRows
-             : blockSparseRows ? blockSparseRows
-                               : kernel::defaultBlockSparseRows(chip, seqLen))
-          : (blockRows           ? blockRows
-             : verticalSlashRows ? verticalSlashRows
-                                 : kernel::kBlockM);
-  // The sequence tiers tune the 64-row kernels.
-  const bool paired = kind != kernel::KernelKind::Dense && wide != kernel::kBlockM;
-  if (kernelStages == 0 && !paired &&
-      kernel::hasLongSequenceTuning(kind, chip, seqLen))
-    cands.push_back(
-        TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
-  for (int64_t blockM : {int64_t(192), int64_t(128), int64_t(64)}) {
-    if (blockM != 64 && blockM != wide)
-      continue;
+  auto add = [&](int64_t blockM) {
     TileConfig cfg = TileConfig::tuned(kind, elem, headDim, chip, blockM);
     if (kernelStages > 0)
       cfg.stages = kernelStages;
     // A chip may not have the wide configuration (128/192-row sparse
     // kernels need wgmma); the 64-row one is always asked for.
-    if (blockM != 64 && !cfg.validate().empty())
-      continue;
-    cands.push_back(cfg);
-  }
+    if (blockM == kernel::kBlockM || cfg.validate().empty())
+      cands.push_back(cfg);
+  };
+  if (wideRows != kernel::kBlockM)
+    add(wideRows);
+  // The sequence tiers tune the 64-row kernels.
+  if (kernelStages == 0 && kernel::hasLongSequenceTuning(kind, chip, seqLen))
+    cands.push_back(
+        TileConfig::tuned(kind, elem, headDim, chip, kernel::kBlockM, seqLen));
+  add(kernel::kBlockM);
   return cands;
+}
+
+std::vector<TileConfig>
+Runtime::Impl::kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
+                                int64_t headDim, kernel::Chip chip,
+                                int64_t seqLen, int64_t blockRows) const {
+  // Dense layers take a 128-row kernel when one exists (half the K/V traffic
+  // per FLOP); sparse ones the rows asked for.
+  const int64_t wide =
+      kind == kernel::KernelKind::Dense ? 128
+      : blockRows                       ? blockRows
+      : kind == kernel::KernelKind::Block
+          ? (blockSparseRows ? blockSparseRows
+                             : kernel::defaultBlockSparseRows(chip, seqLen))
+          : (verticalSlashRows ? verticalSlashRows : kernel::kBlockM);
+  return cuda::kernelCandidates(kind, elem, headDim, chip, seqLen, wide,
+                                kernelStages);
 }
 
 Status Runtime::Impl::attentionKernel(kernel::KernelKind kind,

@@ -42,6 +42,18 @@ struct ExternalVs {
 bool rowsOption(int value, const char *env, std::initializer_list<int> allowed,
                 int *out);
 
+/// Attention-kernel configurations to look for, best first, for a call of
+/// seqLen tokens whose sparse CTAs have `wideRows` rows (64, 128 or 192;
+/// dense: 128): the wide kernel when the chip has it, then the 64-row
+/// kernel of the call's sequence tier (kernel::tunedFor(kind, chip, seqLen))
+/// where it differs from the default and no stage count is forced
+/// (`kernelStages` > 0), then the 64-row default. So a missing wide PTX file
+/// falls back to the tier's kernel, not past it.
+std::vector<kernel::TileConfig>
+kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
+                 int64_t headDim, kernel::Chip chip, int64_t seqLen,
+                 int64_t wideRows, int kernelStages);
+
 struct Runtime::Impl {
   const DriverApi *api = nullptr;
   DeviceInfo info;
@@ -96,10 +108,8 @@ struct Runtime::Impl {
   Status attentionKernel(kernel::KernelKind kind, kernel::ElemType elem,
                          int64_t headDim, int64_t seqLen,
                          const AttentionKernel **out, int64_t blockRows = 0);
-  /// Configurations to look for, best first: the tuning of the call's
-  /// sequence tier (kernel::tunedFor(kind, chip, seqLen)) where it differs
-  /// from the default, then the default (128-row dense CTAs before 64-row
-  /// ones).
+  /// The free kernelCandidates() with this runtime's row options and
+  /// forced stage count (`blockRows` > 0 wins over the row options).
   std::vector<kernel::TileConfig>
   kernelCandidates(kernel::KernelKind kind, kernel::ElemType elem,
                    int64_t headDim, kernel::Chip chip, int64_t seqLen,

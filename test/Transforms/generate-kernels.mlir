@@ -174,8 +174,9 @@ module {
 // PAIR: scf.while
 // PAIR: mbarrier.try_wait.parity
 // PAIR: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$0], 16384;
-// PAIR: cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [$2, {c0, $3, $4}], [$0];
-// PAIR: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$5], 16384;
+// PAIR-SAME: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$1], [$2, {c0, $3, c0, $4}], [$0];
+// PAIR-SAME: mbarrier.arrive.expect_tx.shared::cta.b64 st, [$5], 16384;
+// PAIR-SAME: cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [$6], [vmap, {c0, $3, c0, $4}], [$5];
 // PAIR: memref.store
 // PAIR: mbarrier.arrive.shared::cta.b64 st, [$0];
 // PAIR: mbarrier.arrive.shared::cta.b64 st, [$0], 4;

@@ -18,7 +18,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
+
+#include <unistd.h>
 
 namespace minfer::cuda::testing {
 namespace {
@@ -294,6 +297,55 @@ TEST(CudaAttentionKernelChoice, PairedVerticalSlashOnRequest) {
         }
       }
   }
+}
+
+/// Asked for 192 rows with only the 64-row vertical-slash PTX at hand (a
+/// directory without minfer_vs_m192_*), a call of kernel::kLongSequence
+/// tokens falls back to its sequence tier's kernel, not to the default one,
+/// and matches the reference.
+TEST(CudaAttentionKernelChoice, PairedVerticalSlashFallsBackToTier) {
+  MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
+  const kernel::Chip chip = shared->device().chip;
+  const std::string chipName = kernel::chipName(chip);
+  auto name = [&](int64_t rows, int64_t n) {
+    return kernel::TileConfig::tuned(kernel::KernelKind::VerticalSlash,
+                                     ElemType::BF16, 64, chip, rows, n)
+        .kernelName();
+  };
+  const std::string tier = name(kernel::kBlockM, kernel::kLongSequence);
+  if (!hasPtxFile(*shared, tier) || tier == name(kernel::kBlockM, 0))
+    GTEST_SKIP() << "no sequence-tier kernel " << tier << " for " << chipName;
+  char dirTemplate[] = "/tmp/minfer-ptx-XXXXXX";
+  ASSERT_NE(::mkdtemp(dirTemplate), nullptr);
+  const std::string dir = dirTemplate;
+  std::vector<std::string> copied;
+  for (const std::string &kernelName : {tier, name(kernel::kBlockM, 0)}) {
+    const std::string file = "/" + kernelName + "." + chipName + ".ptx";
+    std::FILE *in = std::fopen((shared->ptxDir() + file).c_str(), "rb");
+    std::FILE *out = std::fopen((dir + file).c_str(), "wb");
+    ASSERT_TRUE(in && out) << file;
+    char buf[1 << 16];
+    for (size_t got; (got = std::fread(buf, 1, sizeof buf, in)) > 0;)
+      std::fwrite(buf, 1, got, out);
+    std::fclose(in);
+    std::fclose(out);
+    copied.push_back(dir + file);
+  }
+  RuntimeOptions ro;
+  ro.ptxDir = dir;
+  ro.verticalSlashRows = 192;
+  std::unique_ptr<Runtime> rt;
+  MINFER_ASSERT_OK(Runtime::create(&rt, ro));
+  AttentionShape s;
+  s.seqLen = kernel::kLongSequence;
+  RunStats stats;
+  runAndCheck(*rt, s, ElemType::BF16,
+              LayerPatterns{HeadPattern::verticalSlash(64, 128, 32)}, 19,
+              nullptr, &stats);
+  for (const std::string &f : copied)
+    std::remove(f.c_str());
+  ::rmdir(dir.c_str());
+  EXPECT_EQ(stats.attentionKernel, tier);
 }
 
 /// Left to the runtime (blockSparseRows = 0), block-sparse layers of

@@ -15,6 +15,7 @@
 namespace minfer::cuda::testing {
 namespace {
 
+using kernel::Chip;
 using kernel::KernelKind;
 
 AttentionTensors shape(int64_t H, int64_t Hkv, int64_t N, int64_t D = 128,
@@ -221,7 +222,6 @@ TEST(CudaPlan, TileConfigLineOfPtxFiles) {
 // dynamic window itself, no slack); sparse kernels 1 stage (4 CTAs per SM),
 // dense 2; an H100 prefers sm_90a PTX, then sm_90, then sm_80.
 TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
-  using kernel::Chip;
   kernel::TileConfig mma = kernel::TileConfig::tuned(
       KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90);
   kernel::TileConfig wg = kernel::TileConfig::tuned(
@@ -307,6 +307,41 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 // Paired query blocks (128- or 192-row block-sparse CTAs): wgmma only, one
 // warpgroup per 64-row block plus a producer warp, a ring as deep as an SM's
 // shared memory allows, a name of their own; never vertical-slash.
+/// Kernel files the runtime looks for, best first. A wide (paired) kernel
+/// whose PTX is missing falls back to the sequence tier's 64-row kernel
+/// before the default one; a forced stage count drops the tiers.
+TEST(CudaPlan, KernelCandidates) {
+  auto names = [](KernelKind kind, Chip chip, int64_t n, int64_t wide,
+                  int stages = 0) {
+    std::vector<std::string> out;
+    for (const kernel::TileConfig &c : kernelCandidates(
+             kind, kernel::ElemType::BF16, 128, chip, n, wide, stages))
+      out.push_back(c.kernelName());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  const int64_t k1M = 1 << 20, k512K = 1 << 19, k128K = 1 << 17;
+  EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k1M, 192),
+            (V{"minfer_vs_m192_d128_bf16", "minfer_vs_s2_d128_bf16",
+               "minfer_vs_d128_bf16"}));
+  EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k512K, 192),
+            (V{"minfer_vs_m192_d128_bf16", "minfer_vs_kv_d128_bf16",
+               "minfer_vs_d128_bf16"}));
+  EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k1M, 64),
+            (V{"minfer_vs_s2_d128_bf16", "minfer_vs_d128_bf16"}));
+  EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k128K, 64),
+            (V{"minfer_vs_d128_bf16"}));
+  EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k1M, 64, 1),
+            (V{"minfer_vs_d128_bf16"}));
+  // Paired kernels need wgmma: sm_90 has only the 64-row one.
+  EXPECT_EQ(names(KernelKind::Block, Chip::SM90, k1M, 192),
+            (V{"minfer_block_d128_bf16"}));
+  EXPECT_EQ(names(KernelKind::Block, Chip::SM90A, k1M, 192),
+            (V{"minfer_block_m192_d128_bf16", "minfer_block_d128_bf16"}));
+  EXPECT_EQ(names(KernelKind::Dense, Chip::SM80, k128K, 128),
+            (V{"minfer_dense_m128_d128_bf16", "minfer_dense_d128_bf16"}));
+}
+
 /// The rows-per-CTA options (RuntimeOptions::blockSparseRows,
 /// verticalSlashRows): a non-zero value wins over the environment; 0 takes
 /// the variable if set; anything not allowed is refused.
@@ -337,7 +372,6 @@ TEST(CudaPlan, RowsOption) {
 }
 
 TEST(CudaPlan, PairedBlockSparseTraits) {
-  using kernel::Chip;
   kernel::TileConfig paired = kernel::TileConfig::tuned(
       KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A, 128);
   EXPECT_EQ(paired.validate(), "");

@@ -34,7 +34,9 @@
 //           paired block-sparse kernels (pairsQueryBlocks) then take a
 //             global pointer to two CUtensorMaps (128 bytes each, 128-byte
 //             aligned): K at +0 and V at +128, each over the kernel's
-//             [B*Hkv, N, D] as dims {D, N, B*Hkv}, box {64, 64, 1}, 128-byte
+//             [B*Hkv, N, D] as dims {64, N, D/64, B*Hkv} (strides in
+//             bytes: 2 D, 128, 2 N D), box {64, 64, D/64, 1}: one copy per
+//             tile, its 64-column panels one after the other; 128-byte
 //             swizzle, zero fill (pairedTensorMapBytes()).
 //   index   SparseIndex.h layout over [B, H, NB].
 namespace minfer::kernel {
