@@ -79,7 +79,7 @@ Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
   const DriverApi &api = *impl.api;
   if (!api.cuTensorMapEncodeTiled)
     return Status(ErrorCode::Unsupported,
-                  "paired block-sparse kernels need cuTensorMapEncodeTiled "
+                  "paired kernels need cuTensorMapEncodeTiled "
                   "(a CUDA 12+ driver)");
   if (!a.tensorMaps)
     return Status(ErrorCode::InvalidArgument, "no workspace for the tensor maps");

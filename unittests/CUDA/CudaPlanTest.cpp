@@ -304,9 +304,6 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 
 // The dense-fallback bound: exact for dense, the closed form sum of
 // min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
-// Paired query blocks (128- or 192-row block-sparse CTAs): wgmma only, one
-// warpgroup per 64-row block plus a producer warp, a ring as deep as an SM's
-// shared memory allows, a name of their own; never vertical-slash.
 /// Kernel files the runtime looks for, best first. A wide (paired) kernel
 /// whose PTX is missing falls back to the sequence tier's 64-row kernel
 /// before the default one; a forced stage count drops the tiers.
@@ -371,6 +368,9 @@ TEST(CudaPlan, RowsOption) {
   ::unsetenv(env);
 }
 
+// Paired query blocks (128- or 192-row block-sparse CTAs): wgmma only, one
+// warpgroup per 64-row block plus a producer warp, a ring as deep as an SM's
+// shared memory allows, a name of their own.
 TEST(CudaPlan, PairedBlockSparseTraits) {
   kernel::TileConfig paired = kernel::TileConfig::tuned(
       KernelKind::Block, kernel::ElemType::BF16, 128, Chip::SM90A, 128);

@@ -31,7 +31,7 @@
 //           then scalars: i32 seq_len, i32 heads, i32 kv_heads,
 //             i32 max_ranges (Block, VerticalSlash), i32 max_columns (VerticalSlash),
 //             f32 scale_log2e (= softmax scale * log2(e));
-//           paired block-sparse kernels (pairsQueryBlocks) then take a
+//           paired kernels (pairsQueryBlocks) then take a
 //             global pointer to two CUtensorMaps (128 bytes each, 128-byte
 //             aligned): K at +0 and V at +128, each over the kernel's
 //             [B*Hkv, N, D] as dims {64, N, D/64, B*Hkv} (strides in
