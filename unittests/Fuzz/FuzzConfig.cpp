@@ -62,15 +62,11 @@ bool replaceJsonNumber(std::string &text, Rng &rng, std::string &log) {
   static const std::vector<std::string> extra = {
       "1.5",  "-0",  "0.0",      "1e308", "1e999", "-1e999", "1E2", "0.1e1",
       "64.0", "NaN", "Infinity", "-",     "1e",    "0x10",   "+1",  "01"};
-  auto spans = findIntegers(text);
-  if (spans.empty())
-    return false;
-  auto [b, e] = spans[rng.below(spans.size())];
-  const std::string &to =
-      rng.percent(60) ? rng.pick(interestingNumbers()) : rng.pick(extra);
-  log += "number " + text.substr(b, e - b) + " -> " + to + "\n";
-  text.replace(b, e - b, to);
-  return true;
+  return replaceSpan(text, findIntegers(text), rng, log, "number",
+                     [&](const std::string &) {
+                       return rng.percent(60) ? rng.pick(interestingNumbers())
+                                              : rng.pick(extra);
+                     });
 }
 
 bool swapPatternName(std::string &text, Rng &rng, std::string &log) {
@@ -92,7 +88,7 @@ bool swapPatternName(std::string &text, Rng &rng, std::string &log) {
 }
 
 /// Spans of the `"key":` head keys (quotes included).
-std::vector<std::pair<size_t, size_t>> findKeys(const std::string &text) {
+Spans findKeys(const std::string &text) {
   std::vector<std::pair<size_t, size_t>> spans;
   for (size_t colon = text.find("\":"); colon != std::string::npos;
        colon = text.find("\":", colon + 1)) {
@@ -121,14 +117,8 @@ bool replaceKey(std::string &text, Rng &rng, std::string &log) {
                                                 "\"\\u0031\"",
                                                 "0",
                                                 "null"};
-  auto spans = findKeys(text);
-  if (spans.empty())
-    return false;
-  auto [b, e] = spans[rng.below(spans.size())];
-  const std::string &to = rng.pick(keys);
-  log += "key " + text.substr(b, e - b) + " -> " + to + "\n";
-  text.replace(b, e - b, to);
-  return true;
+  return replaceSpan(text, findKeys(text), rng, log, "key",
+                     [&](const std::string &) { return rng.pick(keys); });
 }
 
 /// Replaces a number by a JSON value of another kind.
@@ -137,20 +127,13 @@ bool changeValueKind(std::string &text, Rng &rng, std::string &log) {
       "\"64\"", "null",       "true",
       "false",  "[]",         "{}",
       "[64]",   "{\"a\": 1}", "[\"dense\", 0, 0, 0]"};
-  auto spans = findIntegers(text);
-  if (spans.empty())
-    return false;
-  auto [b, e] = spans[rng.below(spans.size())];
-  const std::string &to = rng.pick(values);
-  log += "value " + text.substr(b, e - b) + " -> " + to + "\n";
-  text.replace(b, e - b, to);
-  return true;
+  return replaceSpan(text, findIntegers(text), rng, log, "value",
+                     [&](const std::string &) { return rng.pick(values); });
 }
 
 /// The innermost `[...]` spans (head entries) and the `{...}` spans (layers).
-std::vector<std::pair<size_t, size_t>> findSpans(const std::string &text,
-                                                 char open, char close) {
-  std::vector<std::pair<size_t, size_t>> spans;
+Spans findSpans(const std::string &text, char open, char close) {
+  Spans spans;
   std::vector<size_t> stack;
   bool inString = false;
   for (size_t i = 0; i < text.size(); ++i) {

@@ -409,7 +409,7 @@ static bool isWordChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
 }
 
-std::vector<std::pair<size_t, size_t>> findIntegers(const std::string &text) {
+Spans findIntegers(const std::string &text) {
   std::vector<std::pair<size_t, size_t>> spans;
   size_t i = 0, n = text.size();
   while (i < n) {
@@ -504,16 +504,24 @@ bool duplicateLine(std::string &text, Rng &rng, std::string &log) {
   return true;
 }
 
-bool replaceNumber(std::string &text, Rng &rng, std::string &log) {
-  auto spans = findIntegers(text);
+bool replaceSpan(std::string &text, const Spans &spans, Rng &rng,
+                 std::string &log, const char *what,
+                 const std::function<std::string(const std::string &)> &to,
+                 const char *note) {
   if (spans.empty())
     return false;
   auto [b, e] = spans[rng.below(spans.size())];
-  const std::string &value = rng.pick(interestingNumbers());
-  log += "number " + text.substr(b, e - b) + " -> " + value + " at " +
-         std::to_string(b) + "\n";
+  const std::string from = text.substr(b, e - b);
+  const std::string value = to(from);
+  log += std::string(what) + " " + from + " -> " + value + note + "\n";
   text.replace(b, e - b, value);
   return true;
+}
+
+bool replaceNumber(std::string &text, Rng &rng, std::string &log) {
+  return replaceSpan(
+      text, findIntegers(text), rng, log, "number",
+      [&](const std::string &) { return rng.pick(interestingNumbers()); });
 }
 
 bool swapNumbers(std::string &text, Rng &rng, std::string &log) {

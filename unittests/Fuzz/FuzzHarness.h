@@ -110,9 +110,6 @@ bool replaceWord(std::string &text, Rng &rng, std::string &log,
                  const std::vector<std::string> &from,
                  const std::vector<std::string> &to, const char *what);
 
-/// Spans [begin, end) of the integer literals of `text` (a leading '-'
-/// included), skipping digits inside identifiers such as bf16 or %arg0 but
-/// not the extents of a shape such as 1x2x64.
 /// The byte- and line-level mutations every text fuzzer starts its
 /// dispatcher with, `which` in [0, kTextMutations): flip a byte, insert a
 /// special character, truncate, delete or duplicate a line.
@@ -120,7 +117,18 @@ inline constexpr unsigned kTextMutations = 4;
 bool textMutation(unsigned which, std::string &text, Rng &rng,
                   std::string &log);
 
-std::vector<std::pair<size_t, size_t>> findIntegers(const std::string &text);
+/// Spans [begin, end) of a text.
+using Spans = std::vector<std::pair<size_t, size_t>>;
+/// Spans of the integer literals of `text` (a leading '-' included),
+/// skipping digits inside identifiers such as bf16 or %arg0 but not the
+/// extents of a shape such as 1x2x64.
+Spans findIntegers(const std::string &text);
+/// Replaces one of `spans`, drawn by `rng`, by `to(its text)` and logs
+/// "<what> <old> -> <new><note>"; false (text unchanged) when there is none.
+bool replaceSpan(std::string &text, const Spans &spans, Rng &rng,
+                 std::string &log, const char *what,
+                 const std::function<std::string(const std::string &)> &to,
+                 const char *note = "");
 
 /// Prints the summary table: one row per outcome, then crashes and hangs.
 /// What every fuzzer's command line sets, as `--name=value`.

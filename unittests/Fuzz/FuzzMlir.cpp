@@ -231,7 +231,7 @@ func.func @nested(%q: memref<1x1x?x64xbf16>, %c: i1) {
 //===----------------------------------------------------------------------===//
 
 /// Spans of the extents (digits or `?`) of every `memref<...>` shape.
-std::vector<std::pair<size_t, size_t>> findExtents(const std::string &text) {
+Spans findExtents(const std::string &text) {
   std::vector<std::pair<size_t, size_t>> spans;
   for (size_t pos = text.find("memref<"); pos != std::string::npos;
        pos = text.find("memref<", pos + 1)) {
@@ -343,15 +343,10 @@ bool mutateMemRefType(std::string &text, Rng &rng, std::string &log) {
 
 /// One occurrence only: exercises the parser's type-consistency errors.
 bool toggleExtent(std::string &text, Rng &rng, std::string &log) {
-  auto spans = findExtents(text);
-  if (spans.empty())
-    return false;
-  auto [b, e] = spans[rng.below(spans.size())];
-  std::string to = text[b] == '?' ? "64" : "?";
-  log +=
-      "extent " + text.substr(b, e - b) + " -> " + to + " (one occurrence)\n";
-  text.replace(b, e - b, to);
-  return true;
+  return replaceSpan(
+      text, findExtents(text), rng, log, "extent",
+      [](const std::string &from) { return from[0] == '?' ? "64" : "?"; },
+      " (one occurrence)");
 }
 
 bool swapOpName(std::string &text, Rng &rng, std::string &log) {
@@ -366,7 +361,7 @@ bool swapOpName(std::string &text, Rng &rng, std::string &log) {
 }
 
 /// [begin, end) of `#minfer.<mnemonic>` plus its `<...>` when present.
-std::vector<std::pair<size_t, size_t>> findPatterns(const std::string &text) {
+Spans findPatterns(const std::string &text) {
   std::vector<std::pair<size_t, size_t>> spans;
   for (size_t pos = text.find("#minfer."); pos != std::string::npos;
        pos = text.find("#minfer.", pos + 1)) {
@@ -408,14 +403,8 @@ bool swapPattern(std::string &text, Rng &rng, std::string &log) {
       "\"dense\"",
       "[#minfer.dense]",
   };
-  auto spans = findPatterns(text);
-  if (spans.empty())
-    return false;
-  auto [b, e] = spans[rng.below(spans.size())];
-  const std::string &to = rng.pick(patterns);
-  log += "pattern " + text.substr(b, e - b) + " -> " + to + "\n";
-  text.replace(b, e - b, to);
-  return true;
+  return replaceSpan(text, findPatterns(text), rng, log, "pattern",
+                     [&](const std::string &) { return rng.pick(patterns); });
 }
 
 bool mutateHeadsArray(std::string &text, Rng &rng, std::string &log) {
