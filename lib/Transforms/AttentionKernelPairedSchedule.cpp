@@ -191,7 +191,8 @@ static Value columnsBeforeBlock(KernelEmitter &e, IndexWalks &walks,
       [&]() -> SmallVector<Value> { return {n}; })[0];
 }
 
-/// The producer state the column phase carries: (step, queued[W], held[W]).
+/// The producer state its loops carry after the merge cursor: (step,
+/// queued[W], held[W]).
 struct ProducerState {
   SmallVector<Value> values;
   int64_t W;
@@ -311,19 +312,16 @@ void mlir::minfer::detail::emitPairedProducer(KernelEmitter &e, TileRing &ring) 
         },
         [&](OpBuilder &, Location, ValueRange args) {
           ValueRange c = args.take_front(n);
-          Value step = args[n];
-          SmallVector<Value> queued(args.slice(n + 1, W));
-          SmallVector<Value> held(args.drop_front(n + 1 + W));
+          ProducerState state{SmallVector<Value>(args.drop_front(n)), W};
+          SmallVector<Value> queued = state.queued(), held = state.held();
           SmallVector<Value> limits;
           for (int64_t w = 0; w < W; ++w)
             limits.push_back(c[3 * w + 2]);
           Value start = walks.tileStart(c);
           auto visits = walks.visits(c, start);
-          ring.produce(step, start, limits, visits, queued, held);
+          ring.produce(state.step(), start, limits, visits, queued, held);
           SmallVector<Value> next = walks.mergeStep(c, visits);
-          next.push_back(arith::AddIOp::create(b, loc, step, e.cI32(1)));
-          next.append(queued);
-          next.append(held);
+          next.append(state.next(e, queued, held));
           scf::YieldOp::create(b, loc, next);
         });
     return SmallVector<Value>(loop.getResults().drop_front(n));

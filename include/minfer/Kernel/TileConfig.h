@@ -127,8 +127,9 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///                          range tiles go through TMA like block-sparse
 ///                          ones, the producer warp gathers each block's
 ///                          column strips with cp.async. Opt-in: on the
-///                          benchmark's data it is 30-40 % slower than the
-///                          64-row kernel (tuning.md);
+///                          benchmark's data it ties the 64-row kernels at
+///                          1M random tokens and is 15-25 % slower on
+///                          structured rows (tuning.md);
 ///   block, 128 rows        6 stages (224 KB), one CTA per SM (152 of 168
 ///                          registers, a producer warp): two blocks,
 ///                          opt-in, slower than the 192-row kernel
