@@ -176,6 +176,7 @@ mlir::minfer::getAttentionKernelArgTypes(MLIRContext *ctx,
   types.push_back(b.getF32Type());
   if (cfg.pairsQueryBlocks()) // the K and V tensor maps
     types.push_back(LLVM::LLVMPointerType::get(ctx));
+  types.push_back(i32); // first_cta: launch position of blockIdx.x = 0
   return types;
 }
 
@@ -229,10 +230,11 @@ void bindArguments(KernelEmitter &e, Block &entry) {
   e.scaleLog2e = args[n++];
   if (cfg.pairsQueryBlocks())
     e.tensorMaps = args[n++];
+  e.firstCta = args[n++];
 }
 
 /// Thread and CTA coordinates, base offsets, the shared-memory view.
-void emitCoordinates(KernelEmitter &e, Value blockX) {
+void emitCoordinates(KernelEmitter &e, Value position, Value numBlocks) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const TileConfig &cfg = e.cfg;
@@ -257,25 +259,22 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
     return ratio;
   };
 
-  // Grid (NB, H, B): head = blockIdx.y, m = NB - 1 - blockIdx.x (heaviest
-  // causal query blocks first). Block-sparse wgmma kernels map the linear
-  // start order (x fastest) to (kv head, query block from the heaviest,
-  // query head of the group) instead, so the H / Hkv query heads that read
-  // the same K/V run side by side and share its blocks in L2 (H32/8, 1M
-  // tokens: 388 -> 333 ms; dense and vertical-slash measured 2-3 % slower,
-  // and the mma.sync block kernels would spill at their 168-register cap).
-  // When H is not a multiple of Hkv the plain map applies.
-  Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  // Launch position p (blockIdx.x + first_cta, below NB H; TileConfig.h):
+  // head = p / NB, m = NB - 1 - p % NB (heaviest causal query blocks
+  // first, the heads one after the other). Block-sparse wgmma kernels map
+  // p to (kv head, query block from the heaviest, query head of the group)
+  // instead, so the H / Hkv query heads that read the same K/V run side by
+  // side and share its blocks in L2 (H32/8, 1M tokens: 388 -> 333 ms; dense
+  // and vertical-slash measured 2-3 % slower, and the mma.sync block
+  // kernels would spill at their 168-register cap). When H is not a
+  // multiple of Hkv the plain map applies.
   Value batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   e.seqLenIdx = e.toIdx(e.seqLen);
-  Value numBlocks = arith::DivUIOp::create(
-      b, loc, e.addIdx(e.seqLenIdx, cfg.blockM - 1), e.cIdx(cfg.blockM));
-  Value fromHeaviest = blockX;
+  Value head = arith::DivUIOp::create(b, loc, position, numBlocks);
+  Value fromHeaviest = arith::RemUIOp::create(b, loc, position, numBlocks);
   if (cfg.kind == KernelKind::Block && cfg.usesWgmma()) {
     Value group = e.toIdx(groupSize());
-    Value linear = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, head, numBlocks), blockX);
-    Value rest = arith::DivUIOp::create(b, loc, linear, group);
+    Value rest = arith::DivUIOp::create(b, loc, position, group);
     Value grouped = arith::CmpIOp::create(
         b, loc, arith::CmpIPredicate::eq,
         arith::MulIOp::create(b, loc, ratio, e.kvHeads), e.heads);
@@ -283,11 +282,11 @@ void emitCoordinates(KernelEmitter &e, Value blockX) {
         b, loc,
         arith::MulIOp::create(
             b, loc, arith::DivUIOp::create(b, loc, rest, numBlocks), group),
-        arith::RemUIOp::create(b, loc, linear, group));
+        arith::RemUIOp::create(b, loc, position, group));
     head = arith::SelectOp::create(b, loc, grouped, groupHead, head);
     fromHeaviest = arith::SelectOp::create(
         b, loc, grouped, arith::RemUIOp::create(b, loc, rest, numBlocks),
-        blockX);
+        fromHeaviest);
   }
   e.qBlock =
       arith::SubIOp::create(b, loc, e.addIdx(numBlocks, -1), fromHeaviest);
@@ -671,17 +670,21 @@ mlir::minfer::buildAttentionKernel(OpBuilder &builder, Location loc,
   builder.setInsertionPointToStart(&entry);
   KernelEmitter e(builder, loc, cfg);
   bindArguments(e, entry);
-  // Guard against a grid wider than ceil(N / 64): such CTAs do nothing.
-  Value blockX = gpu::BlockIdOp::create(builder, loc, gpu::Dimension::x);
+  // Launch position p = blockIdx.x + first_cta; CTAs at or past NB H (a
+  // grid wider than the call) do nothing.
+  Value position = arith::AddIOp::create(
+      builder, loc, gpu::BlockIdOp::create(builder, loc, gpu::Dimension::x),
+      e.toIdx(e.firstCta));
   Value n = e.toIdx(e.seqLen);
   Value numBlocks = arith::DivUIOp::create(
       builder, loc, e.addIdx(n, cfg.blockM - 1), e.cIdx(cfg.blockM));
-  Value inGrid = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ult,
-                                       blockX, numBlocks);
+  Value inGrid = arith::CmpIOp::create(
+      builder, loc, arith::CmpIPredicate::ult, position,
+      arith::MulIOp::create(builder, loc, numBlocks, e.toIdx(e.heads)));
   auto guardIf =
       scf::IfOp::create(builder, loc, inGrid, /*withElseRegion=*/false);
   builder.setInsertionPoint(guardIf.thenBlock()->getTerminator());
-  emitCoordinates(e, blockX);
+  emitCoordinates(e, position, numBlocks);
   emitKernelBody(e);
   builder.setInsertionPointToEnd(&entry);
   gpu::ReturnOp::create(builder, loc);

@@ -113,6 +113,7 @@ public:
   Value maxRanges, maxColumns;    ///< i32 or null
   Value scaleLog2e;               ///< f32
   Value tensorMaps; ///< !llvm.ptr to the K and V tensor maps (paired only)
+  Value firstCta;   ///< i32: launch position of blockIdx.x = 0 (TileConfig.h)
 
   // Thread coordinates (index): warp, lane, g = lane / 4, t = lane % 4,
   // warpgroup = warp / 4 (wgmma kernels; null otherwise).

@@ -5,9 +5,9 @@
 // FlashAttention-2 kernel of the same kind, head dim and element type. The
 // launch follows the ABI of TileConfig.h: buffers as flat memref<?xT> (the
 // 4-D/3-D/5-D operands are collapsed, which needs contiguous row-major
-// memrefs), grid (ceil(N / 64), H, B), TileConfig::threads() threads,
-// TileConfig::sharedBytes() of dynamic shared memory, then the i32 scalars and
-// f32 scale * log2(e). Unsupported operands are reported with emitOpError;
+// memrefs), grid (ceil(N / 64) H, 1, B) (one launch of every position),
+// TileConfig::threads() threads, TileConfig::sharedBytes() of dynamic shared
+// memory, then the i32 scalars, f32 scale * log2(e) and first_cta = 0. Unsupported operands are reported with emitOpError;
 // so are paired block-sparse kernels (their TMA tensor maps come from the
 // runtime).
 //
@@ -193,18 +193,21 @@ struct OutlineTileKernelsPass final
     double scaleLog2e = ops.scale.getValueAsDouble() * M_LOG2E;
     args.push_back(arith::ConstantOp::create(
         b, loc, b.getF32FloatAttr(static_cast<float>(scaleLog2e))));
+    args.push_back(arith::ConstantIntOp::create(b, loc, 0, 32)); // first_cta
 
+    // One launch of all NB H positions.
     Value n = memref::DimOp::create(b, loc, ops.query, 2);
     Value numBlocks = arith::CeilDivUIOp::create(
         b, loc, n, arith::ConstantIndexOp::create(b, loc, cfg.blockM));
     Value heads = memref::DimOp::create(b, loc, ops.query, 1);
+    Value positions = arith::MulIOp::create(b, loc, numBlocks, heads);
     Value batch = memref::DimOp::create(b, loc, ops.query, 0);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value threads = arith::ConstantIndexOp::create(b, loc, cfg.threads());
     Value smemBytes =
         arith::ConstantIntOp::create(b, loc, cfg.sharedBytes(), 32);
     gpu::LaunchFuncOp::create(
-        b, loc, *func, gpu::KernelDim3{numBlocks, heads, batch},
+        b, loc, *func, gpu::KernelDim3{positions, one, batch},
         gpu::KernelDim3{threads, one, one}, smemBytes, args);
     op->erase();
     return success();

@@ -1,9 +1,11 @@
 //===- AttentionLaunch.cpp - the attention kernels' launch ABI ------------===//
 //
 // The one place that marshals the ABI of Kernel/TileConfig.h:
-//   grid (TileConfig::gridX(N), heads, batches), TileConfig::threads()
-//   threads (a dense kernel may use 128-row CTAs; the index stays per 64
-//   rows),
+//   grid (C, 1, batches) over the NB H launch positions (NB =
+//   TileConfig::gridX(N)), TileConfig::threads() threads (a dense kernel
+//   may use 128-row CTAs; the index stays per 64 rows): one launch of
+//   every position (first_cta 0) or launches of AttentionLaunch::waves
+//   (or Runtime::Impl::launchWaves) device-fulls of CTAs each;
 //   TileConfig::sharedBytes() of dynamic shared memory;
 //   each buffer as a flat memref<?xT> in MLIR's default calling convention,
 //   5 parameters: allocated ptr, aligned ptr, i64 offset (0), i64 size,
@@ -11,12 +13,15 @@
 //   then (vs) column_count, column_index;
 //   then i32 seq_len, heads, kv_heads, (block, vs) i32 max_ranges,
 //   (vs) i32 max_columns, and f32 scale_log2e;
-//   then (paired block-sparse) the device address of the K and V tensor
-//   maps, encoded here and copied to the workspace in stream order.
+//   then (paired kernels) the device address of the K and V tensor
+//   maps, encoded here and copied to the workspace in stream order;
+//   last, i32 first_cta (the launch position of blockIdx.x = 0).
 // cuLaunchKernel takes an array of pointers to each parameter's value.
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeImpl.h"
+
+#include <algorithm>
 
 namespace minfer::cuda {
 
@@ -42,10 +47,11 @@ public:
     ptrs_[n_++] = &m.size;
     ptrs_[n_++] = &m.stride;
   }
-  void i32(int32_t v) {
+  int32_t &i32(int32_t v) {
     int32_t &slot = ints_[numInts_++];
     slot = v;
     ptrs_[n_++] = &slot;
+    return slot;
   }
   void f32(float v) {
     f_ = v;
@@ -109,10 +115,34 @@ Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
                    "cuMemcpyHtoDAsync", "tensor maps");
 }
 
+/// Launch positions the device runs at once: its SMs times the kernel's
+/// CTAs per SM, over the `batches` that share each position; 0 when the
+/// driver cannot tell (no occupancy query).
+Status residentCtas(Runtime::Impl &impl, const AttentionKernel &kern,
+                    int64_t batches, const char *what, int64_t *out) {
+  *out = 0;
+  const DriverApi &api = *impl.api;
+  if (!api.cuOccupancyMaxActiveBlocksPerMultiprocessor)
+    return Status::success();
+  const kernel::TileConfig &cfg = kern.cfg;
+  MINFER_RETURN_IF_ERROR(
+      impl.ensureDynamicSmem(kern.fn, cfg.sharedBytes(), what));
+  int perSm = 0;
+  MINFER_RETURN_IF_ERROR(api.check(
+      api.cuOccupancyMaxActiveBlocksPerMultiprocessor(
+          &perSm, kern.fn, static_cast<int>(cfg.threads()),
+          static_cast<size_t>(cfg.sharedBytes())),
+      "cuOccupancyMaxActiveBlocksPerMultiprocessor", what));
+  *out = int64_t(perSm) * impl.info.multiprocessors /
+         std::max<int64_t>(1, batches);
+  return Status::success();
+}
+
 } // namespace
 
 Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
-                       const AttentionLaunch &a, CUstream stream) {
+                       const AttentionLaunch &a, CUstream stream,
+                       int64_t *launches) {
   const kernel::TileConfig &cfg = kern.cfg;
   const kernel::KernelKind kind = cfg.kind;
   const bool indexed = kind != kernel::KernelKind::Dense;
@@ -143,13 +173,31 @@ Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
     args.ptr(a.tensorMaps);
   }
 
-  const int64_t nb = cfg.gridX(a.seqLen);
+  int32_t &firstCta = args.i32(0);
+
   const std::string name = cfg.kernelName();
-  return impl.launch(kern.fn, static_cast<unsigned>(nb),
-                     static_cast<unsigned>(a.heads),
-                     static_cast<unsigned>(a.batches),
-                     static_cast<unsigned>(cfg.threads()), cfg.sharedBytes(),
-                     stream, args.data(), name.c_str());
+  const int64_t positions = cfg.gridX(a.seqLen) * a.heads;
+  int64_t perLaunch = positions;
+  const int64_t waves = impl.launchWaves < 0   ? 0
+                        : impl.launchWaves > 0 ? impl.launchWaves
+                                               : a.waves;
+  if (waves > 0) {
+    int64_t resident = 0;
+    MINFER_RETURN_IF_ERROR(
+        residentCtas(impl, kern, a.batches, name.c_str(), &resident));
+    if (resident > 0)
+      perLaunch = std::max<int64_t>(1, waves * resident);
+  }
+  for (int64_t first = 0; first < positions; first += perLaunch) {
+    firstCta = static_cast<int32_t>(first);
+    MINFER_RETURN_IF_ERROR(impl.launch(
+        kern.fn, static_cast<unsigned>(std::min(perLaunch, positions - first)),
+        1, static_cast<unsigned>(a.batches),
+        static_cast<unsigned>(cfg.threads()), cfg.sharedBytes(), stream,
+        args.data(), name.c_str()));
+    ++*launches;
+  }
+  return Status::success();
 }
 
 } // namespace minfer::cuda

@@ -125,6 +125,9 @@ std::unique_ptr<Loaded> loadFrom(const std::string &path) {
 #undef MINFER_RESOLVE
   a.cuTensorMapEncodeTiled = reinterpret_cast<decltype(a.cuTensorMapEncodeTiled)>(
       dlsym(lib, "cuTensorMapEncodeTiled"));
+  a.cuOccupancyMaxActiveBlocksPerMultiprocessor = reinterpret_cast<
+      decltype(a.cuOccupancyMaxActiveBlocksPerMultiprocessor)>(
+      dlsym(lib, "cuOccupancyMaxActiveBlocksPerMultiprocessor"));
   if (!missing.empty()) {
     out->status = noDevice(path + " lacks " + missing + " (driver too old?)");
     return out;

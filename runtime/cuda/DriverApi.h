@@ -117,6 +117,11 @@ struct DriverApi {
                                      const unsigned *, const unsigned *, int,
                                      int, int, int);
 
+  /// Null when the driver lacks it: attention calls then go out in one
+  /// launch whatever Runtime::Impl::launchWaves asks.
+  CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int *, CUfunction,
+                                                          int, size_t);
+
   /// "cuMemAlloc (CUDA_ERROR_OUT_OF_MEMORY: out of memory)".
   std::string describe(CUresult r, const char *call) const;
   /// Ok, or Status{CudaError / OutOfMemory, describe(r, call) + context}.

@@ -80,6 +80,8 @@ MINFER_CHECK_SIG(cuMemcpyDtoH, cuMemcpyDtoH_v2);
 MINFER_CHECK_SIG(cuMemcpyDtoHAsync, cuMemcpyDtoHAsync_v2);
 MINFER_CHECK_SIG(cuMemcpyHtoDAsync, cuMemcpyHtoDAsync_v2);
 MINFER_CHECK_SIG(cuTensorMapEncodeTiled, cuTensorMapEncodeTiled);
+MINFER_CHECK_SIG(cuOccupancyMaxActiveBlocksPerMultiprocessor,
+                 cuOccupancyMaxActiveBlocksPerMultiprocessor);
 MINFER_CHECK_SIG(cuMemsetD8Async, cuMemsetD8Async);
 MINFER_CHECK_SIG(cuMemsetD32Async, cuMemsetD32Async);
 MINFER_CHECK_SIG(cuStreamCreate, cuStreamCreate);

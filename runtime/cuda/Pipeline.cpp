@@ -131,6 +131,7 @@ struct CallState {
   const IndexFns &fns;
   const AttentionKernel *attn;
   RowChoice *rows; ///< null unless rows are measured
+  int64_t *launches; ///< attention kernel launches so far (RunStats)
 };
 
 CUdeviceptr devPtr(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
@@ -384,7 +385,10 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     a.batches = 1;
     a.scaleLog2e = ip.scaleLog2;
     a.tensorMaps = impl.workspace + plan.layout.tensorMaps;
-    MINFER_RETURN_IF_ERROR(launchAttention(impl, *attn, a, stream));
+    a.waves = kernel::launchWavesFor(attn->cfg.kind, attn->cfg.chip, N,
+                                     c.bsCount > 0);
+    MINFER_RETURN_IF_ERROR(
+        launchAttention(impl, *attn, a, stream, cs.launches));
   }
   if (timing)
     MINFER_CU(api, cuEventRecord, e[3], stream);
@@ -510,8 +514,9 @@ Status Runtime::Impl::run(const AttentionTensors &t,
     st = api->check(api->cuMemsetD32Async(workspace + plan.layout.keptCounter, 0u,
                                           2, stream),
                     "cuMemsetD32Async", "kept-pair counter");
+  int64_t launches = 0;
   CallState cs{t, pats, ext, opts, stream, plan, fns, attn,
-               rowChoice.wide ? &rowChoice : nullptr};
+               rowChoice.wide ? &rowChoice : nullptr, &launches};
   size_t ev = 0;
   for (size_t i = 0; st.ok() && i < plan.chunks.size(); ++i, ev += 4) {
     const Chunk &c = plan.chunks[i];
@@ -541,7 +546,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
       a.kvHeads = plan.Hkv;
       a.batches = plan.B;
       a.scaleLog2e = t.scale * 1.4426950408889634f;
-      st = launchAttention(*this, *attn, a, stream);
+      st = launchAttention(*this, *attn, a, stream, &launches);
     }
     if (st.ok() && opts.timing)
       st = api->check(api->cuEventRecord(e3, stream), "cuEventRecord");
@@ -557,6 +562,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   stats.kernel = plan.kind;
   if (attn)
     stats.attentionKernel = (rowChoice.ran ? rowChoice.ran : attn)->cfg.kernelName();
+  stats.kernelLaunches = launches;
   if (rowChoice.visits)
     stats.tileSharing = double(rowChoice.steps) / rowChoice.visits;
   stats.chunks = static_cast<int64_t>(plan.chunks.size());

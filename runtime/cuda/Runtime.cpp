@@ -146,6 +146,18 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
     return invalidArgument("vertical-slash rows per CTA must be 0 (default), "
                            "64 or 192 (RuntimeOptions::verticalSlashRows or "
                            "MINFER_VS_ROWS)");
+  impl->launchWaves = opts.launchWaves;
+  if (opts.launchWaves == 0)
+    if (const char *env = std::getenv("MINFER_LAUNCH_WAVES"); env && *env) {
+      char *end = nullptr;
+      const long v = std::strtol(env, &end, 10);
+      impl->launchWaves = *end ? -2 : static_cast<int>(std::clamp(v, -2L, 65L));
+    }
+  if (impl->launchWaves < -1 || impl->launchWaves > 64)
+    return invalidArgument("launch waves must be -1 (one launch), 0 (by "
+                           "kernel and length) or 1 to 64 "
+                           "(RuntimeOptions::launchWaves or "
+                           "MINFER_LAUNCH_WAVES)");
   if (!opts.ptxDir.empty())
     impl->ptxDir = opts.ptxDir;
   else if (const char *env = std::getenv("MINFER_PTX_DIR"); env && *env)

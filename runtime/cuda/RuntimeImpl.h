@@ -71,6 +71,9 @@ struct Runtime::Impl {
   /// RuntimeOptions::verticalSlashRows after the environment (64 or 192;
   /// 0: 64).
   int verticalSlashRows = 0;
+  /// RuntimeOptions::launchWaves after the environment: device-fulls of
+  /// CTAs per attention launch (0: AttentionLaunch::waves; -1: one launch).
+  int launchWaves = 0;
 
   std::map<std::string, CUmodule> modules;          ///< embedded, by name
   std::map<std::string, CUfunction> indexFns;       ///< by symbol
@@ -170,9 +173,15 @@ struct AttentionLaunch {
   /// Paired block-sparse kernels: workspace for their K/V tensor maps
   /// (TileConfig::pairedTensorMapBytes, 256-byte aligned).
   CUdeviceptr tensorMaps = 0;
+  /// Device-fulls of CTAs per launch unless Runtime::Impl::launchWaves
+  /// says otherwise (kernel::launchWavesFor; 0: one launch).
+  int64_t waves = 0;
 };
+/// Launches `kern` over all of the call's positions, in one launch or in
+/// waves (Runtime::Impl::launchWaves); adds the launches to *launches.
 Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
-                       const AttentionLaunch &a, CUstream stream);
+                       const AttentionLaunch &a, CUstream stream,
+                       int64_t *launches);
 
 } // namespace minfer::cuda
 

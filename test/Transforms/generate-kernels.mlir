@@ -22,7 +22,7 @@
 // One gpu.module per kernel, named like it; the ABI of TileConfig.h.
 // CHECK: module attributes {gpu.container_module}
 // CHECK-LABEL: gpu.module @minfer_dense_d128_bf16
-// CHECK: gpu.func @minfer_dense_d128_bf16(%{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: gpu.func @minfer_dense_d128_bf16(%{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: gpu.block_id x
 // Shared memory: 2 K stages + 2 V stages of 64 rows, rows padded to D + 8.
 // CHECK: gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
@@ -50,12 +50,12 @@
 // CHECK: gpu.return
 
 // CHECK-LABEL: gpu.module @minfer_vs_d128_bf16
-// CHECK: gpu.func @minfer_vs_d128_bf16(%{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32) kernel
+// CHECK: gpu.func @minfer_vs_d128_bf16(%{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xbf16>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32) kernel
 // CHECK: scf.for
 // CHECK: memref.load
 
 // F16-LABEL: gpu.module @minfer_block_s3_d64_f16
-// F16: gpu.func @minfer_block_s3_d64_f16({{.*}}memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32)
+// F16: gpu.func @minfer_block_s3_d64_f16({{.*}}memref<?xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i32)
 // 3 stages: 6 x 64 rows of 72 elements.
 // F16: memref.view {{.*}} to memref<384x72xf16, #gpu.address_space<workgroup>>
 // F16: nvvm.cp.async.wait.group 2
@@ -85,10 +85,10 @@ module {
 // PACK: scf.for {{.*}} iter_args(%{{[^ ]+}} = %{{[^ ]+}}) -> (i32) {
 // PACK-NOT: arith.remsi
 
-// sm_90a: the vertical-slash kernel comes with its longer-sequence variants
-// (from 384K tokens split K/V loads, from 768K 2 stages at two CTAs per SM
-// instead of four; names of their own); an explicit stage count generates
-// one kernel only.
+// sm_90a: the vertical-slash kernel comes with its longer-sequence variant
+// (from 384K tokens split K/V loads, a name of its own; from 768K the
+// default kernel again, launched in waves); an explicit stage count
+// generates one kernel only.
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=vs head-dims=64 dtypes=bf16' | FileCheck %s --check-prefix=LONG
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=vs head-dims=64 dtypes=bf16 stages=1' | FileCheck %s --check-prefix=ONE
 // LONG-LABEL: gpu.module @minfer_vs_d64_bf16
@@ -99,24 +99,37 @@ module {
 // LONG: nvvm.cp.async.wait.group 2
 // LONG: scf.for
 // LONG: nvvm.cp.async.wait.group 1
-// LONG-LABEL: gpu.module @minfer_vs_s2_d64_bf16
-// LONG: nvvm.minctasm = 2
+// LONG-NOT: gpu.module @minfer_vs_s2_d64_bf16
 // ONE: gpu.module @minfer_vs_d64_bf16
 // ONE-NOT: gpu.module @minfer_vs_{{kv|s2}}
 
+// Launch positions p = blockIdx.x + first_cta (the last argument), below
+// NB H; plain map: head = p / NB, query block from the heaviest = p % NB.
 // sm_90a block-sparse kernels start the query heads of a GQA group side by
-// side: head and query block come from the linear CTA index, selected when
-// H is a multiple of Hkv; the other kinds keep head = blockIdx.y.
+// side instead: head and query block come from p / group, selected when H
+// is a multiple of Hkv.
 // RUN: minfer-opt %s -minfer-generate-kernels='chip=sm_90a kinds=block,vs head-dims=64 dtypes=bf16 stages=1' | FileCheck %s --check-prefix=GQA
 // GQA-LABEL: gpu.func @minfer_block_d64_bf16
+// GQA-SAME: %[[FIRST:[a-z0-9]+]]: i32) kernel
+// GQA: %[[F:.+]] = arith.index_cast %[[FIRST]] : i32 to index
 // GQA: %[[X:.+]] = gpu.block_id  x
-// GQA: %[[Y:.+]] = gpu.block_id  y
-// GQA: %[[LIN:.+]] = arith.addi %{{.+}}, %[[X]] : index
+// GQA: %[[P:.+]] = arith.addi %[[X]], %[[F]] : index
+// GQA: %[[NB:.+]] = arith.divui %{{.+}}, %c64 : index
+// GQA: %[[POSITIONS:.+]] = arith.muli %[[NB]], %{{.+}} : index
+// GQA: arith.cmpi ult, %[[P]], %[[POSITIONS]] : index
+// GQA: %[[HEAD:.+]] = arith.divui %[[P]], %[[NB]] : index
+// GQA: %[[FROM:.+]] = arith.remui %[[P]], %[[NB]] : index
 // GQA: %[[GROUPED:.+]] = arith.cmpi eq, %{{.+}}, %{{.+}} : i32
-// GQA: arith.select %[[GROUPED]], %{{.+}}, %[[Y]] : index
-// GQA: arith.select %[[GROUPED]], %{{.+}}, %[[X]] : index
+// GQA: arith.select %[[GROUPED]], %{{.+}}, %[[HEAD]] : index
+// GQA: arith.select %[[GROUPED]], %{{.+}}, %[[FROM]] : index
 // GQA-LABEL: gpu.func @minfer_vs_d64_bf16
-// GQA-NOT: arith.select %{{.+}}, %{{.+}}, %block_id_y
+// GQA: %[[VX:.+]] = gpu.block_id  x
+// GQA: %[[VP:.+]] = arith.addi %[[VX]], %{{.+}} : index
+// GQA: arith.divui %[[VP]], %[[VNB:.+]] : index
+// GQA-NEXT: %[[VFROM:.+]] = arith.remui %[[VP]], %[[VNB]] : index
+// GQA-NEXT: arith.constant -1 : index
+// GQA-NEXT: %[[VLAST:.+]] = arith.addi %[[VNB]], %{{.+}} : index
+// GQA-NEXT: arith.subi %[[VLAST]], %[[VFROM]] : index
 
 // sm_90a block-sparse: one stage, four CTAs per SM, and K / V of a tile in
 // cp.async groups of their own: K(i+1) is issued before O += P V(i) waits
@@ -161,7 +174,7 @@ module {
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block block-block-m=128' 2>&1 | FileCheck %s --check-prefix=PAIR80
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=block chip=sm_90a block-block-m=256' 2>&1 | FileCheck %s --check-prefix=PAIRM
 // PAIR-LABEL: gpu.func @minfer_block_m128_d128_bf16
-// PAIR-SAME: %arg10: f32, %arg11: !llvm.ptr)
+// PAIR-SAME: %arg10: f32, %arg11: !llvm.ptr, %arg12: i32)
 // PAIR-SAME: known_block_size = array<i32: 288, 1, 1>, nvvm.minctasm = 1
 // PAIR: memref.view %{{.+}}[%c229664][] : {{.*}} to memref<36xi32, #gpu.address_space<workgroup>>
 // PAIR: mbarrier.init.shared::cta.b64 [a], 1;

@@ -17,9 +17,13 @@
 // CHECK: %[[HKV:.+]] = arith.index_cast %{{.+}} : index to i32
 // scale * log2(e) = 0.125 * 1.442695
 // CHECK: %[[SCALE:.+]] = arith.constant 0.180336{{[0-9]*}} : f32
+// One launch of all ceil(N / 64) H positions: first_cta = 0.
+// CHECK: %[[FIRST:.+]] = arith.constant 0 : i32
 // CHECK: %[[NB:.+]] = arith.ceildivui %{{.+}}, %c64
+// CHECK: %[[HD:.+]] = memref.dim %[[Q]], %c1
+// CHECK: %[[POS:.+]] = arith.muli %[[NB]], %[[HD]] : index
 // CHECK: %[[SMEM:.+]] = arith.constant 69632 : i32
-// CHECK: gpu.launch_func  @minfer_dense_d128_bf16::@minfer_dense_d128_bf16 blocks in (%[[NB]], %{{.+}}, %{{.+}}) threads in (%c128, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %[[SMEM]] args(%[[QF]] : memref<?xbf16>, %[[KF]] : memref<?xbf16>, %[[VF]] : memref<?xbf16>, %[[OF]] : memref<?xbf16>, %[[NI]] : i32, %[[H]] : i32, %[[HKV]] : i32, %[[SCALE]] : f32)
+// CHECK: gpu.launch_func  @minfer_dense_d128_bf16::@minfer_dense_d128_bf16 blocks in (%[[POS]], %c1{{.*}}, %{{.+}}) threads in (%c128, %c1{{.*}}, %c1{{.*}}) dynamic_shared_memory_size %[[SMEM]] args(%[[QF]] : memref<?xbf16>, %[[KF]] : memref<?xbf16>, %[[VF]] : memref<?xbf16>, %[[OF]] : memref<?xbf16>, %[[NI]] : i32, %[[H]] : i32, %[[HKV]] : i32, %[[SCALE]] : f32, %[[FIRST]] : i32)
 // CHECK-NOT: minfer.dense_attention
 // CHECK: gpu.module @minfer_dense_d128_bf16
 // CHECK: gpu.func @minfer_dense_d128_bf16
@@ -44,7 +48,7 @@ func.func @dense(%q: memref<2x4x?x128xbf16>, %k: memref<2x2x?x128xbf16>,
 // CHECK: memref.cast %{{.+}} : memref<32768xf16> to memref<?xf16>
 // CHECK: memref.collapse_shape %{{.+}} {{\[\[}}0, 1, 2]] : memref<1x2x4xi32> into memref<8xi32>
 // CHECK: memref.collapse_shape %{{.+}} {{\[\[}}0, 1, 2, 3, 4]] : memref<1x2x4x3x2xi32> into memref<48xi32>
-// CHECK: gpu.launch_func  @minfer_block_d64_f16::@minfer_block_d64_f16 {{.*}} dynamic_shared_memory_size %{{.+}} args({{.*}} : memref<?xf16>, {{.*}} : memref<?xf16>, {{.*}} : memref<?xf16>, {{.*}} : memref<?xf16>, {{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, {{.*}} : f32)
+// CHECK: gpu.launch_func  @minfer_block_d64_f16::@minfer_block_d64_f16 {{.*}} dynamic_shared_memory_size %{{.+}} args({{.*}} : memref<?xf16>, {{.*}} : memref<?xf16>, {{.*}} : memref<?xf16>, {{.*}} : memref<?xf16>, {{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, {{.*}} : f32, {{.*}} : i32)
 // CHECK: gpu.launch_func  @minfer_block_d64_f16::@minfer_block_d64_f16
 // CHECK-COUNT-1: gpu.module @minfer_block_d64_f16
 // CHECK-NOT: gpu.module
@@ -67,7 +71,7 @@ func.func @block_static_twice(%q: memref<1x2x256x64xf16>, %rc: memref<1x2x4xi32>
 // CHECK-LABEL: func.func @vs
 // CHECK: %[[C:.+]] = memref.dim %{{.+}}, %c3{{.*}} : memref<?x4x?x7xi32>
 // CHECK: %[[CI:.+]] = arith.index_cast %[[C]] : index to i32
-// CHECK: gpu.launch_func  @minfer_vs_d128_bf16::@minfer_vs_d128_bf16 {{.*}} args({{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, %[[CI]] : i32, {{.*}} : f32)
+// CHECK: gpu.launch_func  @minfer_vs_d128_bf16::@minfer_vs_d128_bf16 {{.*}} args({{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : memref<?xi32>, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, {{.*}} : i32, %[[CI]] : i32, {{.*}} : f32, {{.*}} : i32)
 func.func @vs(%q: memref<?x4x?x128xbf16>, %k: memref<?x1x?x128xbf16>,
               %rc: memref<?x4x?xi32>, %r: memref<?x4x?x5x2xi32>,
               %cc: memref<?x4x?xi32>, %ci: memref<?x4x?x7xi32>) {

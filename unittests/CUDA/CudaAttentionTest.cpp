@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include <unistd.h>
@@ -173,8 +174,8 @@ RuntimeOptions rowOptions(Runtime &shared, int RuntimeOptions::*rows) {
 }
 
 /// A call of each sequence tier runs that tier's kernel where its PTX exists
-/// (sm_90a: minfer_vs_kv_* from kMidSequence, minfer_vs_s2_* from
-/// kLongSequence; kernel::tunedFor) -- also right after a shorter call
+/// (sm_90a: minfer_vs_kv_* from kMidSequence, the default one again from
+/// kLongSequence, in launch waves; kernel::tunedFor) -- also right after a shorter call
 /// loaded another kernel -- and matches the reference; a short call after
 /// them runs the default kernel again.
 TEST(CudaAttentionKernelChoice, LongSequenceAfterShortCall) {
@@ -300,7 +301,7 @@ TEST(CudaAttentionKernelChoice, PairedVerticalSlashOnRequest) {
 }
 
 /// Asked for 192 rows with only the 64-row vertical-slash PTX at hand (a
-/// directory without minfer_vs_m192_*), a call of kernel::kLongSequence
+/// directory without minfer_vs_m192_*), a call of kernel::kMidSequence
 /// tokens falls back to its sequence tier's kernel, not to the default one,
 /// and matches the reference.
 TEST(CudaAttentionKernelChoice, PairedVerticalSlashFallsBackToTier) {
@@ -312,7 +313,7 @@ TEST(CudaAttentionKernelChoice, PairedVerticalSlashFallsBackToTier) {
                                      ElemType::BF16, 64, chip, rows, n)
         .kernelName();
   };
-  const std::string tier = name(kernel::kBlockM, kernel::kLongSequence);
+  const std::string tier = name(kernel::kBlockM, kernel::kMidSequence);
   if (!hasPtxFile(*shared, tier) || tier == name(kernel::kBlockM, 0))
     GTEST_SKIP() << "no sequence-tier kernel " << tier << " for " << chipName;
   char dirTemplate[] = "/tmp/minfer-ptx-XXXXXX";
@@ -337,7 +338,7 @@ TEST(CudaAttentionKernelChoice, PairedVerticalSlashFallsBackToTier) {
   std::unique_ptr<Runtime> rt;
   MINFER_ASSERT_OK(Runtime::create(&rt, ro));
   AttentionShape s;
-  s.seqLen = kernel::kLongSequence;
+  s.seqLen = kernel::kMidSequence;
   RunStats stats;
   runAndCheck(*rt, s, ElemType::BF16,
               LayerPatterns{HeadPattern::verticalSlash(64, 128, 32)}, 19,
@@ -352,7 +353,8 @@ TEST(CudaAttentionKernelChoice, PairedVerticalSlashFallsBackToTier) {
 /// kernel::kWideBlockSparse tokens or more run the 192-row kernel where its
 /// PTX exists (sm_90a, kernel::defaultBlockSparseRows), shorter ones the
 /// 64-row kernel, and both match the reference; blockSparseRows = 64 keeps
-/// the 64-row kernel at any length.
+/// the 64-row kernel at any length. From kWideBlockSparse tokens either
+/// kernel goes out in launch waves on sm_90a.
 TEST(CudaAttentionKernelChoice, WideBlockSparseByLength) {
   MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
   for (int rows : {0, 64}) {
@@ -378,6 +380,14 @@ TEST(CudaAttentionKernelChoice, WideBlockSparseByLength) {
       if (HasFatalFailure())
         return;
       EXPECT_EQ(stats.attentionKernel, expected(n));
+      // From kWideBlockSparse, block-sparse heads launch in waves on sm_90a
+      // (kernel::launchWavesFor): more launches than chunks.
+      const bool waves = kernel::launchWavesFor(kernel::KernelKind::Block,
+                                                chip, n, true) > 0;
+      EXPECT_EQ(stats.kernelLaunches > stats.chunks,
+                waves && chip == kernel::Chip::SM90A)
+          << stats.kernelLaunches << " launches, " << stats.chunks
+          << " chunks";
     }
   }
 }
@@ -495,6 +505,67 @@ TEST_P(CudaAttention, FullBudgetEqualsDense) {
   }
   EXPECT_LE(errVs, 2e-3);
   EXPECT_LE(errBs, 2e-3);
+}
+
+/// Launched in waves of one device-full of CTAs (RuntimeOptions::
+/// launchWaves = 1: several launches, first_cta > 0 from the second), the
+/// generated kernels -- dense, block-sparse and vertical-slash at 64 rows
+/// and, where their PTX exists, 192 -- write the same output bits as one launch
+/// of the whole grid (launchWaves = -1), and matches the reference. Waves
+/// outside -1..64, or a $MINFER_LAUNCH_WAVES that is not such a number, are
+/// InvalidArgument.
+TEST(CudaAttentionLaunch, WavesEqualOneLaunch) {
+  MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
+  RuntimeOptions ro;
+  ro.ptxDir = shared->ptxDir();
+  std::unique_ptr<Runtime> bad;
+  for (int waves : {-2, 65}) {
+    ro.launchWaves = waves;
+    EXPECT_EQ(Runtime::create(&bad, ro).code(), ErrorCode::InvalidArgument);
+  }
+  ro.launchWaves = 0; // the environment's, then
+  for (const char *env : {"two", "1x", "-5", "100"}) {
+    ::setenv("MINFER_LAUNCH_WAVES", env, 1);
+    EXPECT_EQ(Runtime::create(&bad, ro).code(), ErrorCode::InvalidArgument)
+        << "MINFER_LAUNCH_WAVES=" << env;
+  }
+  ::unsetenv("MINFER_LAUNCH_WAVES");
+  struct Case {
+    HeadPattern pattern;
+    int rows; ///< block-sparse and vertical-slash rows per CTA
+  };
+  const Case cases[] = {{HeadPattern::dense(), 64},
+                        {HeadPattern::blockSparse(40), 64},
+                        {HeadPattern::blockSparse(40), 192},
+                        {HeadPattern::verticalSlash(300, 400), 64},
+                        {HeadPattern::verticalSlash(300, 400), 192},
+                        {HeadPattern::aShape(128, 1024), 192}};
+  // 256 query blocks x 4 heads: two or more device-fulls of every kernel
+  // on an H100 (64-row sparse CTAs: 4 per SM; 192-row and dense: 1 and 2).
+  const AttentionShape s = gqaShape(16384, 128);
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.pattern.str() + " rows " + std::to_string(c.rows));
+    std::vector<float> out[2];
+    RunStats stats[2];
+    for (int waves : {-1, 1}) {
+      ro.launchWaves = waves;
+      ro.blockSparseRows = ro.verticalSlashRows = c.rows;
+      std::unique_ptr<Runtime> rt;
+      MINFER_ASSERT_OK(Runtime::create(&rt, ro));
+      runAndCheck(*rt, s, ElemType::BF16, LayerPatterns(4, c.pattern), 11,
+                  &out[waves > 0], &stats[waves > 0]);
+      if (HasFatalFailure())
+        return;
+    }
+    EXPECT_EQ(stats[0].attentionKernel, stats[1].attentionKernel);
+    EXPECT_EQ(stats[0].kernelLaunches, stats[0].chunks);
+    EXPECT_GT(stats[1].kernelLaunches, stats[1].chunks);
+    ASSERT_EQ(out[0].size(), out[1].size());
+    size_t differ = 0;
+    for (size_t i = 0; i < out[0].size(); ++i)
+      differ += std::memcmp(&out[0][i], &out[1][i], sizeof(float)) != 0;
+    EXPECT_EQ(differ, 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CudaAttention,

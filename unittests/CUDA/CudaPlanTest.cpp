@@ -243,16 +243,18 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
   EXPECT_TRUE(wgBlock.splitsKeyValueLoads());
   EXPECT_FALSE(wg.splitsKeyValueLoads());
   EXPECT_EQ(wg.kernelName(), mma.kernelName()); // same ABI, other PTX file
-  // Long sequences: the sm_90a vertical-slash kernel has a 2-stage variant
-  // of its own name (its launch needs more shared memory); mma.sync kernels
-  // and the other kinds keep one tuning.
+  // Long sequences: the sm_90a vertical-slash kernel is the default one
+  // again (launched in waves, kernel::launchWavesFor); a forced 2-stage
+  // kernel has a name of its own (its launch needs more shared memory).
   kernel::TileConfig wgLong = kernel::TileConfig::tuned(
       KernelKind::VerticalSlash, kernel::ElemType::BF16, 128, Chip::SM90A,
       kernel::kBlockM, kernel::kLongSequence);
-  EXPECT_EQ(wgLong.stages, 2);
-  EXPECT_EQ(wgLong.kernelName(), "minfer_vs_s2_d128_bf16");
-  EXPECT_EQ(wgLong.sharedBytes(), 64 * 128 * 2 + 4 * 64 * 128 * 2);
+  EXPECT_EQ(wgLong.kernelName(), wg.kernelName());
   EXPECT_FALSE(wgLong.splitsKeyValueLoads());
+  kernel::TileConfig wgTwo = wgLong;
+  wgTwo.stages = 2;
+  EXPECT_EQ(wgTwo.kernelName(), "minfer_vs_s2_d128_bf16");
+  EXPECT_EQ(wgTwo.sharedBytes(), 64 * 128 * 2 + 4 * 64 * 128 * 2);
   // From kMidSequence on: one stage with split K/V loads, a name of its own
   // (same launch as the default kernel).
   kernel::TileConfig wgMid = kernel::TileConfig::tuned(
@@ -273,8 +275,10 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
                                       kernel::kMidSequence - 1)
                 .kernelName(),
             "minfer_vs_d128_bf16");
-  EXPECT_TRUE(kernel::hasLongSequenceTuning(KernelKind::VerticalSlash,
-                                            Chip::SM90A));
+  EXPECT_FALSE(kernel::hasLongSequenceTuning(KernelKind::VerticalSlash,
+                                             Chip::SM90A));
+  EXPECT_TRUE(kernel::hasLongSequenceTuning(
+      KernelKind::VerticalSlash, Chip::SM90A, kernel::kLongSequence - 1));
   EXPECT_TRUE(kernel::hasLongSequenceTuning(
       KernelKind::VerticalSlash, Chip::SM90A, kernel::kMidSequence));
   EXPECT_FALSE(kernel::hasLongSequenceTuning(KernelKind::VerticalSlash,
@@ -304,6 +308,27 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 
 // The dense-fallback bound: exact for dense, the closed form sum of
 // min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
+/// Launch waves by kernel and length: block-sparse heads from
+/// kWideBlockSparse tokens (2 device-fulls), vertical-slash from
+/// kLongSequence (1); never A-shape-only block calls, dense calls, shorter
+/// calls or mma.sync chips.
+TEST(CudaPlan, LaunchWavesByKindAndLength) {
+  using kernel::launchWavesFor;
+  const int64_t wide = kernel::kWideBlockSparse, lng = kernel::kLongSequence;
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, wide, true), 2);
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, wide - 1, true), 0);
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, 1 << 20, false), 0);
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90, 1 << 20, true), 0);
+  EXPECT_EQ(launchWavesFor(KernelKind::VerticalSlash, Chip::SM90A, lng, true),
+            1);
+  EXPECT_EQ(
+      launchWavesFor(KernelKind::VerticalSlash, Chip::SM90A, lng - 1, false),
+      0);
+  EXPECT_EQ(launchWavesFor(KernelKind::VerticalSlash, Chip::SM80, lng, false),
+            0);
+  EXPECT_EQ(launchWavesFor(KernelKind::Dense, Chip::SM90A, 1 << 20, false), 0);
+}
+
 /// Kernel files the runtime looks for, best first. A wide (paired) kernel
 /// whose PTX is missing falls back to the sequence tier's 64-row kernel
 /// before the default one; a forced stage count drops the tiers.
@@ -319,13 +344,14 @@ TEST(CudaPlan, KernelCandidates) {
   using V = std::vector<std::string>;
   const int64_t k1M = 1 << 20, k512K = 1 << 19, k128K = 1 << 17;
   EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k1M, 192),
-            (V{"minfer_vs_m192_d128_bf16", "minfer_vs_s2_d128_bf16",
-               "minfer_vs_d128_bf16"}));
+            (V{"minfer_vs_m192_d128_bf16", "minfer_vs_d128_bf16"}));
   EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k512K, 192),
             (V{"minfer_vs_m192_d128_bf16", "minfer_vs_kv_d128_bf16",
                "minfer_vs_d128_bf16"}));
   EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k1M, 64),
-            (V{"minfer_vs_s2_d128_bf16", "minfer_vs_d128_bf16"}));
+            (V{"minfer_vs_d128_bf16"}));
+  EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k512K, 64),
+            (V{"minfer_vs_kv_d128_bf16", "minfer_vs_d128_bf16"}));
   EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k128K, 64),
             (V{"minfer_vs_d128_bf16"}));
   EXPECT_EQ(names(KernelKind::VerticalSlash, Chip::SM90A, k1M, 64, 1),

@@ -14,13 +14,16 @@
 
 // Kernel ABI (the lowering emits it, runtime/cuda launches it; keep in sync):
 //   symbol  TileConfig::kernelName(), e.g. "minfer_vs_d128_bf16"
-//   launch  threads() threads, grid (NB, H, B) with NB = gridX(N) =
-//           ceil(N / blockM) (64 unless a dense or paired block-sparse
-//           kernel asks for 128; the index keeps 64-row blocks);
-//           blockIdx.x = NB - 1 - m (heaviest causal query blocks first),
-//           blockIdx.y = head; a kernel may permute (m, head) within the
-//           grid (sm_90a block-sparse kernels group the query heads of a
-//           kv head), so the launch only fixes the grid's shape;
+//   launch  threads() threads, grid (C, 1, B): CTA blockIdx.x has launch
+//           position p = blockIdx.x + first_cta over the call's NB H
+//           positions, NB = gridX(N) = ceil(N / blockM) (64 unless a dense
+//           or paired kernel asks for 128 or 192; the index keeps 64-row
+//           blocks); p = head NB + NB - 1 - m (each head's heaviest causal
+//           query blocks first), but a kernel may permute (m, head) over
+//           the positions (sm_90a block-sparse kernels group the query
+//           heads of a kv head); CTAs with p >= NB H do nothing. The
+//           positions may go out in one launch (C = NB H, first_cta 0) or
+//           in several (launchWaves);
 //           sharedBytes() of dynamic shared memory.
 //   params  each buffer is a flat `memref<?xT>` under MLIR's default memref
 //           calling convention, i.e. 5 params: T* allocated, T* aligned,
@@ -37,7 +40,8 @@
 //             [B*Hkv, N, D] as dims {64, N, D/64, B*Hkv} (strides in
 //             bytes: 2 D, 128, 2 N D), box {64, 64, D/64, 1}: one copy per
 //             tile, its 64-column panels one after the other; 128-byte
-//             swizzle, zero fill (pairedTensorMapBytes()).
+//             swizzle, zero fill (pairedTensorMapBytes());
+//           last, every kernel: i32 first_cta.
 //   index   SparseIndex.h layout over [B, H, NB].
 namespace minfer::kernel {
 
@@ -140,11 +144,16 @@ inline int loadableChips(Chip device, Chip out[3]) {
 ///   vertical-slash, sm_90a, >= kMidSequence   split K/V loads too: they
 ///                           gain 6 % at 512K (VS 65.5 -> 61.5 ms) but cost
 ///                           2-3 % at 128K-256K (tuning.md);
-///   vertical-slash, sm_90a, >= kLongSequence  2 stages at two CTAs per SM:
-///                           at 1M tokens the K/V working set of four CTAs
-///                           per SM misses L2 (36 % hits vs 84 %); VS 1M 169
-///                           -> 156 ms (split single-stage: 159-161 ms),
-///                           while 512K (68 -> 71 ms) still favours 1 stage.
+///   vertical-slash, sm_90a, >= kLongSequence  the default kernel again (one
+///                           stage, four CTAs per SM, no split), launched in
+///                           waves (launchWavesFor): one launch of it missed
+///                           L2 at 1M tokens (36 % hits, against 84 % for the
+///                           2-stage kernel at two CTAs per SM, the tier's
+///                           kernel until the fourteenth session), but CTAs
+///                           that start together walk their shared tiles
+///                           together. H100, 1M, three passes: structured
+///                           147 -> 138-144 ms, random 929-937 -> 845-880 ms
+///                           against that 2-stage kernel (tuning.md).
 /// The runtime takes the tuning of a call's length when its PTX exists (the
 /// kernel name carries what differs from the default, see kernelName()),
 /// else the default one.
@@ -213,9 +222,7 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
     case KernelKind::VerticalSlash:
       if (blockM != kBlockM)
         return pairedTuning(blockM);
-      if (seqLen >= kLongSequence)
-        return {2, 2, false};
-      return {1, 4, seqLen >= kMidSequence};
+      return {1, 4, seqLen >= kMidSequence && seqLen < kLongSequence};
     case KernelKind::Block:
       if (blockM != kBlockM)
         return pairedTuning(blockM);
@@ -229,6 +236,40 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
   case KernelKind::Dense: return {2, 0};
   }
   return {};
+}
+
+/// Device-fulls of CTAs per launch of an attention call when the caller
+/// does not choose (RuntimeOptions::launchWaves = 0); 0: one launch of the
+/// whole grid. A launch of `w` device-fulls (the device's SMs times the
+/// kernel's CTAs per SM, times w) starts its CTAs together, and CTAs of
+/// neighbouring query blocks that start together walk their key-sorted
+/// tile lists side by side: a tile several of them pick is read from DRAM
+/// once and then hit in L2. In one launch of the whole grid, CTAs start as
+/// others end, their walks drift apart, and a 1M-token block-sparse call
+/// with spread-out picks reads nearly every pick from DRAM. The price is
+/// each launch's tail (its last CTAs run alone), so waves pay only where
+/// the CTAs of a launch do about the same work and their picks miss L2.
+/// Measured on an H100 (bench/results/tuning.md), kernel ms, three passes:
+///   block-sparse heads (top-k picks), >= kWideBlockSparse tokens: 2
+///     (H4 random 1M 53.4 -> 35.3, 512K 21.0-22.0 -> 16.4-17.1, H32/8
+///     random 512K 171-175 -> 132; structured 1M 30.5-31.0 -> 28.8-29.3,
+///     512K a tie, H32/8 structured 512K / 1M 2-6 % slower);
+///   A-shape-only block calls: none (their sink and window tiles stay in L2
+///     anyway; waves cost 0-5 %); below kWideBlockSparse: none (structured
+///     256K loses 3-5 %, random 256K would gain 19 %);
+///   vertical-slash, >= kLongSequence: 1 (with the default kernel,
+///     tunedFor); at 512K the split-load kernel in one launch stays faster
+///     (structured 56.4 vs 57.4-61.5 ms with waves).
+/// sm_90a only: the mma.sync kernels were not measured.
+inline int64_t launchWavesFor(KernelKind kind, Chip chip, int64_t seqLen,
+                              bool blockSparseHeads) {
+  if (chip != Chip::SM90A)
+    return 0;
+  if (kind == KernelKind::VerticalSlash)
+    return seqLen >= kLongSequence ? 1 : 0;
+  if (kind == KernelKind::Block && blockSparseHeads)
+    return seqLen >= kWideBlockSparse ? 2 : 0;
+  return 0;
 }
 
 /// Whether calls of seqLen tokens have a tuning of their own (a kernel other
@@ -417,7 +458,7 @@ struct TileConfig {
   /// shows as "_s<stages>", and split K/V loads other than the default as
   /// "_kv" (or "_nokv"), V stages other than the default as "_v<n>": the
   /// sm_90a vertical-slash kernels for longer sequences are
-  /// "minfer_vs_kv_d128_bf16" and "minfer_vs_s2_d128_bf16".
+  /// "minfer_vs_kv_d128_bf16" (and, forced to 2 stages, "minfer_vs_s2_d128_bf16").
   std::string kernelName() const {
     std::string m = blockM == kBlockM ? "" : "_m" + std::to_string(blockM);
     const TileTuning base = tunedFor(kind, chip, 0, blockM);

@@ -69,6 +69,9 @@ struct RunStats {
   /// "minfer_vs_s2_d128_bf16" for a long sequence on an H100); empty for
   /// RunOptions::indexOnly.
   std::string attentionKernel;
+  /// Launches of the attention kernel over all chunks: one per chunk, more
+  /// with RuntimeOptions::launchWaves.
+  int64_t kernelLaunches = 0;
   /// Block-sparse calls whose rows per CTA were measured
   /// (kernel::measuresBlockSparseRows): the 192-row kernel's merged steps
   /// per visited tile over all chunks (1/3: three blocks share every tile;
@@ -158,6 +161,14 @@ struct RuntimeOptions {
   /// generated with `vs-block-m=192`, sm_90a) where its PTX exists, else the
   /// 64-row one. 0: $MINFER_VS_ROWS, else 64.
   int verticalSlashRows = 0;
+  /// Attention launches in device-fulls of CTAs: each launch takes
+  /// launchWaves x (SMs x the kernel's CTAs per SM) of the call's CTAs, so
+  /// the CTAs of one launch start together and walk their key lists side
+  /// by side, sharing K/V tiles in L2. 0: $MINFER_LAUNCH_WAVES, else by
+  /// kernel and length (kernel::launchWavesFor: block-sparse heads from
+  /// 384K tokens, vertical-slash from 768K, on sm_90a); -1: one launch of
+  /// the whole grid; at most 64.
+  int launchWaves = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;
 };

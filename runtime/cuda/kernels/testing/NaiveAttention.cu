@@ -1,9 +1,9 @@
 //===- NaiveAttention.cu - slow, obviously-correct ABI kernels --*- CUDA -*-===//
 //
 // Test-only stand-ins for the MLIR-generated attention kernels, with exactly
-// their symbol names and launch ABI (TileConfig.h): grid (NB, H, B),
-// blockIdx.x = NB - 1 - m, 128 threads, 5 parameters per flat memref, then
-// the scalars. Tests register them with Runtime::addKernelPtx to check the
+// their symbol names and launch ABI (TileConfig.h): grid (C, 1, B), launch
+// position p = blockIdx.x + first_cta = h NB + NB - 1 - m, 128 threads, 5
+// parameters per flat memref, then the scalars, first_cta last. Tests register them with Runtime::addKernelPtx to check the
 // runtime's launch path and index end to end without the compiler; they are
 // never part of the runtime library.
 //
@@ -37,10 +37,13 @@ __device__ void naiveAttention(const T *Q, const T *K, const T *V, T *O,
                                const int32_t *columnCount,
                                const int32_t *columnIndex, int N, int H,
                                int Hkv, int maxRanges, int maxColumns,
-                               float scaleLog2) {
+                               float scaleLog2, int firstCta) {
   constexpr int kPer = D / 32;
-  const int NB = gridDim.x;
-  const int m = NB - 1 - (int)blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int NB = (N + 63) / 64;
+  const int64_t p = (int64_t)blockIdx.x + firstCta;
+  if (p >= (int64_t)NB * H)
+    return;
+  const int m = NB - 1 - (int)(p % NB), h = (int)(p / NB), b = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t qBase = ((int64_t)b * H + h) * N * D;
   const int64_t kvBase = ((int64_t)b * Hkv + h / (H / Hkv)) * N * D;
@@ -108,29 +111,31 @@ __device__ void naiveAttention(const T *Q, const T *K, const T *V, T *O,
 #define NAIVE_KERNELS(T, TNAME, D)                                             \
   extern "C" __global__ void __launch_bounds__(128) minfer_dense_d##D##_##TNAME( \
       MEMREF(const T, q), MEMREF(const T, k), MEMREF(const T, v),              \
-      MEMREF(T, o), int seq_len, int heads, int kv_heads, float scale_log2e) { \
+      MEMREF(T, o), int seq_len, int heads, int kv_heads, float scale_log2e,   \
+      int first_cta) {                                                         \
     naiveAttention<T, D, kDense>(AT(q), AT(k), AT(v), AT(o), nullptr,          \
                                  nullptr, nullptr, nullptr, seq_len, heads,    \
-                                 kv_heads, 0, 0, scale_log2e);                 \
+                                 kv_heads, 0, 0, scale_log2e, first_cta);      \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(128) minfer_block_d##D##_##TNAME( \
       MEMREF(const T, q), MEMREF(const T, k), MEMREF(const T, v),              \
       MEMREF(T, o), MEMREF(const int32_t, rc), MEMREF(const int32_t, rg),      \
       int seq_len, int heads, int kv_heads, int max_ranges,                    \
-      float scale_log2e) {                                                     \
+      float scale_log2e, int first_cta) {                                      \
     naiveAttention<T, D, kBlock>(AT(q), AT(k), AT(v), AT(o), AT(rc), AT(rg),   \
                                  nullptr, nullptr, seq_len, heads, kv_heads,   \
-                                 max_ranges, 0, scale_log2e);                  \
+                                 max_ranges, 0, scale_log2e, first_cta);       \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(128) minfer_vs_d##D##_##TNAME(  \
       MEMREF(const T, q), MEMREF(const T, k), MEMREF(const T, v),              \
       MEMREF(T, o), MEMREF(const int32_t, rc), MEMREF(const int32_t, rg),      \
       MEMREF(const int32_t, cc), MEMREF(const int32_t, ci), int seq_len,       \
       int heads, int kv_heads, int max_ranges, int max_columns,                \
-      float scale_log2e) {                                                     \
+      float scale_log2e, int first_cta) {                                      \
     naiveAttention<T, D, kVs>(AT(q), AT(k), AT(v), AT(o), AT(rc), AT(rg),      \
                               AT(cc), AT(ci), seq_len, heads, kv_heads,        \
-                              max_ranges, max_columns, scale_log2e);           \
+                              max_ranges, max_columns, scale_log2e,            \
+                              first_cta);                                      \
   }
 NAIVE_KERNELS(__nv_bfloat16, bf16, 64)
 NAIVE_KERNELS(__nv_bfloat16, bf16, 128)
