@@ -386,7 +386,7 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     a.scaleLog2e = ip.scaleLog2;
     a.tensorMaps = impl.workspace + plan.layout.tensorMaps;
     a.waves = kernel::launchWavesFor(attn->cfg.kind, attn->cfg.chip, N,
-                                     c.bsCount > 0);
+                                     c.bsCount > 0, attn->cfg.blockM);
     MINFER_RETURN_IF_ERROR(
         launchAttention(impl, *attn, a, stream, cs.launches));
   }

@@ -309,14 +309,20 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 // The dense-fallback bound: exact for dense, the closed form sum of
 // min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
 /// Launch waves by kernel and length: block-sparse heads from
-/// kWideBlockSparse tokens (2 device-fulls), vertical-slash from
-/// kLongSequence (1); never A-shape-only block calls, dense calls, shorter
-/// calls or mma.sync chips.
+/// kWideBlockSparse tokens, or from kNarrowBlockSparseWaves on the 64-row
+/// kernel (2 device-fulls), vertical-slash from kLongSequence (1); never
+/// A-shape-only block calls, dense calls, shorter calls or mma.sync chips.
 TEST(CudaPlan, LaunchWavesByKindAndLength) {
   using kernel::launchWavesFor;
   const int64_t wide = kernel::kWideBlockSparse, lng = kernel::kLongSequence;
   EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, wide, true), 2);
-  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, wide - 1, true), 0);
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, wide, true, 192), 2);
+  const int64_t narrow = kernel::kNarrowBlockSparseWaves;
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, narrow, true), 2);
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, narrow, true, 192),
+            0);
+  EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, narrow - 1, true),
+            0);
   EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90A, 1 << 20, false), 0);
   EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90, 1 << 20, true), 0);
   EXPECT_EQ(launchWavesFor(KernelKind::VerticalSlash, Chip::SM90A, lng, true),

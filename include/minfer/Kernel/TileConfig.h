@@ -249,26 +249,34 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
 /// with spread-out picks reads nearly every pick from DRAM. The price is
 /// each launch's tail (its last CTAs run alone), so waves pay only where
 /// the CTAs of a launch do about the same work and their picks miss L2.
-/// Measured on an H100 (bench/results/tuning.md), kernel ms, three passes:
+/// Measured on an H100 (bench/results/tuning.md), kernel ms, two or three
+/// passes:
 ///   block-sparse heads (top-k picks), >= kWideBlockSparse tokens: 2
 ///     (H4 random 1M 53.4 -> 35.3, 512K 21.0-22.0 -> 16.4-17.1, H32/8
 ///     random 512K 171-175 -> 132; structured 1M 30.5-31.0 -> 28.8-29.3,
 ///     512K a tie, H32/8 structured 512K / 1M 2-6 % slower);
+///   block-sparse heads on the 64-row kernel from kNarrowBlockSparseWaves
+///     (256K) tokens: 2 (random 8.3 -> 7.4, H32/8 65.0 -> 58.2; structured
+///     H4 a tie, H32/8 55-58 -> 54); at 128K waves cost 4-5 %, and the
+///     192-row kernel at 256K (structured rows, measured sharing) 5 %;
 ///   A-shape-only block calls: none (their sink and window tiles stay in L2
-///     anyway; waves cost 0-5 %); below kWideBlockSparse: none (structured
-///     256K loses 3-5 %, random 256K would gain 19 %);
+///     anyway; waves cost 0-5 %);
 ///   vertical-slash, >= kLongSequence: 1 (with the default kernel,
 ///     tunedFor); at 512K the split-load kernel in one launch stays faster
 ///     (structured 56.4 vs 57.4-61.5 ms with waves).
 /// sm_90a only: the mma.sync kernels were not measured.
+inline constexpr int64_t kNarrowBlockSparseWaves = 262144;
 inline int64_t launchWavesFor(KernelKind kind, Chip chip, int64_t seqLen,
-                              bool blockSparseHeads) {
+                              bool blockSparseHeads, int64_t blockM = kBlockM) {
   if (chip != Chip::SM90A)
     return 0;
   if (kind == KernelKind::VerticalSlash)
     return seqLen >= kLongSequence ? 1 : 0;
   if (kind == KernelKind::Block && blockSparseHeads)
-    return seqLen >= kWideBlockSparse ? 2 : 0;
+    return seqLen >= kWideBlockSparse ||
+                   (blockM == kBlockM && seqLen >= kNarrowBlockSparseWaves)
+               ? 2
+               : 0;
   return 0;
 }
 
