@@ -7,7 +7,8 @@
 // 4-D/3-D/5-D operands are collapsed, which needs contiguous row-major
 // memrefs), grid (ceil(N / 64) H, 1, B) (one launch of every position),
 // TileConfig::threads() threads, TileConfig::sharedBytes() of dynamic shared
-// memory, then the i32 scalars, f32 scale * log2(e) and first_cta = 0. Unsupported operands are reported with emitOpError;
+// memory, then the i32 scalars, f32 scale * log2(e) and first_cta = 0.
+// Unsupported operands are reported with emitOpError;
 // so are paired block-sparse kernels (their TMA tensor maps come from the
 // runtime).
 //

@@ -151,6 +151,7 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
     if (const char *env = std::getenv("MINFER_LAUNCH_WAVES"); env && *env) {
       char *end = nullptr;
       const long v = std::strtol(env, &end, 10);
+      // Not a number, or out of range: -2 / 65 fail the check below.
       impl->launchWaves = *end ? -2 : static_cast<int>(std::clamp(v, -2L, 65L));
     }
   if (impl->launchWaves < -1 || impl->launchWaves > 64)
