@@ -310,8 +310,9 @@ TEST(CudaPlan, WgmmaTileTraitsAndChipOrder) {
 // min(i + 1, c) for each sparse pattern, and 1 once a budget covers N.
 /// Launch waves by kernel and length: block-sparse heads from
 /// kWideBlockSparse tokens, or from kNarrowBlockSparseWaves on the 64-row
-/// kernel (2 device-fulls), vertical-slash from kLongSequence (1); never
-/// A-shape-only block calls, dense calls, shorter calls or mma.sync chips.
+/// kernel (2 device-fulls), vertical-slash on the 64-row kernel from
+/// kLongSequence (1); never A-shape-only block calls, the 192-row
+/// vertical-slash kernel, dense calls, shorter calls or mma.sync chips.
 TEST(CudaPlan, LaunchWavesByKindAndLength) {
   using kernel::launchWavesFor;
   const int64_t wide = kernel::kWideBlockSparse, lng = kernel::kLongSequence;
@@ -327,6 +328,9 @@ TEST(CudaPlan, LaunchWavesByKindAndLength) {
   EXPECT_EQ(launchWavesFor(KernelKind::Block, Chip::SM90, 1 << 20, true), 0);
   EXPECT_EQ(launchWavesFor(KernelKind::VerticalSlash, Chip::SM90A, lng, true),
             1);
+  EXPECT_EQ(
+      launchWavesFor(KernelKind::VerticalSlash, Chip::SM90A, lng, false, 192),
+      0);
   EXPECT_EQ(
       launchWavesFor(KernelKind::VerticalSlash, Chip::SM90A, lng - 1, false),
       0);

@@ -261,9 +261,11 @@ inline TileTuning tunedFor(KernelKind kind, Chip chip = Chip::SM80,
 ///     192-row kernel at 256K (structured rows, measured sharing) 5 %;
 ///   A-shape-only block calls: none (their sink and window tiles stay in L2
 ///     anyway; waves cost 0-5 %);
-///   vertical-slash, >= kLongSequence: 1 (with the default kernel,
-///     tunedFor); at 512K the split-load kernel in one launch stays faster
-///     (structured 56.4 vs 57.4-61.5 ms with waves).
+///   vertical-slash on the 64-row kernel, >= kLongSequence: 1 (with the
+///     default kernel, tunedFor); at 512K the split-load kernel in one
+///     launch stays faster (structured 56.4 vs 57.4-61.5 ms with waves).
+///     The opt-in 192-row kernel, paced by its producer, loses 1-4 % in
+///     waves (random 1M 937 -> 958-972 ms): one launch.
 /// sm_90a only: the mma.sync kernels were not measured.
 inline constexpr int64_t kNarrowBlockSparseWaves = 262144;
 inline int64_t launchWavesFor(KernelKind kind, Chip chip, int64_t seqLen,
@@ -271,7 +273,7 @@ inline int64_t launchWavesFor(KernelKind kind, Chip chip, int64_t seqLen,
   if (chip != Chip::SM90A)
     return 0;
   if (kind == KernelKind::VerticalSlash)
-    return seqLen >= kLongSequence ? 1 : 0;
+    return blockM == kBlockM && seqLen >= kLongSequence ? 1 : 0;
   if (kind == KernelKind::Block && blockSparseHeads)
     return seqLen >= kWideBlockSparse ||
                    (blockM == kBlockM && seqLen >= kNarrowBlockSparseWaves)

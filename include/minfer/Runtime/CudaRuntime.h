@@ -166,8 +166,8 @@ struct RuntimeOptions {
   /// the CTAs of one launch start together and walk their key lists side
   /// by side, sharing K/V tiles in L2. 0: $MINFER_LAUNCH_WAVES, else by
   /// kernel and length (kernel::launchWavesFor, sm_90a: block-sparse heads
-  /// from 384K tokens, from 256K on the 64-row kernel; vertical-slash from
-  /// 768K); -1: one launch of the whole grid; at most 64.
+  /// from 384K tokens, from 256K on the 64-row kernel; 64-row
+  /// vertical-slash from 768K); -1: one launch of the whole grid; at most 64.
   int launchWaves = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;
