@@ -66,7 +66,7 @@ struct RunStats {
   /// The call ran the dense kernel instead (RunOptions::denseFallback).
   bool denseFallback = false;
   /// Symbol of the attention kernel that ran (TileConfig::kernelName(), e.g.
-  /// "minfer_vs_s2_d128_bf16" for a long sequence on an H100); empty for
+  /// "minfer_vs_kv_d128_bf16" for a 512K-token call on an H100); empty for
   /// RunOptions::indexOnly.
   std::string attentionKernel;
   /// Launches of the attention kernel over all chunks: one per chunk, more

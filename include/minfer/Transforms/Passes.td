@@ -42,10 +42,10 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     Adds one `gpu.module @<kernel>` holding `gpu.func @<kernel>` for every
     combination of the listed kinds, head dims and element types (an empty
     list means all values), built from `minfer::kernel::TileConfig` with the
-    kernel ABI of TileConfig.h, plus the long-sequence variant where its
-    tuning differs (kernel::tunedFor(kind, chip, kLongSequence): the sm_90a
-    vertical-slash kernel with 2 stages, `minfer_vs_s2_*`) unless `stages`
-    is given. `dense-block-m=128` / `block-block-m=128|192` / `vs-block-m=192`
+    kernel ABI of TileConfig.h, plus the longer-sequence variants where
+    their tuning differs (kernel::tunedFor(kind, chip, tier) for each of
+    kernel::kSequenceTiers: the sm_90a vertical-slash kernel with split K/V
+    loads, `minfer_vs_kv_*`) unless `stages` is given. `dense-block-m=128` / `block-block-m=128|192` / `vs-block-m=192`
     build dense or (sm_90a) paired-query-block block-sparse or
     vertical-slash kernels with 128- or 192-row CTAs instead of the 64-row
     ones. The module gets `gpu.container_module`. Run
