@@ -115,29 +115,6 @@ Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
                    "cuMemcpyHtoDAsync", "tensor maps");
 }
 
-/// Launch positions the device runs at once: its SMs times the kernel's
-/// CTAs per SM, over the `batches` that share each position; 0 when the
-/// driver cannot tell (no occupancy query).
-Status residentCtas(Runtime::Impl &impl, const AttentionKernel &kern,
-                    int64_t batches, const char *what, int64_t *out) {
-  *out = 0;
-  const DriverApi &api = *impl.api;
-  if (!api.cuOccupancyMaxActiveBlocksPerMultiprocessor)
-    return Status::success();
-  const kernel::TileConfig &cfg = kern.cfg;
-  MINFER_RETURN_IF_ERROR(
-      impl.ensureDynamicSmem(kern.fn, cfg.sharedBytes(), what));
-  int perSm = 0;
-  MINFER_RETURN_IF_ERROR(api.check(
-      api.cuOccupancyMaxActiveBlocksPerMultiprocessor(
-          &perSm, kern.fn, static_cast<int>(cfg.threads()),
-          static_cast<size_t>(cfg.sharedBytes())),
-      "cuOccupancyMaxActiveBlocksPerMultiprocessor", what));
-  *out = int64_t(perSm) * impl.info.multiprocessors /
-         std::max<int64_t>(1, batches);
-  return Status::success();
-}
-
 } // namespace
 
 Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
@@ -181,12 +158,13 @@ Status launchAttention(Runtime::Impl &impl, const AttentionKernel &kern,
   const int64_t waves = impl.launchWaves < 0   ? 0
                         : impl.launchWaves > 0 ? impl.launchWaves
                                                : a.waves;
-  if (waves > 0) {
-    int64_t resident = 0;
-    MINFER_RETURN_IF_ERROR(
-        residentCtas(impl, kern, a.batches, name.c_str(), &resident));
-    if (resident > 0)
-      perLaunch = std::max<int64_t>(1, waves * resident);
+  if (waves > 0 && kern.ctasPerSm > 0) {
+    // Positions the device runs at once: its SMs times the kernel's CTAs
+    // per SM, over the batches that share each position.
+    const int64_t resident = int64_t(kern.ctasPerSm) *
+                             impl.info.multiprocessors /
+                             std::max<int64_t>(1, a.batches);
+    perLaunch = std::max<int64_t>(1, waves * resident);
   }
   for (int64_t first = 0; first < positions; first += perLaunch) {
     firstCta = static_cast<int32_t>(first);

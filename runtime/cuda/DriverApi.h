@@ -118,7 +118,8 @@ struct DriverApi {
                                      int, int, int);
 
   /// Null when the driver lacks it: attention calls then go out in one
-  /// launch whatever Runtime::Impl::launchWaves asks.
+  /// launch whatever Runtime::Impl::launchWaves asks (AttentionKernel::
+  /// ctasPerSm stays 0).
   CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int *, CUfunction,
                                                           int, size_t);
 

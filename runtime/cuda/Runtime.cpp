@@ -267,6 +267,12 @@ Status Runtime::Impl::installAttention(const TileConfig &cfg,
                          name + " in " + source + " (symbol missing?)");
   if (st.ok())
     st = ensureDynamicSmem(k.fn, cfg.sharedBytes(), name.c_str());
+  // Only a hint for launch waves: a failed query leaves 0 (one launch).
+  if (st.ok() && api->cuOccupancyMaxActiveBlocksPerMultiprocessor &&
+      api->cuOccupancyMaxActiveBlocksPerMultiprocessor(
+          &k.ctasPerSm, k.fn, static_cast<int>(cfg.threads()),
+          static_cast<size_t>(cfg.sharedBytes())) != kCudaSuccess)
+    k.ctasPerSm = 0;
   if (!st.ok()) {
     api->cuModuleUnload(k.module);
     return Status(st.code() == ErrorCode::CudaError ? ErrorCode::PtxLoadFailed

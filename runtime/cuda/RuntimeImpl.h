@@ -27,6 +27,9 @@ struct AttentionKernel {
   CUmodule module = nullptr;
   CUfunction fn = nullptr;
   std::string source; ///< file path or "in-memory PTX" (for messages)
+  /// CTAs of it one SM runs at once (the driver's occupancy query at load;
+  /// 0 when the driver cannot tell: then one launch): sizes launch waves.
+  int ctasPerSm = 0;
 };
 
 /// Caller-given vertical/slash indices (MInference's entry point).

@@ -23,7 +23,7 @@
 //           the positions (sm_90a block-sparse kernels group the query
 //           heads of a kv head); CTAs with p >= NB H do nothing. The
 //           positions may go out in one launch (C = NB H, first_cta 0) or
-//           in several (launchWaves);
+//           in several (launchWavesFor);
 //           sharedBytes() of dynamic shared memory.
 //   params  each buffer is a flat `memref<?xT>` under MLIR's default memref
 //           calling convention, i.e. 5 params: T* allocated, T* aligned,
