@@ -7,8 +7,9 @@
 //   minfer_bs_scores    grid (NB / 128, bandRows / 128, bsCount): the causal
 //                       128x128 tiles of scale * pooledQ . pooledK^T for the
 //                       query-block rows [bandStart, bandStart + bandRows),
-//                       fp32 FMA (pooled values are f32; tensor cores would
-//                       round them), into a [bandRows][nbPad] scratch;
+//                       3xTF32 on the tensor cores (pooled values are f32:
+//                       one tf32 product would round them), into a
+//                       [bandRows][nbPad] scratch;
 //   minfer_bs_select    grid (bandRows, bsCount): per row m, the top
 //                       min(top_k, m + 1) of blocks 0..m (ctaTopK, ties to
 //                       the lower block; rows longer than kTopKBitmapElems
@@ -65,19 +66,59 @@ MINFER_BS_POOL(__half, f16, 64)
 MINFER_BS_POOL(__half, f16, 128)
 #undef MINFER_BS_POOL
 
-extern "C" __global__ void __launch_bounds__(kBsScoreThreads)
+namespace {
+/// tf32(x), round to nearest (ties away), as the bit pattern mma.sync reads.
+__device__ __forceinline__ uint32_t toTf32(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+}
+
+/// c += a * b on one m16n8k8 tf32 tile (fp32 accumulation).
+__device__ __forceinline__ void mmaTf32(float c[4], const uint32_t a[4],
+                                        uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/// Four 8x4 tf32 matrices from shared memory (ldmatrix's 8x8 b16 shape):
+/// register j of lane l holds matrix j's (row l / 4, column l % 4), which is
+/// the m16n8k8 tf32 fragment layout of both A and B (B stored [n][k]).
+__device__ __forceinline__ void ldmatrixX4(uint32_t r[4], const uint32_t *p) {
+  const unsigned addr = (unsigned)__cvta_generic_to_shared(p);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+} // namespace
+
+// Two CTAs per SM (128 registers): their staging and MMAs overlap.
+extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
     minfer_bs_scores(IndexParams p) {
-  // A 128x128 output tile per CTA, 8x8 per thread (rows ty*4 + {0..3} and
-  // 64 + ty*4 + {0..3}, columns likewise with tx): four 16-byte shared loads
-  // per 64 FMAs. The 64x64 tile with 4x4 per thread it replaces needed two
-  // per 16 and was shared-memory-bound (ncu, N = 1M: L1 70 %, 6.2 ms).
-  constexpr int kT = kBsScoreTile, kHalf = kT / 2;
-  constexpr int kDc = 16;          // head-dim slice staged per step
-  constexpr int kLd = kT + 4;      // keeps rows 16-byte aligned
-  static_assert(kBsScoreThreads == 256 && kT == 128, "16x16 threads, 8x8 each");
-  // Transposed ([d][row]) so a thread's 4 consecutive rows / columns of a
-  // step are one 16-byte load.
-  __shared__ __align__(16) float As[kDc][kLd], Bs[kDc][kLd];
+  // A 128x128 output tile per CTA on the tensor cores, 3xTF32: each pooled
+  // value x (f32) is split once, when staged, into big = tf32(x) and small =
+  // tf32(x - big), and each product is big*big' + big*small' + small*big'.
+  // That keeps about 22 of fp32's 24 bits (small*small' is below fp32's
+  // rounding), so the scores -- and the top-k picks -- match fp32 FMA up to
+  // sum order. Warp w owns rows 64 (w / 4) .. + 64 and columns 32 (w % 4) ..
+  // + 32: 4 x 4 m16n8k8 tiles, fragments by ldmatrix from row-padded shared
+  // arrays (a conflict-free stride). H100, N = 1M, H4 (ncu, tuning.md):
+  // 3.2 ms, against 4.3 ms for the SIMT fp32 kernel it replaces (8x8 outputs
+  // per thread) and 5.2 ms for a WMMA version that split per fragment. It is
+  // bound by shared memory (L1 73 %): 64x64 warp tiles (4 warps) ran 4.8 ms.
+  constexpr int kT = kBsScoreTile;
+  constexpr int kDc = 16;     // head-dim slice staged per step
+  constexpr int kLd = kDc + 4; // 80-byte rows: ldmatrix rows hit distinct banks
+  constexpr int kWarpRows = 64, kWarpCols = 32;
+  static_assert(kBsScoreThreads == 256 && kT == 128,
+                "8 warps of 64x32 outputs each");
+  // [row][d]: Q rows are A's rows (row-major A), K rows B's columns (B
+  // stored [n][k], the col-major B of mma.sync).
+  __shared__ __align__(16) uint32_t aBig[kT][kLd], aSmall[kT][kLd];
+  __shared__ __align__(16) uint32_t bBig[kT][kLd], bSmall[kT][kLd];
   const int NB = p.numBlocks, D = p.headDim, slot = blockIdx.z;
   const int mLocal0 = blockIdx.y * kT;
   const int m0 = p.bandStart + mLocal0, n0 = blockIdx.x * kT;
@@ -88,8 +129,12 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads)
                     (int64_t)slot * NB * D;
   const float *pk = reinterpret_cast<const float *>(p.bsPooledK) +
                     (int64_t)p.head[p.bsHead[slot]].bsKvSlot * NB * D;
-  const int tid = threadIdx.x, ty = tid >> 4, tx = tid & 15;
-  float acc[8][8] = {};
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int wr = (warp >> 2) * kWarpRows, wc = (warp & 3) * kWarpCols;
+  // ldmatrix row addresses: lanes 8j..8j+7 give matrix j's rows.
+  const int aRow = (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 4;
+  const int bRow = (lane & 7) + (lane >> 4) * 8, bCol = ((lane >> 3) & 1) * 4;
+  float acc[4][4][4] = {};
   for (int d0 = 0; d0 < D; d0 += kDc) {
     // 16-byte global reads along d (4 threads per row); D % 16 == 0.
     for (int x = tid; x < kT * kDc / 4; x += kBsScoreThreads) {
@@ -103,45 +148,70 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads)
           n0 + r < NB
               ? *reinterpret_cast<const float4 *>(pk + (int64_t)(n0 + r) * D + d0 + c)
               : zero;
-      As[c][r] = a.x, As[c + 1][r] = a.y, As[c + 2][r] = a.z, As[c + 3][r] = a.w;
-      Bs[c][r] = b.x, Bs[c + 1][r] = b.y, Bs[c + 2][r] = b.z, Bs[c + 3][r] = b.w;
+      const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+      uint4 ab, as, bb, bs;
+      uint32_t *abp = &ab.x, *asp = &as.x, *bbp = &bb.x, *bsp = &bs.x;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        abp[e] = toTf32(av[e]);
+        asp[e] = toTf32(av[e] - __uint_as_float(abp[e]));
+        bbp[e] = toTf32(bv[e]);
+        bsp[e] = toTf32(bv[e] - __uint_as_float(bbp[e]));
+      }
+      *reinterpret_cast<uint4 *>(&aBig[r][c]) = ab;
+      *reinterpret_cast<uint4 *>(&aSmall[r][c]) = as;
+      *reinterpret_cast<uint4 *>(&bBig[r][c]) = bb;
+      *reinterpret_cast<uint4 *>(&bSmall[r][c]) = bs;
     }
     __syncthreads();
-#pragma unroll 4
-    for (int dd = 0; dd < kDc; ++dd) {
-      float av[8], bv[8];
-      *reinterpret_cast<float4 *>(av) = *reinterpret_cast<const float4 *>(&As[dd][ty * 4]);
-      *reinterpret_cast<float4 *>(av + 4) =
-          *reinterpret_cast<const float4 *>(&As[dd][kHalf + ty * 4]);
-      *reinterpret_cast<float4 *>(bv) = *reinterpret_cast<const float4 *>(&Bs[dd][tx * 4]);
-      *reinterpret_cast<float4 *>(bv + 4) =
-          *reinterpret_cast<const float4 *>(&Bs[dd][kHalf + tx * 4]);
 #pragma unroll
-      for (int u = 0; u < 8; ++u)
+    for (int k = 0; k < kDc; k += 8) {
+      uint32_t fa[4][4], fs[4][4]; // A fragments, big and small, per m tile
 #pragma unroll
-        for (int v = 0; v < 8; ++v)
-          acc[u][v] += av[u] * bv[v];
+      for (int i = 0; i < 4; ++i) {
+        ldmatrixX4(fa[i], &aBig[wr + 16 * i + aRow][k + aCol]);
+        ldmatrixX4(fs[i], &aSmall[wr + 16 * i + aRow][k + aCol]);
+      }
+#pragma unroll
+      for (int j = 0; j < 4; j += 2) {
+        // b[0..1]: n tile j (k rows 0-3, 4-7), b[2..3]: n tile j + 1.
+        uint32_t fb[4], fbs[4];
+        ldmatrixX4(fb, &bBig[wc + 8 * j + bRow][k + bCol]);
+        ldmatrixX4(fbs, &bSmall[wc + 8 * j + bRow][k + bCol]);
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            // The two small-part products first (CUTLASS's 3xTF32 order).
+            mmaTf32(acc[i][j + h], fs[i], fb[2 * h], fb[2 * h + 1]);
+            mmaTf32(acc[i][j + h], fa[i], fbs[2 * h], fbs[2 * h + 1]);
+            mmaTf32(acc[i][j + h], fa[i], fb[2 * h], fb[2 * h + 1]);
+          }
+      }
     }
     __syncthreads();
   }
-  // Rows of the band only; columns in 16-byte stores up to the padded row
-  // (nbPad % 4 == 0; columns >= NB are never read by the selection).
+  // Rows of the band only; columns up to the padded row (nbPad % 4 == 0;
+  // columns >= NB are never read by the selection). Lane (g, t) of a tile
+  // holds rows g and g + 8, columns 2t and 2t + 1.
   float *out = reinterpret_cast<float *>(p.bsScores) +
                (int64_t)slot * p.bandRows * p.nbPad;
+  const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int u = 0; u < 8; ++u) {
-    const int ml = mLocal0 + (u >> 2) * kHalf + ty * 4 + (u & 3);
-    if (ml >= p.bandRows || p.bandStart + ml >= NB)
-      continue;
+  for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int n = n0 + h * kHalf + tx * 4;
-      if (n < p.nbPad)
-        *reinterpret_cast<float4 *>(out + (int64_t)ml * p.nbPad + n) =
-            make_float4(p.scale * acc[u][4 * h], p.scale * acc[u][4 * h + 1],
-                        p.scale * acc[u][4 * h + 2], p.scale * acc[u][4 * h + 3]);
+      const int ml = mLocal0 + wr + 16 * i + g + 8 * h;
+      if (ml >= p.bandRows || p.bandStart + ml >= NB)
+        continue;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int n = n0 + wc + 8 * j + 2 * t;
+        if (n < p.nbPad)
+          *reinterpret_cast<float2 *>(out + (int64_t)ml * p.nbPad + n) =
+              make_float2(p.scale * acc[i][j][2 * h], p.scale * acc[i][j][2 * h + 1]);
+      }
     }
-  }
 }
 
 extern "C" __global__ void __launch_bounds__(kBsSelectThreads)
