@@ -106,12 +106,14 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   // sum order. Warp w owns rows 64 (w / 4) .. + 64 and columns 32 (w % 4) ..
   // + 32: 4 x 4 m16n8k8 tiles, fragments by ldmatrix from row-padded shared
   // arrays (a conflict-free stride). H100, N = 1M, H4 (ncu, tuning.md):
-  // 3.2 ms, against 4.3 ms for the SIMT fp32 kernel it replaces (8x8 outputs
+  // 3.0 ms, against 4.3 ms for the SIMT fp32 kernel it replaces (8x8 outputs
   // per thread) and 5.2 ms for a WMMA version that split per fragment. It is
-  // bound by shared memory (L1 73 %): 64x64 warp tiles (4 warps) ran 4.8 ms.
+  // bound by shared memory (L1 90 %): 64x64 warp tiles (4 warps) ran 4.8 ms;
+  // 16-wide slices staged without the register prefetch below, 3.2 ms (at
+  // 16 wide the prefetch spilled).
   constexpr int kT = kBsScoreTile;
-  constexpr int kDc = 16;     // head-dim slice staged per step
-  constexpr int kLd = kDc + 4; // 80-byte rows: ldmatrix rows hit distinct banks
+  constexpr int kDc = 8;      // head-dim slice staged per step
+  constexpr int kLd = kDc + 4; // 48-byte rows: ldmatrix rows hit distinct banks
   constexpr int kWarpRows = 64, kWarpCols = 32;
   static_assert(kBsScoreThreads == 256 && kT == 128,
                 "8 warps of 64x32 outputs each");
@@ -135,20 +137,32 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   const int aRow = (lane & 7) + ((lane >> 3) & 1) * 8, aCol = (lane >> 4) * 4;
   const int bRow = (lane & 7) + (lane >> 4) * 8, bCol = ((lane >> 3) & 1) * 4;
   float acc[4][4][4] = {};
-  for (int d0 = 0; d0 < D; d0 += kDc) {
-    // 16-byte global reads along d (4 threads per row); D % 16 == 0.
-    for (int x = tid; x < kT * kDc / 4; x += kBsScoreThreads) {
+  // The next head-dim slice is read into registers while the MMAs of this
+  // one run (16-byte reads along d, 4 threads per row; D % 16 == 0), then
+  // split and stored after the barrier that frees the shared arrays.
+  constexpr int kReads = kT * kDc / 4 / kBsScoreThreads;
+  float4 qNext[kReads], kNext[kReads];
+  auto fetch = [&](int d0) {
+#pragma unroll
+    for (int u = 0; u < kReads; ++u) {
+      const int x = tid + u * kBsScoreThreads;
       const int r = x / (kDc / 4), c = (x % (kDc / 4)) * 4;
       const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-      const float4 a =
-          m0 + r < NB
-              ? *reinterpret_cast<const float4 *>(pq + (int64_t)(m0 + r) * D + d0 + c)
-              : zero;
-      const float4 b =
-          n0 + r < NB
-              ? *reinterpret_cast<const float4 *>(pk + (int64_t)(n0 + r) * D + d0 + c)
-              : zero;
-      const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+      qNext[u] = m0 + r < NB ? *reinterpret_cast<const float4 *>(
+                                   pq + (int64_t)(m0 + r) * D + d0 + c)
+                             : zero;
+      kNext[u] = n0 + r < NB ? *reinterpret_cast<const float4 *>(
+                                   pk + (int64_t)(n0 + r) * D + d0 + c)
+                             : zero;
+    }
+  };
+  auto stage = [&] {
+#pragma unroll
+    for (int u = 0; u < kReads; ++u) {
+      const int x = tid + u * kBsScoreThreads;
+      const int r = x / (kDc / 4), c = (x % (kDc / 4)) * 4;
+      const float av[4] = {qNext[u].x, qNext[u].y, qNext[u].z, qNext[u].w};
+      const float bv[4] = {kNext[u].x, kNext[u].y, kNext[u].z, kNext[u].w};
       uint4 ab, as, bb, bs;
       uint32_t *abp = &ab.x, *asp = &as.x, *bbp = &bb.x, *bsp = &bs.x;
 #pragma unroll
@@ -163,30 +177,37 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
       *reinterpret_cast<uint4 *>(&bBig[r][c]) = bb;
       *reinterpret_cast<uint4 *>(&bSmall[r][c]) = bs;
     }
+  };
+  fetch(0);
+  for (int d0 = 0; d0 < D; d0 += kDc) {
+    stage();
     __syncthreads();
+    if (d0 + kDc < D)
+      fetch(d0 + kDc);
 #pragma unroll
     for (int k = 0; k < kDc; k += 8) {
-      uint32_t fa[4][4], fs[4][4]; // A fragments, big and small, per m tile
+      // B fragments of the warp's 4 n tiles (two per ldmatrix.x4: k rows
+      // 0-3 and 4-7 of n tile 2 jj, then of n tile 2 jj + 1), then A per m
+      // tile, so that only one m tile's A fragments are live.
+      uint32_t fb[2][4], fbs[2][4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        ldmatrixX4(fa[i], &aBig[wr + 16 * i + aRow][k + aCol]);
-        ldmatrixX4(fs[i], &aSmall[wr + 16 * i + aRow][k + aCol]);
+      for (int jj = 0; jj < 2; ++jj) {
+        ldmatrixX4(fb[jj], &bBig[wc + 16 * jj + bRow][k + bCol]);
+        ldmatrixX4(fbs[jj], &bSmall[wc + 16 * jj + bRow][k + bCol]);
       }
 #pragma unroll
-      for (int j = 0; j < 4; j += 2) {
-        // b[0..1]: n tile j (k rows 0-3, 4-7), b[2..3]: n tile j + 1.
-        uint32_t fb[4], fbs[4];
-        ldmatrixX4(fb, &bBig[wc + 8 * j + bRow][k + bCol]);
-        ldmatrixX4(fbs, &bSmall[wc + 8 * j + bRow][k + bCol]);
+      for (int i = 0; i < 4; ++i) {
+        uint32_t fa[4], fs[4];
+        ldmatrixX4(fa, &aBig[wr + 16 * i + aRow][k + aCol]);
+        ldmatrixX4(fs, &aSmall[wr + 16 * i + aRow][k + aCol]);
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
-#pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            // The two small-part products first (CUTLASS's 3xTF32 order).
-            mmaTf32(acc[i][j + h], fs[i], fb[2 * h], fb[2 * h + 1]);
-            mmaTf32(acc[i][j + h], fa[i], fbs[2 * h], fbs[2 * h + 1]);
-            mmaTf32(acc[i][j + h], fa[i], fb[2 * h], fb[2 * h + 1]);
-          }
+        for (int j = 0; j < 4; ++j) {
+          const uint32_t *b = fb[j / 2] + 2 * (j % 2), *bsm = fbs[j / 2] + 2 * (j % 2);
+          // The two small-part products first (CUTLASS's 3xTF32 order).
+          mmaTf32(acc[i][j], fs, b[0], b[1]);
+          mmaTf32(acc[i][j], fa, bsm[0], bsm[1]);
+          mmaTf32(acc[i][j], fa, b[0], b[1]);
+        }
       }
     }
     __syncthreads();
