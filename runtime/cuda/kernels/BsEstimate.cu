@@ -138,8 +138,8 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   const int bRow = (lane & 7) + (lane >> 4) * 8, bCol = ((lane >> 3) & 1) * 4;
   float acc[4][4][4] = {};
   // The next head-dim slice is read into registers while the MMAs of this
-  // one run (16-byte reads along d, 4 threads per row; D % 16 == 0), then
-  // split and stored after the barrier that frees the shared arrays.
+  // one run (16-byte reads along d, kDc / 4 threads per row; D % kDc == 0),
+  // then split and stored after the barrier that frees the shared arrays.
   constexpr int kReads = kT * kDc / 4 / kBsScoreThreads;
   float4 qNext[kReads], kNext[kReads];
   auto fetch = [&](int d0) {

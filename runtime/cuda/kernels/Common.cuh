@@ -37,6 +37,18 @@ __device__ __forceinline__ float toFloat(__nv_bfloat16 x) {
 }
 __device__ __forceinline__ float toFloat(__half x) { return __half2float(x); }
 
+/// Inclusive prefix sum of `v` over the lanes of the (full) warp.
+template <typename T> __device__ __forceinline__ T warpInclusiveScan(T v) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const T y = __shfl_up_sync(0xFFFFFFFFu, v, o);
+    if (lane >= o)
+      v += y;
+  }
+  return v;
+}
+
 /// Exclusive prefix sum over the CTA of one 64-bit value per thread (callers
 /// pack two 32-bit counters into it). All threads must call it; it begins
 /// with a barrier, so back-to-back calls may reuse `smem` (kThreads / 32
@@ -48,13 +60,7 @@ blockExclusiveScan(unsigned long long v, unsigned long long *total,
   static_assert(kThreads % 32 == 0 && kThreads <= 1024, "whole warps");
   constexpr int kWarps = kThreads / 32;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  unsigned long long x = v;
-#pragma unroll
-  for (int o = 1; o < 32; o <<= 1) {
-    unsigned long long y = __shfl_up_sync(0xFFFFFFFFu, x, o);
-    if (lane >= o)
-      x += y;
-  }
+  const unsigned long long x = warpInclusiveScan(v);
   __syncthreads(); // the previous call's readers are done with smem
   if (lane == 31)
     smem[warp] = x;

@@ -229,13 +229,7 @@ __device__ void topKByBitmaps(const float *scores, int n, int k, int forced,
     if (listed) {
       // Slots by a warp scan of the lanes' candidate counts, one atomic.
       const unsigned count = __popc(candNib);
-      unsigned incl = count;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const unsigned y = __shfl_up_sync(0xFFFFFFFFu, incl, o);
-        if (lane >= o)
-          incl += y;
-      }
+      const unsigned incl = warpInclusiveScan(count);
       const unsigned warpTotal = __shfl_sync(0xFFFFFFFFu, incl, 31);
       unsigned at = 0;
       if (lane == 0 && warpTotal)
