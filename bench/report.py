@@ -58,7 +58,7 @@ def table(rows, anchor, device):
              "with --benchmark_repetitions), sdpa = median of dense_anchor's repetitions. Ratios: sdpa time / "
              "minfer time (>1 = minfer faster); retained TFLOP/s counts only the causal work the pattern keeps, "
              "over the total time and over the attention kernel's time alone (total / kernel; the kernel's ms "
-             "come from one instrumented call); "
+             "are the median of up to 5 instrumented calls); "
              "TFLOP/s vs cuDNN divides those by cuDNN's dense TFLOP/s (the issue's 0.9x target).",
              ""]
     lines.append("| H/Hkv | data | N | flash ms | cuDNN ms | impl | minfer ms | est/idx/kernel ms | density | "

@@ -13,7 +13,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <initializer_list>
+#include <climits>
+#include <cstring>
 #include <sstream>
 
 #ifndef MINFER_DEFAULT_PTX_DIR
@@ -26,18 +27,25 @@ using kernel::TileConfig;
 
 static std::string num(int64_t v) { return std::to_string(v); }
 
-bool rowsOption(int value, const char *env, std::initializer_list<int> allowed,
-                int *out) {
+Status intOption(int value, const char *field, const char *env,
+                 const std::function<bool(int)> &allowed, const char *rule,
+                 int *out) {
+  *out = value;
+  std::string refused = std::to_string(value);
   if (value == 0)
     if (const char *s = std::getenv(env); s && *s) {
-      value = -1;
-      for (int a : allowed)
-        if (std::to_string(a) == s)
-          value = a;
+      // Strict decimal: '-'? then digits, the first not '0' unless alone.
+      const char *d = s + (*s == '-');
+      size_t digits = std::strspn(d, "0123456789");
+      bool plain = digits > 0 && digits <= 9 && d[digits] == '\0' &&
+                   (d[0] != '0' || digits == 1);
+      *out = plain ? std::atoi(s) : INT_MIN;
+      refused = std::string("'") + s + "'";
     }
-  *out = value;
-  return value == 0 ||
-         std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+  if (*out == 0 || (*out != INT_MIN && allowed(*out)))
+    return Status::success();
+  return invalidArgument(std::string(rule) + " (RuntimeOptions::" + field +
+                         " or " + env + "), got " + refused);
 }
 
 Runtime::Impl::~Impl() {
@@ -78,6 +86,28 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
   if (opts.workspaceBudget < 0)
     return invalidArgument("workspace budget must be non-negative");
   auto impl = std::make_unique<Impl>();
+  // Options first: a bad one is InvalidArgument with or without a GPU.
+  MINFER_RETURN_IF_ERROR(intOption(
+      opts.kernelStages, "kernelStages", "MINFER_KERNEL_STAGES",
+      [](int v) { return v >= 1 && v <= 3; },
+      "kernel stages must be 1, 2 or 3 (0: each kind's tuned stages)",
+      &impl->kernelStages));
+  MINFER_RETURN_IF_ERROR(intOption(
+      opts.blockSparseRows, "blockSparseRows", "MINFER_BLOCK_SPARSE_ROWS",
+      [](int v) { return v == 64 || v == 128 || v == 192; },
+      "block-sparse rows per CTA must be 0 (by length), 64, 128 or 192",
+      &impl->blockSparseRows));
+  MINFER_RETURN_IF_ERROR(intOption(
+      opts.verticalSlashRows, "verticalSlashRows", "MINFER_VS_ROWS",
+      [](int v) { return v == 64 || v == 192; },
+      "vertical-slash rows per CTA must be 0 (default), 64 or 192",
+      &impl->verticalSlashRows));
+  MINFER_RETURN_IF_ERROR(intOption(
+      opts.launchWaves, "launchWaves", "MINFER_LAUNCH_WAVES",
+      [](int v) { return v >= -1 && v <= 64; },
+      "launch waves must be -1 (one launch), 0 (by kernel and length) or 1 "
+      "to 64",
+      &impl->launchWaves));
   MINFER_RETURN_IF_ERROR(loadDriver(&impl->api, opts.driverPath));
   const DriverApi &api = *impl->api;
   int count = 0;
@@ -123,42 +153,6 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
     MINFER_CU(api, cuEventCreate, &impl->lastUse, kEventDisableTiming);
   }
 
-  if (opts.kernelStages < 0 || opts.kernelStages > 3)
-    return invalidArgument("kernel stages must be 1, 2 or 3 (0: default)");
-  impl->kernelStages = opts.kernelStages; // 0: each kind's tuned stages
-  if (impl->kernelStages == 0) {
-    if (const char *env = std::getenv("MINFER_KERNEL_STAGES"); env && *env) {
-      const int v = std::atoi(env);
-      if (v < 1 || v > 3)
-        return invalidArgument(std::string("MINFER_KERNEL_STAGES must be 1, "
-                                           "2 or 3, got '") + env + "'");
-      impl->kernelStages = v;
-    }
-  }
-  if (!rowsOption(opts.blockSparseRows, "MINFER_BLOCK_SPARSE_ROWS",
-                  {64, 128, 192}, &impl->blockSparseRows))
-    return invalidArgument("block-sparse rows per CTA must be 0 (by length), "
-                           "64, 128 or 192 "
-                           "(RuntimeOptions::blockSparseRows or "
-                           "MINFER_BLOCK_SPARSE_ROWS)");
-  if (!rowsOption(opts.verticalSlashRows, "MINFER_VS_ROWS", {64, 192},
-                  &impl->verticalSlashRows))
-    return invalidArgument("vertical-slash rows per CTA must be 0 (default), "
-                           "64 or 192 (RuntimeOptions::verticalSlashRows or "
-                           "MINFER_VS_ROWS)");
-  impl->launchWaves = opts.launchWaves;
-  if (opts.launchWaves == 0)
-    if (const char *env = std::getenv("MINFER_LAUNCH_WAVES"); env && *env) {
-      char *end = nullptr;
-      const long v = std::strtol(env, &end, 10);
-      // Not a number, or out of range: -2 / 65 fail the check below.
-      impl->launchWaves = *end ? -2 : static_cast<int>(std::clamp(v, -2L, 65L));
-    }
-  if (impl->launchWaves < -1 || impl->launchWaves > 64)
-    return invalidArgument("launch waves must be -1 (one launch), 0 (by "
-                           "kernel and length) or 1 to 64 "
-                           "(RuntimeOptions::launchWaves or "
-                           "MINFER_LAUNCH_WAVES)");
   if (!opts.ptxDir.empty())
     impl->ptxDir = opts.ptxDir;
   else if (const char *env = std::getenv("MINFER_PTX_DIR"); env && *env)

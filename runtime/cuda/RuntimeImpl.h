@@ -13,7 +13,7 @@
 #include "Plan.h"
 #include "minfer/Runtime/CudaRuntime.h"
 
-#include <initializer_list>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,12 +38,17 @@ struct ExternalVs {
   int64_t nnzV = 0, nnzS = 0;
 };
 
-/// A rows-per-CTA option (RuntimeOptions::blockSparseRows,
-/// verticalSlashRows) into *out: `value`, or when it is 0 the variable `env`
-/// if set (one of `allowed` in decimal, anything else -1). Returns whether
-/// *out is 0 or one of `allowed`.
-bool rowsOption(int value, const char *env, std::initializer_list<int> allowed,
-                int *out);
+/// An integer RuntimeOptions field that an environment variable may also set
+/// (kernelStages, blockSparseRows, verticalSlashRows, launchWaves): *out =
+/// `value` when it is non-zero, else $env when set and non-empty, else 0 (the
+/// default; "0" in $env asks for it too). $env must be a plain decimal
+/// integer: an optional '-' and digits, no leading zeros, nothing else
+/// ("2x", " 2", "064" are refused).
+/// Returns InvalidArgument -- `rule`, the field and variable names, and the
+/// refused text -- unless *out is 0 or `allowed(*out)`.
+Status intOption(int value, const char *field, const char *env,
+                 const std::function<bool(int)> &allowed, const char *rule,
+                 int *out);
 
 /// Attention-kernel configurations to look for, best first, for a call of
 /// seqLen tokens whose sparse CTAs have `wideRows` rows (64, 128 or 192;

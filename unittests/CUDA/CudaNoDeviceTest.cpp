@@ -49,6 +49,34 @@ TEST(CudaNoDevice, DefaultDriverIsCleanEitherWay) {
   }
 }
 
+/// Options are checked before the driver is loaded: a bad one is
+/// InvalidArgument on any machine, GPU or not.
+TEST(CudaNoDevice, BadOptionsAreInvalidArgumentWithoutDriver) {
+  RuntimeOptions o;
+  o.driverPath = "/nonexistent/libcuda.so.1";
+  std::unique_ptr<Runtime> rt;
+  o.kernelStages = 4;
+  EXPECT_EQ(Runtime::create(&rt, o).code(), ErrorCode::InvalidArgument);
+  o.kernelStages = 0;
+  o.verticalSlashRows = 128;
+  EXPECT_EQ(Runtime::create(&rt, o).code(), ErrorCode::InvalidArgument);
+  o.verticalSlashRows = 0;
+  o.launchWaves = 65;
+  EXPECT_EQ(Runtime::create(&rt, o).code(), ErrorCode::InvalidArgument);
+  o.launchWaves = 0;
+  // atoi would have read "2x" as 2.
+  ::setenv("MINFER_KERNEL_STAGES", "2x", 1);
+  Status st = Runtime::create(&rt, o);
+  ::unsetenv("MINFER_KERNEL_STAGES");
+  EXPECT_EQ(st.code(), ErrorCode::InvalidArgument) << st.str();
+  EXPECT_NE(st.message().find("MINFER_KERNEL_STAGES), got '2x'"),
+            std::string::npos)
+      << st.message();
+  EXPECT_EQ(rt, nullptr);
+  // Valid options reach the driver, which is missing here.
+  EXPECT_EQ(Runtime::create(&rt, o).code(), ErrorCode::NoDevice);
+}
+
 TEST(CudaNoDevice, NullOutIsNullPointer) {
   EXPECT_EQ(Runtime::create(nullptr).code(), ErrorCode::NullPointer);
   EXPECT_EQ(minfer_runtime_create(nullptr, 0, nullptr), MINFER_NULL_POINTER);

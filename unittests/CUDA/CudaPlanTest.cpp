@@ -375,32 +375,54 @@ TEST(CudaPlan, KernelCandidates) {
             (V{"minfer_dense_m128_d128_bf16", "minfer_dense_d128_bf16"}));
 }
 
-/// The rows-per-CTA options (RuntimeOptions::blockSparseRows,
-/// verticalSlashRows): a non-zero value wins over the environment; 0 takes
-/// the variable if set; anything not allowed is refused.
-TEST(CudaPlan, RowsOption) {
-  const char *env = "MINFER_TEST_ROWS_OPTION";
+/// The integer options an environment variable may set (kernelStages,
+/// blockSparseRows, verticalSlashRows, launchWaves): a non-zero value wins
+/// over the environment; 0 takes the variable if set; "0" or an empty
+/// variable is the default; anything not allowed, or not a plain decimal
+/// integer, is InvalidArgument naming the field, the variable and the text.
+TEST(CudaPlan, IntOption) {
+  const char *env = "MINFER_TEST_INT_OPTION";
+  auto rows = [](int v) { return v == 64 || v == 192; };
+  auto check = [&](int value, int *out) {
+    return intOption(value, "testRows", env, rows, "rows must be 64 or 192",
+                     out);
+  };
   ::unsetenv(env);
-  int rows = 7;
-  EXPECT_TRUE(rowsOption(0, env, {64, 192}, &rows));
-  EXPECT_EQ(rows, 0);
-  EXPECT_TRUE(rowsOption(192, env, {64, 192}, &rows));
-  EXPECT_EQ(rows, 192);
-  EXPECT_FALSE(rowsOption(96, env, {64, 192}, &rows));
-  EXPECT_EQ(rows, 96);
+  int out = 7;
+  EXPECT_TRUE(check(0, &out).ok());
+  EXPECT_EQ(out, 0);
+  EXPECT_TRUE(check(192, &out).ok());
+  EXPECT_EQ(out, 192);
+  Status st = check(96, &out);
+  EXPECT_EQ(st.code(), ErrorCode::InvalidArgument);
+  EXPECT_NE(st.message().find("rows must be 64 or 192 (RuntimeOptions::testRows "
+                              "or MINFER_TEST_INT_OPTION), got 96"),
+            std::string::npos)
+      << st.message();
   ::setenv(env, "64", 1);
-  EXPECT_TRUE(rowsOption(0, env, {64, 192}, &rows));
-  EXPECT_EQ(rows, 64);
-  EXPECT_TRUE(rowsOption(192, env, {64, 192}, &rows)); // the value wins
-  EXPECT_EQ(rows, 192);
-  for (const char *bad : {"128", "0", "064", "big"}) {
-    ::setenv(env, bad, 1);
-    EXPECT_FALSE(rowsOption(0, env, {64, 192}, &rows)) << bad;
-    EXPECT_EQ(rows, -1) << bad;
+  EXPECT_TRUE(check(0, &out).ok());
+  EXPECT_EQ(out, 64);
+  EXPECT_TRUE(check(192, &out).ok()); // the value wins
+  EXPECT_EQ(out, 192);
+  for (const char *dflt : {"", "0", "-0"}) {
+    ::setenv(env, dflt, 1);
+    EXPECT_TRUE(check(0, &out).ok()) << dflt;
+    EXPECT_EQ(out, 0) << dflt;
   }
-  ::setenv(env, "", 1); // empty: unset
-  EXPECT_TRUE(rowsOption(0, env, {64, 192}, &rows));
-  EXPECT_EQ(rows, 0);
+  for (const char *bad : {"128", "064", "64x", " 64", "64 ", "+64", "-64",
+                          "big", "-", "99999999999"}) {
+    ::setenv(env, bad, 1);
+    st = check(0, &out);
+    EXPECT_EQ(st.code(), ErrorCode::InvalidArgument) << bad;
+    EXPECT_NE(st.message().find(std::string("got '") + bad + "'"),
+              std::string::npos)
+        << st.message();
+  }
+  // Negative values parse (launchWaves = -1 is one launch).
+  ::setenv(env, "-1", 1);
+  EXPECT_TRUE(intOption(0, "w", env, [](int v) { return v >= -1; }, "w", &out)
+                  .ok());
+  EXPECT_EQ(out, -1);
   ::unsetenv(env);
 }
 

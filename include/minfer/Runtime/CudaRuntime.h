@@ -127,6 +127,10 @@ struct DeviceInfo {
   kernel::Chip chip = kernel::Chip::SM80; ///< sm_90 for 9.x, else sm_80
 };
 
+/// The integer options below that read an environment variable when 0 take
+/// it as a plain decimal integer ("0" or empty: the default; "2x", " 2",
+/// "064" are refused). Runtime::create checks them, and their variables,
+/// before it loads the driver: a bad one is InvalidArgument on any machine.
 struct RuntimeOptions {
   int device = 0;
   /// Directory of the attention kernels' PTX files
