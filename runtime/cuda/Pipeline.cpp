@@ -66,16 +66,28 @@ Status Runtime::sparseAttention(const AttentionTensors &t,
                                                        kernel::KernelKind::Dense) {
     bool dense = densityUpperBound(patterns, t.seqLen, opts.vs) >= opts.denseFallback;
     if (dense && t.seqLen > opts.denseFallbackProbeLen) {
-      // The bound says nothing here: measure the index of this call's data.
-      RunStats probeStats;
-      RunOptions probe;
-      probe.vs = opts.vs;
-      probe.workspaceBudget = opts.workspaceBudget;
-      probe.indexOnly = probe.countKept = true;
-      probe.stats = &probeStats;
-      MINFER_RETURN_IF_ERROR(impl_->run(t, &patterns, nullptr, probe, stream));
-      double causal = double(t.batch) * t.heads * double(t.seqLen) * (t.seqLen + 1) / 2;
-      dense = probeStats.keptPairs >= opts.denseFallback * causal;
+      // The bound says nothing here: measure the index of this call's data,
+      // in the call itself when it has one head chunk (its sparse kernel
+      // then runs on that index: no second estimate and index), else in an
+      // index-only call first.
+      DenseFallback decide{opts.denseFallback};
+      MINFER_RETURN_IF_ERROR(
+          impl_->run(t, &patterns, nullptr, opts, stream, &decide));
+      if (!decide.undecided) {
+        if (!decide.dense)
+          return Status::success();
+      } else {
+        RunStats probeStats;
+        RunOptions probe;
+        probe.vs = opts.vs;
+        probe.workspaceBudget = opts.workspaceBudget;
+        probe.indexOnly = probe.countKept = true;
+        probe.stats = &probeStats;
+        MINFER_RETURN_IF_ERROR(impl_->run(t, &patterns, nullptr, probe, stream));
+        double causal = double(t.batch) * t.heads * double(t.seqLen) * (t.seqLen + 1) / 2;
+        decide.dense = probeStats.keptPairs >= opts.denseFallback * causal;
+      }
+      dense = decide.dense;
     }
     if (dense) {
       LayerPatterns allDense(patterns.size(), HeadPattern::dense());
@@ -132,6 +144,7 @@ struct CallState {
   const AttentionKernel *attn;
   RowChoice *rows; ///< null unless rows are measured
   int64_t *launches; ///< attention kernel launches so far (RunStats)
+  DenseFallback *fallback; ///< null unless the call takes the decision
 };
 
 CUdeviceptr devPtr(const void *p) { return reinterpret_cast<CUdeviceptr>(p); }
@@ -337,11 +350,21 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
                                          k::kBsSelectThreads, plan.bsSelectSmem,
                                          stream, args, "minfer_bs_select"));
     }
-  if (cs.opts.countKept)
+  if (cs.opts.countKept || cs.fallback)
     MINFER_RETURN_IF_ERROR(impl.launch(f.countKept, (unsigned)NB, (unsigned)c.heads,
                                        1, 128, 0, stream, args,
                                        "minfer_count_kept"));
   const AttentionKernel *attn = cs.attn;
+  if (cs.fallback) {
+    // The dense fallback on this index (one chunk: the whole call).
+    unsigned long long kept = 0;
+    MINFER_CU(api, cuStreamSynchronize, stream);
+    MINFER_CU(api, cuMemcpyDtoH, &kept, ws + L.keptCounter, sizeof kept);
+    const double causal = double(plan.B) * plan.H * double(N) * (N + 1) / 2;
+    cs.fallback->dense = double(kept) >= cs.fallback->threshold * causal;
+    if (cs.fallback->dense)
+      attn = nullptr;
+  }
   if (cs.rows && attn) {
     // Which kernel this chunk's index suits: its sharing, read on the host.
     MINFER_CU(api, cuMemsetD32Async, ip.tileSharing, 0u, 4, stream);
@@ -444,7 +467,8 @@ static Status resolveIndexFns(Runtime::Impl &impl, const CallPlan &plan,
 
 Status Runtime::Impl::run(const AttentionTensors &t,
                           const LayerPatterns *patterns, const ExternalVs *ext,
-                          const RunOptions &opts, CUstream stream) {
+                          const RunOptions &opts, CUstream stream,
+                          DenseFallback *fallback) {
   ContextGuard guard(*this);
   MINFER_RETURN_IF_ERROR(guard.status());
   static const LayerPatterns kNone;
@@ -463,6 +487,10 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   }
   CallPlan plan;
   MINFER_RETURN_IF_ERROR(makePlan(req, &plan));
+  if (fallback && (plan.kind == KernelKind::Dense || plan.chunks.size() != 1)) {
+    fallback->undecided = true;
+    return Status::success();
+  }
 
   // Resolve everything before queuing work, so a missing kernel leaves the
   // stream untouched.
@@ -510,13 +538,13 @@ Status Runtime::Impl::run(const AttentionTensors &t,
     st = api->check(api->cuMemsetD32Async(workspace + plan.layout.errorWord, 0u,
                                           1, stream),
                     "cuMemsetD32Async", "error word");
-  if (indexed && st.ok() && opts.countKept)
+  if (indexed && st.ok() && (opts.countKept || fallback))
     st = api->check(api->cuMemsetD32Async(workspace + plan.layout.keptCounter, 0u,
                                           2, stream),
                     "cuMemsetD32Async", "kept-pair counter");
   int64_t launches = 0;
-  CallState cs{t, pats, ext, opts, stream, plan, fns, attn,
-               rowChoice.wide ? &rowChoice : nullptr, &launches};
+  CallState cs{t,     pats, ext, opts, stream, plan, fns, attn,
+               rowChoice.wide ? &rowChoice : nullptr, &launches, fallback};
   size_t ev = 0;
   for (size_t i = 0; st.ok() && i < plan.chunks.size(); ++i, ev += 4) {
     const Chunk &c = plan.chunks[i];

@@ -50,6 +50,18 @@ Status intOption(int value, const char *field, const char *env,
                  const std::function<bool(int)> &allowed, const char *rule,
                  int *out);
 
+/// The dense-fallback decision of RunOptions::denseFallback taken on the
+/// call's own index: after the index, count the kept pairs, read them on the
+/// host, and launch the sparse kernel on that index unless they reach
+/// `threshold` of the causal work (then `dense`: no attention kernel ran,
+/// the caller runs the dense one). A call of several head chunks cannot
+/// decide before its last chunk's index, so it queues nothing and sets
+/// `undecided` (the caller probes with an index-only call first).
+struct DenseFallback {
+  double threshold = 0.0;
+  bool undecided = false, dense = false;
+};
+
 /// Attention-kernel configurations to look for, best first, for a call of
 /// seqLen tokens whose sparse CTAs have `wideRows` rows (64, 128 or 192;
 /// dense: 128): the wide kernel when the chip has it, then the 64-row
@@ -135,8 +147,11 @@ struct Runtime::Impl {
                 const char *what);
 
   /// One call: sparseAttention (patterns) or verticalSlashAttention (ext).
+  /// With `fallback`, the dense-fallback decision is taken inside the call
+  /// (DenseFallback).
   Status run(const AttentionTensors &t, const LayerPatterns *patterns,
-             const ExternalVs *ext, const RunOptions &opts, CUstream stream);
+             const ExternalVs *ext, const RunOptions &opts, CUstream stream,
+             struct DenseFallback *fallback = nullptr);
 };
 
 /// Applies a `// minfer-tile-config: key=value ...` line of `ptx` (keys

@@ -569,6 +569,69 @@ TEST(CudaAttentionLaunch, WavesEqualOneLaunch) {
   }
 }
 
+/// RunOptions::denseFallback above the probe length. A call of one head
+/// chunk decides on its own index, between the index and the kernel: the
+/// dense kernel when the kept fraction reaches the threshold, else its
+/// sparse kernel on that index -- the same output bits as a call without the
+/// fallback. A call of several chunks (a small workspace budget) probes with
+/// an index-only call first and decides the same way.
+TEST(CudaAttentionLaunch, DenseFallbackDecidesOnTheCallsIndex) {
+  MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
+  AttentionShape s;
+  s.heads = s.kvHeads = 4;
+  s.seqLen = 4096;
+  s.headDim = 128;
+  DeviceAttention da;
+  MINFER_ASSERT_OK(
+      da.create(*shared, s, ElemType::BF16, 1.0f / std::sqrt(128.0f), 7));
+  const LayerPatterns sparse(4, HeadPattern::verticalSlash(64, 64));
+  auto call = [&](const LayerPatterns &layer, double threshold,
+                  int64_t budget, RunStats *stats,
+                  std::vector<uint16_t> *bits) {
+    MINFER_ASSERT_OK(da.poison(*shared));
+    RunOptions o;
+    o.denseFallback = threshold;
+    o.denseFallbackProbeLen = 0; // always measure
+    o.workspaceBudget = budget;
+    o.countKept = true;
+    o.stats = stats;
+    MINFER_ASSERT_OK(shared->sparseAttention(da.tensors, layer, o));
+    MINFER_ASSERT_OK(shared->synchronize());
+    MINFER_ASSERT_OK(da.downloadOutBits(bits));
+  };
+  RunStats plain, dense;
+  std::vector<uint16_t> plainBits, denseBits;
+  call(sparse, 0.0, 0, &plain, &plainBits);
+  call(LayerPatterns(4, HeadPattern::dense()), 0.0, 0, &dense, &denseBits);
+  if (HasFatalFailure())
+    return;
+  const double causal = 4.0 * s.seqLen * (s.seqLen + 1) / 2;
+  const double density = plain.keptPairs / causal;
+  ASSERT_GT(density, 0.05);
+  ASSERT_LT(density, 0.95);
+  ASSERT_EQ(plain.chunks, 1);
+  // A budget of about half a call's workspace splits it into head chunks.
+  for (int64_t budget : {int64_t(0), plain.workspaceBytes / 2}) {
+    SCOPED_TRACE("budget " + std::to_string(budget));
+    RunStats st;
+    std::vector<uint16_t> bits;
+    call(sparse, density + 0.02, budget, &st, &bits); // stays sparse
+    if (HasFatalFailure())
+      return;
+    EXPECT_EQ(st.chunks > 1, budget > 0);
+    EXPECT_FALSE(st.denseFallback);
+    EXPECT_EQ(st.attentionKernel, plain.attentionKernel);
+    EXPECT_EQ(st.keptPairs, plain.keptPairs);
+    EXPECT_TRUE(bits == plainBits);
+    call(sparse, density - 0.02, budget, &st, &bits); // falls back
+    if (HasFatalFailure())
+      return;
+    EXPECT_TRUE(st.denseFallback);
+    EXPECT_EQ(st.attentionKernel, dense.attentionKernel);
+    EXPECT_TRUE(bits == denseBits);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CudaAttention,
                          ::testing::Values(Backend::Naive, Backend::Generated),
                          [](const ::testing::TestParamInfo<Backend> &i) {

@@ -94,8 +94,11 @@ struct RunOptions {
   /// at least this (0: off), run the dense kernel instead, which is faster
   /// than a sparse kernel at high density (short N). Up to
   /// denseFallbackProbeLen the fraction is bounded from the budgets alone
-  /// (no device work); above it, an index-only pass measures it on the GPU
-  /// when the bound alone cannot rule the fallback out.
+  /// (no device work); above it, when the bound alone cannot rule the
+  /// fallback out, it is counted on the GPU from the call's own index (the
+  /// call waits for the stream once, between the index and the kernel, and
+  /// its sparse kernel runs on that index), or, for a call of several head
+  /// chunks, from an index-only pass first.
   double denseFallback = 0.0;
   int64_t denseFallbackProbeLen = 32768;
   /// Count the kept query-key pairs on the GPU (RunStats::keptPairs); the
