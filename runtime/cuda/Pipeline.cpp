@@ -543,7 +543,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
                                           2, stream),
                     "cuMemsetD32Async", "kept-pair counter");
   int64_t launches = 0;
-  CallState cs{t,     pats, ext, opts, stream, plan, fns, attn,
+  CallState cs{t, pats, ext, opts, stream, plan, fns, attn,
                rowChoice.wide ? &rowChoice : nullptr, &launches, fallback};
   size_t ev = 0;
   for (size_t i = 0; st.ok() && i < plan.chunks.size(); ++i, ev += 4) {
