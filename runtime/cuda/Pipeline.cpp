@@ -67,9 +67,9 @@ Status Runtime::sparseAttention(const AttentionTensors &t,
     bool dense = densityUpperBound(patterns, t.seqLen, opts.vs) >= opts.denseFallback;
     if (dense && t.seqLen > opts.denseFallbackProbeLen) {
       // The bound says nothing here: measure the index of this call's data,
-      // in the call itself when it has one head chunk (its sparse kernel
-      // then runs on that index: no second estimate and index), else in an
-      // index-only call first.
+      // in the call itself (DenseFallback: its sparse kernels then run on
+      // their chunks' indices, no second estimate and index), else, when
+      // the first chunks cannot decide it, in an index-only call first.
       DenseFallback decide{opts.denseFallback};
       MINFER_RETURN_IF_ERROR(
           impl_->run(t, &patterns, nullptr, opts, stream, &decide));
@@ -350,19 +350,26 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
                                          k::kBsSelectThreads, plan.bsSelectSmem,
                                          stream, args, "minfer_bs_select"));
     }
-  if (cs.opts.countKept || cs.fallback)
+  DenseFallback *fb = cs.fallback && cs.fallback->deciding() ? cs.fallback : nullptr;
+  if (cs.opts.countKept || fb)
     MINFER_RETURN_IF_ERROR(impl.launch(f.countKept, (unsigned)NB, (unsigned)c.heads,
                                        1, 128, 0, stream, args,
                                        "minfer_count_kept"));
   const AttentionKernel *attn = cs.attn;
-  if (cs.fallback) {
-    // The dense fallback on this index (one chunk: the whole call).
+  if (fb) {
+    // The dense fallback on the pairs kept so far (DenseFallback): the
+    // counter sums over the chunks.
     unsigned long long kept = 0;
     MINFER_CU(api, cuStreamSynchronize, stream);
     MINFER_CU(api, cuMemcpyDtoH, &kept, ws + L.keptCounter, sizeof kept);
-    const double causal = double(plan.B) * plan.H * double(N) * (N + 1) / 2;
-    cs.fallback->dense = double(kept) >= cs.fallback->threshold * causal;
-    if (cs.fallback->dense)
+    fb->headsCounted += c.heads;
+    const double perHead = double(N) * (N + 1) / 2;
+    const double need = fb->threshold * double(plan.B) * plan.H * perHead;
+    const double uncounted = double(plan.B * plan.H - fb->headsCounted) * perHead;
+    fb->dense = double(kept) >= need;
+    fb->sparse = !fb->dense && double(kept) + uncounted < need;
+    fb->undecided = !fb->dense && !fb->sparse;
+    if (!fb->sparse)
       attn = nullptr;
   }
   if (cs.rows && attn) {
@@ -487,7 +494,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   }
   CallPlan plan;
   MINFER_RETURN_IF_ERROR(makePlan(req, &plan));
-  if (fallback && (plan.kind == KernelKind::Dense || plan.chunks.size() != 1)) {
+  if (fallback && plan.kind == KernelKind::Dense) {
     fallback->undecided = true;
     return Status::success();
   }
@@ -546,8 +553,15 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   CallState cs{t, pats, ext, opts, stream, plan, fns, attn,
                rowChoice.wide ? &rowChoice : nullptr, &launches, fallback};
   size_t ev = 0;
-  for (size_t i = 0; st.ok() && i < plan.chunks.size(); ++i, ev += 4) {
+  // A fallback decided dense, or undecidable, after a chunk stops the call.
+  auto stopped = [&] {
+    return fallback && (fallback->dense || fallback->undecided);
+  };
+  size_t chunksRun = 0; // their timing events were recorded
+  for (size_t i = 0; st.ok() && !stopped() && i < plan.chunks.size();
+       ++i, ev += 4) {
     const Chunk &c = plan.chunks[i];
+    ++chunksRun;
     if (indexed) {
       st = runChunk(*this, cs, c, ev);
       continue;
@@ -611,7 +625,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
     }
   }
   if (opts.timing) {
-    for (size_t i = 0; i < plan.chunks.size(); ++i) {
+    for (size_t i = 0; i < chunksRun; ++i) {
       const size_t b = 4 * i;
       float ms = 0;
       if (indexed) {

@@ -51,15 +51,21 @@ Status intOption(int value, const char *field, const char *env,
                  int *out);
 
 /// The dense-fallback decision of RunOptions::denseFallback taken on the
-/// call's own index: after the index, count the kept pairs, read them on the
-/// host, and launch the sparse kernel on that index unless they reach
-/// `threshold` of the causal work (then `dense`: no attention kernel ran,
-/// the caller runs the dense one). A call of several head chunks cannot
-/// decide before its last chunk's index, so it queues nothing and sets
-/// `undecided` (the caller probes with an index-only call first).
+/// call's own index. After each head chunk's index the call counts the kept
+/// pairs so far (one stream synchronization) and decides, exactly:
+///   dense     they reach `threshold` of the whole call's causal work: no
+///             attention kernel runs (the caller runs the dense one);
+///   sparse    even if every head not yet counted kept all its causal work,
+///             the call would stay below the threshold: this chunk's kernel
+///             runs on its index, and later chunks run without counting;
+///   undecided neither: nothing is written to the output, the call stops,
+///             and the caller measures the whole call in an index-only pass
+///             first. With one head chunk this never happens.
 struct DenseFallback {
   double threshold = 0.0;
-  bool undecided = false, dense = false;
+  bool undecided = false, dense = false, sparse = false;
+  int64_t headsCounted = 0; ///< (batch entry, head) pairs counted so far
+  bool deciding() const { return !undecided && !dense && !sparse; }
 };
 
 /// Attention-kernel configurations to look for, best first, for a call of

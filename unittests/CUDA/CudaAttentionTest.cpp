@@ -569,12 +569,13 @@ TEST(CudaAttentionLaunch, WavesEqualOneLaunch) {
   }
 }
 
-/// RunOptions::denseFallback above the probe length. A call of one head
-/// chunk decides on its own index, between the index and the kernel: the
-/// dense kernel when the kept fraction reaches the threshold, else its
-/// sparse kernel on that index -- the same output bits as a call without the
-/// fallback. A call of several chunks (a small workspace budget) probes with
-/// an index-only call first and decides the same way.
+/// RunOptions::denseFallback above the probe length. A call decides on its
+/// own index, between a chunk's index and its kernel: the dense kernel when
+/// the kept fraction reaches the threshold, its sparse kernels when it
+/// cannot (DenseFallback) -- the same output bits as a call without the
+/// fallback. With two head chunks (a small workspace budget) the first one
+/// decides a high threshold; a threshold near the density needs both, so
+/// the call probes with an index-only call first, and decides the same.
 TEST(CudaAttentionLaunch, DenseFallbackDecidesOnTheCallsIndex) {
   MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
   AttentionShape s;
@@ -615,14 +616,17 @@ TEST(CudaAttentionLaunch, DenseFallbackDecidesOnTheCallsIndex) {
     SCOPED_TRACE("budget " + std::to_string(budget));
     RunStats st;
     std::vector<uint16_t> bits;
-    call(sparse, density + 0.02, budget, &st, &bits); // stays sparse
-    if (HasFatalFailure())
-      return;
-    EXPECT_EQ(st.chunks > 1, budget > 0);
-    EXPECT_FALSE(st.denseFallback);
-    EXPECT_EQ(st.attentionKernel, plain.attentionKernel);
-    EXPECT_EQ(st.keptPairs, plain.keptPairs);
-    EXPECT_TRUE(bits == plainBits);
+    for (double threshold : {density + 0.02, 0.99}) { // stays sparse
+      SCOPED_TRACE("threshold " + std::to_string(threshold));
+      call(sparse, threshold, budget, &st, &bits);
+      if (HasFatalFailure())
+        return;
+      EXPECT_EQ(st.chunks > 1, budget > 0);
+      EXPECT_FALSE(st.denseFallback);
+      EXPECT_EQ(st.attentionKernel, plain.attentionKernel);
+      EXPECT_EQ(st.keptPairs, plain.keptPairs);
+      EXPECT_TRUE(bits == plainBits);
+    }
     call(sparse, density - 0.02, budget, &st, &bits); // falls back
     if (HasFatalFailure())
       return;

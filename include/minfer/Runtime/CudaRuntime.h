@@ -95,10 +95,11 @@ struct RunOptions {
   /// than a sparse kernel at high density (short N). Up to
   /// denseFallbackProbeLen the fraction is bounded from the budgets alone
   /// (no device work); above it, when the bound alone cannot rule the
-  /// fallback out, it is counted on the GPU from the call's own index (the
-  /// call waits for the stream once, between the index and the kernel, and
-  /// its sparse kernel runs on that index), or, for a call of several head
-  /// chunks, from an index-only pass first.
+  /// fallback out, it is counted on the GPU from the call's own index: the
+  /// call waits for the stream after a head chunk's index and decides when
+  /// the pairs counted so far settle it either way (always with one chunk),
+  /// its sparse kernels then running on their chunks' indices; else from an
+  /// index-only pass first.
   double denseFallback = 0.0;
   int64_t denseFallbackProbeLen = 32768;
   /// Count the kept query-key pairs on the GPU (RunStats::keptPairs); the
