@@ -58,6 +58,11 @@ Status Runtime::validateVerticalSlash(const AttentionTensors &t,
   return Status::success();
 }
 
+/// Causal query-key pairs of `heads` (batch entry, head) pairs of n tokens.
+static double causalPairs(int64_t heads, int64_t n) {
+  return double(heads) * double(n) * double(n + 1) / 2;
+}
+
 Status Runtime::sparseAttention(const AttentionTensors &t,
                                 const LayerPatterns &patterns,
                                 const RunOptions &opts, CUstream stream) {
@@ -70,13 +75,14 @@ Status Runtime::sparseAttention(const AttentionTensors &t,
       // in the call itself (DenseFallback: its sparse kernels then run on
       // their chunks' indices, no second estimate and index), else, when
       // the first chunks cannot decide it, in an index-only call first.
+      using Verdict = DenseFallback::Verdict;
       DenseFallback decide{opts.denseFallback};
       MINFER_RETURN_IF_ERROR(
           impl_->run(t, &patterns, nullptr, opts, stream, &decide));
-      if (!decide.undecided) {
-        if (!decide.dense)
-          return Status::success();
-      } else {
+      if (!decide.stops()) // its kernels ran (sparse, or nothing to decide)
+        return Status::success();
+      dense = decide.verdict == Verdict::Dense;
+      if (decide.verdict == Verdict::Undecided) {
         RunStats probeStats;
         RunOptions probe;
         probe.vs = opts.vs;
@@ -84,10 +90,9 @@ Status Runtime::sparseAttention(const AttentionTensors &t,
         probe.indexOnly = probe.countKept = true;
         probe.stats = &probeStats;
         MINFER_RETURN_IF_ERROR(impl_->run(t, &patterns, nullptr, probe, stream));
-        double causal = double(t.batch) * t.heads * double(t.seqLen) * (t.seqLen + 1) / 2;
-        decide.dense = probeStats.keptPairs >= opts.denseFallback * causal;
+        dense = probeStats.keptPairs >=
+                opts.denseFallback * causalPairs(t.batch * t.heads, t.seqLen);
       }
-      dense = decide.dense;
     }
     if (dense) {
       LayerPatterns allDense(patterns.size(), HeadPattern::dense());
@@ -350,7 +355,10 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
                                          k::kBsSelectThreads, plan.bsSelectSmem,
                                          stream, args, "minfer_bs_select"));
     }
-  DenseFallback *fb = cs.fallback && cs.fallback->deciding() ? cs.fallback : nullptr;
+  DenseFallback *fb =
+      cs.fallback && cs.fallback->verdict == DenseFallback::Verdict::Pending
+          ? cs.fallback
+          : nullptr;
   if (cs.opts.countKept || fb)
     MINFER_RETURN_IF_ERROR(impl.launch(f.countKept, (unsigned)NB, (unsigned)c.heads,
                                        1, 128, 0, stream, args,
@@ -362,14 +370,14 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     unsigned long long kept = 0;
     MINFER_CU(api, cuStreamSynchronize, stream);
     MINFER_CU(api, cuMemcpyDtoH, &kept, ws + L.keptCounter, sizeof kept);
+    using Verdict = DenseFallback::Verdict;
     fb->headsCounted += c.heads;
-    const double perHead = double(N) * (N + 1) / 2;
-    const double need = fb->threshold * double(plan.B) * plan.H * perHead;
-    const double uncounted = double(plan.B * plan.H - fb->headsCounted) * perHead;
-    fb->dense = double(kept) >= need;
-    fb->sparse = !fb->dense && double(kept) + uncounted < need;
-    fb->undecided = !fb->dense && !fb->sparse;
-    if (!fb->sparse)
+    const double need = fb->threshold * causalPairs(plan.B * plan.H, N);
+    const double uncounted = causalPairs(plan.B * plan.H - fb->headsCounted, N);
+    fb->verdict = double(kept) >= need              ? Verdict::Dense
+                  : double(kept) + uncounted < need ? Verdict::Sparse
+                                                    : Verdict::Undecided;
+    if (fb->verdict != Verdict::Sparse)
       attn = nullptr;
   }
   if (cs.rows && attn) {
@@ -494,10 +502,6 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   }
   CallPlan plan;
   MINFER_RETURN_IF_ERROR(makePlan(req, &plan));
-  if (fallback && plan.kind == KernelKind::Dense) {
-    fallback->undecided = true;
-    return Status::success();
-  }
 
   // Resolve everything before queuing work, so a missing kernel leaves the
   // stream untouched.
@@ -554,11 +558,9 @@ Status Runtime::Impl::run(const AttentionTensors &t,
                rowChoice.wide ? &rowChoice : nullptr, &launches, fallback};
   size_t ev = 0;
   // A fallback decided dense, or undecidable, after a chunk stops the call.
-  auto stopped = [&] {
-    return fallback && (fallback->dense || fallback->undecided);
-  };
   size_t chunksRun = 0; // their timing events were recorded
-  for (size_t i = 0; st.ok() && !stopped() && i < plan.chunks.size();
+  for (size_t i = 0;
+       st.ok() && !(fallback && fallback->stops()) && i < plan.chunks.size();
        ++i, ev += 4) {
     const Chunk &c = plan.chunks[i];
     ++chunksRun;
@@ -621,7 +623,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
       MINFER_CU(*api, cuMemcpyDtoH, &kept, workspace + plan.layout.keptCounter, 8);
       stats.keptPairs = static_cast<double>(kept);
     } else {
-      stats.keptPairs = double(plan.B) * plan.H * double(plan.N) * (plan.N + 1) / 2;
+      stats.keptPairs = causalPairs(plan.B * plan.H, plan.N);
     }
   }
   if (opts.timing) {

@@ -61,11 +61,16 @@ Status intOption(int value, const char *field, const char *env,
 ///   undecided neither: nothing is written to the output, the call stops,
 ///             and the caller measures the whole call in an index-only pass
 ///             first. With one head chunk this never happens.
+/// The verdict is Pending until a chunk decides.
 struct DenseFallback {
+  enum class Verdict { Pending, Dense, Sparse, Undecided };
   double threshold = 0.0;
-  bool undecided = false, dense = false, sparse = false;
+  Verdict verdict = Verdict::Pending;
   int64_t headsCounted = 0; ///< (batch entry, head) pairs counted so far
-  bool deciding() const { return !undecided && !dense && !sparse; }
+  /// Whether the call stops after this chunk (no sparse kernels run).
+  bool stops() const {
+    return verdict == Verdict::Dense || verdict == Verdict::Undecided;
+  }
 };
 
 /// Attention-kernel configurations to look for, best first, for a call of
