@@ -58,11 +58,6 @@ Status Runtime::validateVerticalSlash(const AttentionTensors &t,
   return Status::success();
 }
 
-/// Causal query-key pairs of `heads` (batch entry, head) pairs of n tokens.
-static double causalPairs(int64_t heads, int64_t n) {
-  return double(heads) * double(n) * double(n + 1) / 2;
-}
-
 Status Runtime::sparseAttention(const AttentionTensors &t,
                                 const LayerPatterns &patterns,
                                 const RunOptions &opts, CUstream stream) {

@@ -92,7 +92,7 @@ double densityUpperBound(const LayerPatterns &patterns, int64_t seqLen,
                          const VsOptions &vs) {
   if (patterns.empty() || seqLen <= 0)
     return 0.0;
-  double n = double(seqLen), causal = n * (n + 1) / 2, kept = 0;
+  double n = double(seqLen), kept = 0;
   for (const HeadPattern &p : patterns) {
     double c = n;
     switch (p.kind) {
@@ -112,7 +112,7 @@ double densityUpperBound(const LayerPatterns &patterns, int64_t seqLen,
     c = std::min(c, n);
     kept += c * (c + 1) / 2 + (n - c) * c; // sum over rows of min(i + 1, c)
   }
-  return kept / (causal * double(patterns.size()));
+  return kept / causalPairs(int64_t(patterns.size()), seqLen);
 }
 
 KernelKind kernelKindFor(const LayerPatterns &patterns) {

@@ -82,6 +82,11 @@ Status makePlan(const PlanRequest &req, CallPlan *plan);
 /// block if any is not dense, else dense.
 kernel::KernelKind kernelKindFor(const LayerPatterns &patterns);
 
+/// Causal query-key pairs of `heads` (batch entry, head) pairs of n tokens.
+inline double causalPairs(int64_t heads, int64_t n) {
+  return double(heads) * double(n) * double(n + 1) / 2;
+}
+
 /// Upper bound of the fraction of causal query-key pairs `patterns` keep at
 /// length N, from the budgets alone: a row keeps at most
 /// min(i + 1, c) keys, c = 64 S + V (vertical-slash, effective budgets),

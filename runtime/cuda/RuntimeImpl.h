@@ -162,7 +162,7 @@ struct Runtime::Impl {
   /// (DenseFallback).
   Status run(const AttentionTensors &t, const LayerPatterns *patterns,
              const ExternalVs *ext, const RunOptions &opts, CUstream stream,
-             struct DenseFallback *fallback = nullptr);
+             DenseFallback *fallback = nullptr);
 };
 
 /// Applies a `// minfer-tile-config: key=value ...` line of `ptx` (keys
