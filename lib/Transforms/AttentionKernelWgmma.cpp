@@ -21,7 +21,7 @@
 // rows is head_dim / 64 panels of R rows x 128 bytes; 16-byte chunk c of row
 // r lives at chunk c ^ (r % 8) of that row. The swizzle repeats every 8 rows
 // (1024 bytes), and the region is 1024-byte aligned (TileConfig::sharedBytes).
-// Descriptors (PTX ISA "matrix descriptor"): start address >> 4 in bits 0-13,
+// Descriptors (PTX ISA "matrix descriptor"): address bits 4-17 in bits 0-13,
 // leading byte offset >> 4 in 16-29, stride byte offset >> 4 in 32-45,
 // swizzle mode 1 (128 B) in 62-63.
 //   Q (A of S) and K (B of S) are K-major (head_dim contiguous): SBO = 1024
@@ -185,9 +185,19 @@ SmallVector<Value> emitWgmmaChain(KernelEmitter &e, int64_t n,
 }
 
 /// A 128-byte-swizzle descriptor (i64) for shared byte address `addr`.
+/// The start-address field holds address bits 4-17 only. Shared addresses
+/// can carry more: in a cluster launch the executing CTA's window sits at
+/// its rank's place in the cluster window: an H100 gives a rank-1 CTA
+/// 0x1000800 where rank 0 sees 0x800. Unmasked, bit 24 lands in the
+/// leading-byte-offset field, and a 2-CTA cluster launch of these kernels
+/// computed wrong outputs on every rank-1 CTA (bench/results/tuning.md,
+/// eighteenth session). CUTLASS's 14-bit bitfield and MLIR's own nvgpu
+/// descriptor lowering drop those bits the same way.
 Value descriptorAt(KernelEmitter &e, Value addr, uint64_t high) {
   OpBuilder &b = e.b;
-  Value units = arith::ShRUIOp::create(b, e.loc, addr, e.cIdx(4));
+  constexpr int64_t kStartAddressMask = (int64_t(1) << 18) - 1;
+  Value low = arith::AndIOp::create(b, e.loc, addr, e.cIdx(kStartAddressMask));
+  Value units = arith::ShRUIOp::create(b, e.loc, low, e.cIdx(4));
   Value i64 = arith::IndexCastOp::create(b, e.loc, b.getI64Type(), units);
   Value hi = arith::ConstantIntOp::create(b, e.loc, static_cast<int64_t>(high),
                                           64);

@@ -7,7 +7,8 @@
 #   8 paired-query-block block-sparse kernels of sm_90a (block-block-m=128
 #   and 192: a producer warp, or warpgroup, feeding a TMA + mbarrier ring)
 #   and the 4 paired vertical-slash kernels (vs-block-m=192).
-#   sm_90a kernels use wgmma; ptxas must not serialize them.
+#   sm_90a kernels use wgmma; ptxas must not serialize them, and each matrix
+#   descriptor must mask its start address to 14 bits.
 # Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
 # kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),
 # which trades at most 64 bytes of spills for a third CTA per SM.
@@ -72,6 +73,14 @@ for ptx in "$out"/*.ptx; do
     if grep -q "wgmma serialization" <<<"$log"; then
       echo "$log"
       echo "FAIL: ptxas serialized the wgmma of $base"
+      status=1
+    fi
+    # Every matrix descriptor takes only address bits 4-17 (bfe 4, 14): a
+    # cluster rank sets bit 24 of shared addresses (descriptorAt's comment).
+    descs=$(grep -c -E 'or\.b64 .*, 46116[0-9]{14};' "$ptx")
+    masked=$(grep -B1 -E 'or\.b64 .*, 46116[0-9]{14};' "$ptx" | grep -c -E 'bfe\.u64 .*, 4, 14;')
+    if [ "$descs" -eq 0 ] || [ "$masked" -ne "$descs" ]; then
+      echo "FAIL: $base: $masked of $descs wgmma descriptors mask their start address"
       status=1
     fi
   fi
