@@ -62,42 +62,41 @@ Status Runtime::sparseAttention(const AttentionTensors &t,
                                 const LayerPatterns &patterns,
                                 const RunOptions &opts, CUstream stream) {
   MINFER_RETURN_IF_ERROR(validate(t, patterns, opts));
+  bool dense = false;
+  RunStats measured; // a call that counted its kept pairs and stopped
   if (opts.denseFallback > 0 && !opts.indexOnly && kernelKindFor(patterns) !=
                                                        kernel::KernelKind::Dense) {
-    bool dense = densityUpperBound(patterns, t.seqLen, opts.vs) >= opts.denseFallback;
+    dense = densityUpperBound(patterns, t.seqLen, opts.vs) >= opts.denseFallback;
     if (dense && t.seqLen > opts.denseFallbackProbeLen) {
       // The bound says nothing here: measure the index of this call's data,
       // in the call itself (DenseFallback: its sparse kernels then run on
-      // their chunks' indices, no second estimate and index), else, when
-      // the first chunks cannot decide it, in an index-only call first.
-      using Verdict = DenseFallback::Verdict;
+      // their chunks' indices, no second estimate and index, unless the
+      // first chunks could not decide it).
       DenseFallback decide{opts.denseFallback};
+      RunOptions counting = opts;
+      counting.stats = &measured;
       MINFER_RETURN_IF_ERROR(
-          impl_->run(t, &patterns, nullptr, opts, stream, &decide));
-      if (!decide.stops()) // its kernels ran (sparse, or nothing to decide)
+          impl_->run(t, &patterns, nullptr, counting, stream, &decide));
+      if (!decide.stops()) { // its kernels ran (sparse, or nothing to decide)
+        if (opts.stats)
+          *opts.stats = measured;
         return Status::success();
-      dense = decide.verdict == Verdict::Dense;
-      if (decide.verdict == Verdict::Undecided) {
-        RunStats probeStats;
-        RunOptions probe;
-        probe.vs = opts.vs;
-        probe.workspaceBudget = opts.workspaceBudget;
-        probe.indexOnly = probe.countKept = true;
-        probe.stats = &probeStats;
-        MINFER_RETURN_IF_ERROR(impl_->run(t, &patterns, nullptr, probe, stream));
-        dense = probeStats.keptPairs >=
-                opts.denseFallback * causalPairs(t.batch * t.heads, t.seqLen);
       }
-    }
-    if (dense) {
-      LayerPatterns allDense(patterns.size(), HeadPattern::dense());
-      Status st = impl_->run(t, &allDense, nullptr, opts, stream);
-      if (opts.stats)
-        opts.stats->denseFallback = true;
-      return st;
+      dense = decide.verdict == DenseFallback::Verdict::Dense;
     }
   }
-  return impl_->run(t, &patterns, nullptr, opts, stream);
+  LayerPatterns allDense;
+  if (dense)
+    allDense.assign(patterns.size(), HeadPattern::dense());
+  Status st = impl_->run(t, dense ? &allDense : &patterns, nullptr, opts, stream);
+  if (st.ok() && opts.stats) { // the stopped call's work counts too
+    opts.stats->denseFallback = dense;
+    opts.stats->indexBuilds += measured.indexBuilds;
+    opts.stats->estimateMs += measured.estimateMs;
+    opts.stats->indexMs += measured.indexMs;
+    opts.stats->kernelMs += measured.kernelMs;
+  }
+  return st;
 }
 
 Status Runtime::verticalSlashAttention(const AttentionTensors &t,
@@ -369,9 +368,12 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     fb->headsCounted += c.heads;
     const double need = fb->threshold * causalPairs(plan.B * plan.H, N);
     const double uncounted = causalPairs(plan.B * plan.H - fb->headsCounted, N);
-    fb->verdict = double(kept) >= need              ? Verdict::Dense
-                  : double(kept) + uncounted < need ? Verdict::Sparse
-                                                    : Verdict::Undecided;
+    if (double(kept) >= need)
+      fb->verdict = Verdict::Dense;
+    else if (double(kept) + uncounted < need)
+      fb->verdict = fb->kernelsHeld ? Verdict::Rerun : Verdict::Sparse;
+    else
+      fb->kernelsHeld = true; // count on; this chunk's kernel waits
     if (fb->verdict != Verdict::Sparse)
       attn = nullptr;
   }
@@ -552,7 +554,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   CallState cs{t, pats, ext, opts, stream, plan, fns, attn,
                rowChoice.wide ? &rowChoice : nullptr, &launches, fallback};
   size_t ev = 0;
-  // A fallback decided dense, or undecidable, after a chunk stops the call.
+  // A fallback decided dense, or sparse after held kernels, stops the call.
   size_t chunksRun = 0; // their timing events were recorded
   for (size_t i = 0;
        st.ok() && !(fallback && fallback->stops()) && i < plan.chunks.size();
@@ -605,6 +607,7 @@ Status Runtime::Impl::run(const AttentionTensors &t,
   if (rowChoice.visits)
     stats.tileSharing = double(rowChoice.steps) / rowChoice.visits;
   stats.chunks = static_cast<int64_t>(plan.chunks.size());
+  stats.indexBuilds = indexed ? static_cast<int64_t>(chunksRun) : 0;
   stats.headsPerChunk = plan.headsPerChunk;
   stats.maxRanges = plan.maxRanges;
   stats.maxColumns = plan.maxColumns;

@@ -53,23 +53,27 @@ Status intOption(int value, const char *field, const char *env,
 /// The dense-fallback decision of RunOptions::denseFallback taken on the
 /// call's own index. After each head chunk's index the call counts the kept
 /// pairs so far (one stream synchronization) and decides, exactly:
-///   dense     they reach `threshold` of the whole call's causal work: no
-///             attention kernel runs (the caller runs the dense one);
-///   sparse    even if every head not yet counted kept all its causal work,
-///             the call would stay below the threshold: this chunk's kernel
-///             runs on its index, and later chunks run without counting;
-///   undecided neither: nothing is written to the output, the call stops,
-///             and the caller measures the whole call in an index-only pass
-///             first. With one head chunk this never happens.
-/// The verdict is Pending until a chunk decides.
+///   Dense   they reach `threshold` of the whole call's causal work: the
+///           call stops, no attention kernel ran (the caller runs the
+///           dense one);
+///   Sparse  even if every head not yet counted kept all its causal work,
+///           the call would stay below the threshold: this chunk's kernel
+///           runs on its index, and later chunks run without counting;
+///   Rerun   the same, but earlier chunks held their kernels (below): the
+///           call stops, and the caller runs it again without counting.
+/// Neither yet (Pending): this chunk's kernel is held -- nothing is written
+/// to the output -- and the next chunk counts on. Counting every chunk
+/// settles it, so each chunk's index is built at most twice. With one head
+/// chunk the first count decides.
 struct DenseFallback {
-  enum class Verdict { Pending, Dense, Sparse, Undecided };
+  enum class Verdict { Pending, Dense, Sparse, Rerun };
   double threshold = 0.0;
   Verdict verdict = Verdict::Pending;
   int64_t headsCounted = 0; ///< (batch entry, head) pairs counted so far
+  bool kernelsHeld = false; ///< a counted chunk ran no kernel
   /// Whether the call stops after this chunk (no sparse kernels run).
   bool stops() const {
-    return verdict == Verdict::Dense || verdict == Verdict::Undecided;
+    return verdict == Verdict::Dense || verdict == Verdict::Rerun;
   }
 };
 

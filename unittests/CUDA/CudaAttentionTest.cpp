@@ -574,8 +574,10 @@ TEST(CudaAttentionLaunch, WavesEqualOneLaunch) {
 /// the kept fraction reaches the threshold, its sparse kernels when it
 /// cannot (DenseFallback) -- the same output bits as a call without the
 /// fallback. With two head chunks (a small workspace budget) the first one
-/// decides a high threshold; a threshold near the density needs both, so
-/// the call probes with an index-only call first, and decides the same.
+/// decides a high threshold; a threshold near the density needs both: the
+/// first chunk holds its kernel, the second decides, and a sparse verdict
+/// runs the call again -- each chunk's index built at most twice
+/// (RunStats::indexBuilds).
 TEST(CudaAttentionLaunch, DenseFallbackDecidesOnTheCallsIndex) {
   MINFER_REQUIRE_BACKEND(Backend::Generated, shared);
   AttentionShape s;
@@ -626,13 +628,20 @@ TEST(CudaAttentionLaunch, DenseFallbackDecidesOnTheCallsIndex) {
       EXPECT_EQ(st.attentionKernel, plain.attentionKernel);
       EXPECT_EQ(st.keptPairs, plain.keptPairs);
       EXPECT_TRUE(bits == plainBits);
+      // Near the density only the last chunk decides (every chunk's kernel
+      // held, then the call again); 0.99 is ruled out by the first chunk.
+      const bool rerun = st.chunks > 1 && threshold < 0.99;
+      EXPECT_EQ(st.indexBuilds, (rerun ? 2 : 1) * st.chunks);
     }
+    const int64_t chunks = st.chunks;
     call(sparse, density - 0.02, budget, &st, &bits); // falls back
     if (HasFatalFailure())
       return;
     EXPECT_TRUE(st.denseFallback);
     EXPECT_EQ(st.attentionKernel, dense.attentionKernel);
     EXPECT_TRUE(bits == denseBits);
+    // Counted once, up to the chunk that reached the threshold: the last.
+    EXPECT_EQ(st.indexBuilds, chunks);
   }
 }
 

@@ -55,7 +55,8 @@ struct RunStats {
   int64_t headsPerChunk = 0;
   int64_t maxRanges = 0, maxColumns = 0; ///< index capacity per query block
   int64_t workspaceBytes = 0;            ///< scratch + index of one chunk
-  /// Device time per stage (RunOptions::timing only), summed over chunks:
+  /// Device time per stage (RunOptions::timing only), summed over chunks and
+  /// over a dense fallback's counting pass when the call ran again:
   /// estimate = vertical-slash scores + block-sparse pooling and first-band
   /// block scores; index = top-k selections, index conversion, later bands;
   /// kernel = the attention kernel.
@@ -72,6 +73,11 @@ struct RunStats {
   /// Launches of the attention kernel over all chunks: one per chunk, more
   /// with RuntimeOptions::launchWaves.
   int64_t kernelLaunches = 0;
+  /// Head chunks whose index (estimate + index) the call built, counting a
+  /// dense fallback's measurement (RunOptions::denseFallback): `chunks`
+  /// when it decided on the first count or needed none, at most 2 x
+  /// `chunks` otherwise; 0 for dense calls.
+  int64_t indexBuilds = 0;
   /// Block-sparse calls whose rows per CTA were measured
   /// (kernel::measuresBlockSparseRows): the 192-row kernel's merged steps
   /// per visited tile over all chunks (1/3: three blocks share every tile;
@@ -98,8 +104,10 @@ struct RunOptions {
   /// fallback out, it is counted on the GPU from the call's own index: the
   /// call waits for the stream after a head chunk's index and decides when
   /// the pairs counted so far settle it either way (always with one chunk),
-  /// its sparse kernels then running on their chunks' indices; else from an
-  /// index-only pass first.
+  /// its sparse kernels then running on their chunks' indices. A chunk that
+  /// cannot decide holds its kernel and the next chunk counts on; a sparse
+  /// decision after held kernels runs the call again without counting
+  /// (RunStats::indexBuilds).
   double denseFallback = 0.0;
   int64_t denseFallbackProbeLen = 32768;
   /// Count the kept query-key pairs on the GPU (RunStats::keptPairs); the
