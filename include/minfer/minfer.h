@@ -56,6 +56,32 @@ typedef struct minfer_head_pattern {
 
 typedef struct minfer_runtime *minfer_runtime_t;
 
+/* Options of minfer_sparse_attention_ex; all zero: minfer_sparse_attention. */
+typedef struct minfer_run_options {
+  /* Automatic dense fallback: when the pattern keeps at least this fraction
+   * of the causal work (0: off; minfer-bench runs 0.9), the dense kernel runs
+   * instead, faster at such densities. Up to 32768 tokens the fraction is
+   * bounded from the budgets alone; above, when that bound cannot rule it
+   * out, it is counted on the call's own index (the call then waits for the
+   * stream once per head chunk). Must lie in [0, 1]. */
+  double dense_fallback;
+  int32_t timing;     /* nonzero: stage times in the stats (waits) */
+  int32_t count_kept; /* nonzero: kept pairs and density in the stats (waits) */
+} minfer_run_options_t;
+
+/* What one minfer_sparse_attention_ex call did; filled on success only. */
+typedef struct minfer_run_stats {
+  int32_t dense_fallback; /* 1: the dense kernel ran instead of the patterns */
+  int32_t reserved;
+  int64_t chunks;          /* head chunks (launch groups) */
+  int64_t index_builds;    /* chunk indices built, a fallback's count included */
+  int64_t kernel_launches; /* attention kernel launches */
+  double kept_pairs;       /* count_kept: query-key pairs the mask keeps */
+  double density;          /* count_kept: kept_pairs / (B H N (N + 1) / 2) */
+  float estimate_ms, index_ms, kernel_ms; /* timing: device ms per stage */
+  char attention_kernel[68]; /* the kernel's symbol, NUL-terminated */
+} minfer_run_stats_t;
+
 /* "Ok", "InvalidArgument", ... */
 const char *minfer_status_name(minfer_status_t status);
 /* Message of this thread's last failing call ("" if none). */
@@ -83,6 +109,15 @@ minfer_status_t minfer_sparse_attention(
     int64_t batch, int64_t heads, int64_t kv_heads, int64_t seq_len,
     int64_t head_dim, int32_t dtype, float scale,
     const minfer_head_pattern_t *patterns, int64_t num_patterns, void *stream);
+
+/* The same with options (NULL: the defaults) and stats (NULL: none). */
+minfer_status_t minfer_sparse_attention_ex(
+    minfer_runtime_t rt, const void *q, const void *k, const void *v, void *out,
+    int64_t batch, int64_t heads, int64_t kv_heads, int64_t seq_len,
+    int64_t head_dim, int32_t dtype, float scale,
+    const minfer_head_pattern_t *patterns, int64_t num_patterns,
+    const minfer_run_options_t *options, minfer_run_stats_t *stats,
+    void *stream);
 
 /* MInference's vertical_slash_sparse_attention: v_idx [B, H, nnz_v] vertical
  * key columns, s_idx [B, H, nnz_s] slash offsets o = i - j (MInference sorts

@@ -11,8 +11,8 @@ torch.cuda.current_stream().
 import ctypes
 import threading
 
-from ._capi import (BF16, F16, HeadPattern, MinferError, STATUS_NAMES, check,
-                    library_path, load_library, status_name)
+from ._capi import (BF16, F16, HeadPattern, MinferError, RunOptions, RunStats,
+                    STATUS_NAMES, check, library_path, load_library, status_name)
 from .config import head_pattern, layer_patterns, load_config
 
 __all__ = [
@@ -109,15 +109,18 @@ class Runtime:
             _scale(scale), _stream(torch, q)))
         return out
 
-    def sparse_attention(self, q, k, v, config, layer=None, scale=None):
+    def sparse_attention(self, q, k, v, config, layer=None, scale=None,
+                         dense_fallback=0.0, return_stats=False):
         torch = _torch()
         pats = layer_patterns(config, layer)
         dims, out = _prepare(q, k, v, self.device)
-        check(self._lib.minfer_sparse_attention(
+        opts = RunOptions(float(dense_fallback), int(return_stats), int(return_stats))
+        stats = RunStats()
+        check(self._lib.minfer_sparse_attention_ex(
             self.handle, q.data_ptr(), k.data_ptr(), v.data_ptr(), out.data_ptr(),
             *dims, _dtype_code(q.dtype), _scale(scale), pats, len(pats),
-            _stream(torch, q)))
-        return out
+            ctypes.byref(opts), ctypes.byref(stats), _stream(torch, q)))
+        return (out, stats.as_dict()) if return_stats else out
 
 
 def _torch():
@@ -209,9 +212,17 @@ def streaming_forward(q, k, v, init_num, local_window_num, scale=None):
     return _rt(q).streaming_forward(q, k, v, init_num, local_window_num, scale)
 
 
-def sparse_attention(q, k, v, config, layer=None, scale=None):
+def sparse_attention(q, k, v, config, layer=None, scale=None, dense_fallback=0.0,
+                     return_stats=False):
     """Per-head patterns in one call. config: a list with one entry per query
     head -- ("vertical_and_slash", vertical, slash), ("stream_llm", sink,
     local), ("block_sparse", top_k), ("dense",) or dicts -- or a MInference
-    JSON config path (with layer=), or one layer object {"0": [...], ...}."""
-    return _rt(q).sparse_attention(q, k, v, config, layer, scale)
+    JSON config path (with layer=), or one layer object {"0": [...], ...}.
+
+    dense_fallback: run the dense kernel instead when the patterns keep at
+    least this fraction of the causal work (0: off; 0.9 keeps short prompts
+    at dense speed). return_stats: also return a dict of what the call did
+    (dense_fallback, density, attention_kernel, estimate/index/kernel_ms,
+    chunks, index_builds, ...); the call then waits for the stream."""
+    return _rt(q).sparse_attention(q, k, v, config, layer, scale, dense_fallback,
+                                   return_stats)

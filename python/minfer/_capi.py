@@ -37,6 +37,33 @@ class HeadPattern(ctypes.Structure):
     ]
 
 
+class RunOptions(ctypes.Structure):
+    """minfer_run_options_t (16 bytes; CApi.cpp asserts the C size)."""
+    _fields_ = [
+        ("dense_fallback", ctypes.c_double),
+        ("timing", ctypes.c_int32), ("count_kept", ctypes.c_int32),
+    ]
+
+
+class RunStats(ctypes.Structure):
+    """minfer_run_stats_t (128 bytes; CApi.cpp asserts the C size)."""
+    _fields_ = [
+        ("dense_fallback", ctypes.c_int32), ("reserved", ctypes.c_int32),
+        ("chunks", ctypes.c_int64), ("index_builds", ctypes.c_int64),
+        ("kernel_launches", ctypes.c_int64),
+        ("kept_pairs", ctypes.c_double), ("density", ctypes.c_double),
+        ("estimate_ms", ctypes.c_float), ("index_ms", ctypes.c_float),
+        ("kernel_ms", ctypes.c_float),
+        ("attention_kernel", ctypes.c_char * 68),
+    ]
+
+    def as_dict(self):
+        d = {name: getattr(self, name) for name, _ in self._fields_ if name != "reserved"}
+        d["dense_fallback"] = bool(self.dense_fallback)
+        d["attention_kernel"] = self.attention_kernel.decode()
+        return d
+
+
 def _candidates():
     env = os.environ.get("MINFER_LIB")
     if env:
@@ -60,6 +87,10 @@ def _bind(lib):
         "minfer_add_kernel_ptx": (st, [vp, i32, i32, i64, ctypes.c_char_p]),
         "minfer_sparse_attention": (st, [vp, vp, vp, vp, vp, i64, i64, i64, i64, i64,
                                          i32, f32, ctypes.POINTER(HeadPattern), i64, vp]),
+        "minfer_sparse_attention_ex": (st, [vp, vp, vp, vp, vp, i64, i64, i64, i64, i64,
+                                            i32, f32, ctypes.POINTER(HeadPattern), i64,
+                                            ctypes.POINTER(RunOptions),
+                                            ctypes.POINTER(RunStats), vp]),
         "minfer_vertical_slash_attention": (st, [vp, vp, vp, vp, vp, vp, vp, i64, i64,
                                                  i64, i64, i64, i64, i64, i32, f32, vp]),
         "minfer_block_sparse_attention": (st, [vp, vp, vp, vp, vp, i64, i64, i64, i64,

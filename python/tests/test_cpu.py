@@ -124,6 +124,27 @@ class CApiTest(unittest.TestCase):
             None, Q, K, V, OUT, *shape(), 0, 0.0, bad, 4, None))
         self.expect("InvalidArgument", self.sparse(None, n=-1))
 
+    def test_run_options_and_stats(self):
+        # The structs' sizes match the C ones (CApi.cpp static_asserts them).
+        self.assertEqual(ctypes.sizeof(_capi.RunOptions), 16)
+        self.assertEqual(ctypes.sizeof(_capi.RunStats), 128)
+        pats = minfer.layer_patterns([("vertical_and_slash", 64, 64)] * 4)
+        stats = _capi.RunStats()
+
+        def ex(fallback, with_opts=True):
+            opts = _capi.RunOptions(fallback, 1, 1) if with_opts else None
+            return self.lib.minfer_sparse_attention_ex(
+                None, Q, K, V, OUT, *shape(), 0, 0.0, pats, 4,
+                ctypes.byref(opts) if opts else None, ctypes.byref(stats), None)
+        for bad in (-0.1, 1.5, float("nan")):
+            err = self.expect("InvalidArgument", ex(bad))
+            self.assertIn("denseFallback", err.message)
+        # Valid options (or none) reach the NULL handle; nothing is reported.
+        self.expect("NullPointer", ex(0.9))
+        self.expect("NullPointer", ex(0.0, with_opts=False))
+        self.assertEqual(stats.chunks, 0)
+        self.assertEqual(stats.attention_kernel, b"")
+
     def test_null_pointers(self):
         self.expect("NullPointer", self.streaming(q=None))
         self.expect("NullPointer", self.vs(vi=None))

@@ -207,6 +207,23 @@ def run_shape(shape):
     check("sparse_attention full", shape,
           minfer.sparse_attention(q, k, v, [full_cfg[h % 4] for h in range(H)]), full)
 
+    # dense_fallback and return_stats: budgets that keep everything fall back
+    # to the dense kernel; the mixed config's density below 0.999 stays sparse.
+    vs_full = [("vertical_and_slash", N, N)] * H
+    out, st = minfer.sparse_attention(q, k, v, vs_full, dense_fallback=0.9,
+                                      return_stats=True)
+    check("sparse_attention fallback", shape, out, full)
+    stats_ok = (st["dense_fallback"] and st["density"] == 1.0
+                and "_dense_" in st["attention_kernel"] and st["kernel_ms"] > 0)
+    out, st = minfer.sparse_attention(q, k, v, cfg, dense_fallback=0.999,
+                                      return_stats=True)
+    check("sparse_attention no fallback", shape, out,
+          reference(q, k, v, torch.stack(per_head)))
+    stats_ok = stats_ok and not st["dense_fallback"] and 0 < st["density"] < 0.999
+    stats_ok = stats_ok and st["index_builds"] >= st["chunks"] >= 1
+    RESULTS.append(("sparse_attention stats", f"{B}x{H}/{Hkv}x{N}x{D} {str(dt)[6:]}",
+                    "-", "-", stats_ok))
+
 
 def main():
     if not torch.cuda.is_available():

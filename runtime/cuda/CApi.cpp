@@ -25,6 +25,10 @@ struct minfer_runtime {
   std::unique_ptr<Runtime> rt;
 };
 
+// FFIs mirror these layouts (python/minfer/_capi.py checks the sizes).
+static_assert(sizeof(minfer_run_options_t) == 16, "minfer_run_options_t layout");
+static_assert(sizeof(minfer_run_stats_t) == 128, "minfer_run_stats_t layout");
+
 namespace {
 
 thread_local std::string lastError;
@@ -63,16 +67,52 @@ AttentionTensors tensors(const void *q, const void *k, const void *v, void *out,
 
 CUstream asStream(void *s) { return static_cast<CUstream>(s); }
 
+/// RunOptions of the C options (NULL: the defaults).
+minfer::cuda::RunOptions runOptions(const minfer_run_options_t *options) {
+  minfer::cuda::RunOptions o;
+  if (options) {
+    o.denseFallback = options->dense_fallback;
+    o.timing = options->timing != 0;
+    o.countKept = options->count_kept != 0;
+  }
+  return o;
+}
+
+/// The C stats of a call of `t` that reported `s`.
+void copyStats(const minfer::cuda::RunStats &s, const AttentionTensors &t,
+               minfer_run_stats_t *out) {
+  *out = minfer_run_stats_t{};
+  out->dense_fallback = s.denseFallback ? 1 : 0;
+  out->chunks = s.chunks;
+  out->index_builds = s.indexBuilds;
+  out->kernel_launches = s.kernelLaunches;
+  out->kept_pairs = s.keptPairs;
+  out->density = s.keptPairs / minfer::cuda::causalPairs(t.batch * t.heads, t.seqLen);
+  out->estimate_ms = s.estimateMs;
+  out->index_ms = s.indexMs;
+  out->kernel_ms = s.kernelMs;
+  s.attentionKernel.copy(out->attention_kernel,
+                         sizeof out->attention_kernel - 1); // stays terminated
+}
+
 /// Runs `patterns` through Runtime::validate, then the handle check, then
-/// the call.
+/// the call, with `options` (NULL: defaults), filling `stats` if not NULL.
 minfer_status_t runPatterns(minfer_runtime_t rt, const AttentionTensors &t,
-                            const LayerPatterns &patterns, void *stream) {
-  Status st = Runtime::validate(t, patterns);
+                            const LayerPatterns &patterns, void *stream,
+                            const minfer_run_options_t *options = nullptr,
+                            minfer_run_stats_t *stats = nullptr) {
+  minfer::cuda::RunOptions o = runOptions(options);
+  Status st = Runtime::validate(t, patterns, o);
   if (!st.ok())
     return finish(st);
   if (!rt || !rt->rt)
     return nullHandle();
-  return finish(rt->rt->sparseAttention(t, patterns, {}, asStream(stream)));
+  minfer::cuda::RunStats rs;
+  o.stats = &rs;
+  st = rt->rt->sparseAttention(t, patterns, o, asStream(stream));
+  if (st.ok() && stats)
+    copyStats(rs, t, stats);
+  return finish(st);
 }
 
 } // namespace
@@ -140,6 +180,18 @@ minfer_status_t minfer_sparse_attention(
     int64_t batch, int64_t heads, int64_t kv_heads, int64_t seq_len,
     int64_t head_dim, int32_t dtype, float scale,
     const minfer_head_pattern_t *patterns, int64_t num_patterns, void *stream) {
+  return minfer_sparse_attention_ex(rt, q, k, v, out, batch, heads, kv_heads,
+                                    seq_len, head_dim, dtype, scale, patterns,
+                                    num_patterns, nullptr, nullptr, stream);
+}
+
+minfer_status_t minfer_sparse_attention_ex(
+    minfer_runtime_t rt, const void *q, const void *k, const void *v, void *out,
+    int64_t batch, int64_t heads, int64_t kv_heads, int64_t seq_len,
+    int64_t head_dim, int32_t dtype, float scale,
+    const minfer_head_pattern_t *patterns, int64_t num_patterns,
+    const minfer_run_options_t *options, minfer_run_stats_t *stats,
+    void *stream) {
   if (num_patterns < 0)
     return finish(minfer::invalidArgument("num_patterns must be non-negative"));
   if (!patterns && num_patterns > 0)
@@ -172,7 +224,7 @@ minfer_status_t minfer_sparse_attention(
   return runPatterns(rt,
                      tensors(q, k, v, out, batch, heads, kv_heads, seq_len,
                              head_dim, dtype, scale),
-                     pats, stream);
+                     pats, stream, options, stats);
 }
 
 minfer_status_t minfer_vertical_slash_attention(

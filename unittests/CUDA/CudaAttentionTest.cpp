@@ -749,6 +749,53 @@ TEST(CudaAttentionCApi, MatchesCppApi) {
   MINFER_ASSERT_OK(da.downloadOut(&got));
   EXPECT_EQ(got, want);
 
+  // Options and stats (minfer_sparse_attention_ex) against the C++ call with
+  // the same options: vertical-slash budgets that bound the density above
+  // 0.9 fall back to the dense kernel; block-sparse top-3 stays sparse.
+  for (const minfer_head_pattern_t &head : {cp[0], cp[1]}) {
+    const bool fallsBack = head.kind == MINFER_VERTICAL_SLASH;
+    SCOPED_TRACE(fallsBack ? "vertical-slash" : "block-sparse");
+    const minfer_head_pattern_t both[2] = {head, head};
+    const HeadPattern hp = fallsBack ? HeadPattern::verticalSlash(50, 70, 64)
+                                     : HeadPattern::blockSparse(3);
+    RunStats cppStats;
+    RunOptions fo;
+    fo.denseFallback = 0.9;
+    fo.countKept = true;
+    fo.stats = &cppStats;
+    MINFER_ASSERT_OK(rt->sparseAttention(t, LayerPatterns(2, hp), fo));
+    MINFER_ASSERT_OK(da.downloadOut(&want));
+    ASSERT_EQ(cppStats.denseFallback, fallsBack);
+    MINFER_ASSERT_OK(da.poison(*rt));
+    minfer_run_options_t co{};
+    co.dense_fallback = 0.9;
+    co.timing = co.count_kept = 1;
+    minfer_run_stats_t cs{};
+    ASSERT_EQ(minfer_sparse_attention_ex(crt, t.q, t.k, t.v, t.out, 1, 2, 1,
+                                         1500, 64, MINFER_F16, 0.0f, both, 2,
+                                         &co, &cs, nullptr),
+              MINFER_OK)
+        << minfer_last_error_message();
+    MINFER_ASSERT_OK(rt->synchronize());
+    MINFER_ASSERT_OK(da.downloadOut(&got));
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(cs.dense_fallback, fallsBack ? 1 : 0);
+    EXPECT_EQ(cs.kept_pairs, cppStats.keptPairs);
+    EXPECT_DOUBLE_EQ(cs.density, cppStats.keptPairs / (2.0 * 1500 * 1501 / 2));
+    if (fallsBack)
+      EXPECT_EQ(cs.density, 1.0);
+    else
+      EXPECT_LT(cs.density, 0.5);
+    EXPECT_EQ(cs.chunks, cppStats.chunks);
+    EXPECT_EQ(cs.index_builds, fallsBack ? 0 : cs.chunks);
+    EXPECT_GT(cs.kernel_launches, 0);
+    EXPECT_GT(cs.kernel_ms, 0.0f);
+    EXPECT_NE(std::string(cs.attention_kernel)
+                  .find(fallsBack ? "_dense_" : "_block_"),
+              std::string::npos)
+        << cs.attention_kernel;
+  }
+
   // Vertical-slash with caller indices, descending offsets as MInference.
   std::vector<int32_t> vIdx, sIdx;
   for (int h = 0; h < 2; ++h) {

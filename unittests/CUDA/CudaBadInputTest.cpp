@@ -204,6 +204,37 @@ TEST(CudaBadInput, CApiChecksArgumentsBeforeTheHandle) {
             MINFER_INVALID_ARGUMENT);
 }
 
+/// minfer_sparse_attention_ex checks its options before the handle too and
+/// reports no stats for a failing call.
+TEST(CudaBadInput, CApiRunOptionsAreChecked) {
+  AttentionTensors t = validTensors();
+  minfer_head_pattern_t vs{};
+  vs.kind = MINFER_VERTICAL_SLASH;
+  vs.vertical = vs.slash = 64;
+  std::vector<minfer_head_pattern_t> cp(4, vs);
+  minfer_run_stats_t stats{};
+  stats.chunks = -7; // untouched by a failing call
+  auto ex = [&](const minfer_run_options_t *o) {
+    return minfer_sparse_attention_ex(nullptr, t.q, t.k, t.v, t.out, 1, 4, 2,
+                                      1000, 128, MINFER_BF16, 0.0f, cp.data(),
+                                      4, o, &stats, nullptr);
+  };
+  for (double bad : {-0.1, 1.5, std::nan("")}) {
+    minfer_run_options_t o{};
+    o.dense_fallback = bad;
+    EXPECT_EQ(ex(&o), MINFER_INVALID_ARGUMENT) << bad;
+    EXPECT_NE(std::string(minfer_last_error_message()).find("denseFallback"),
+              std::string::npos)
+        << minfer_last_error_message();
+  }
+  minfer_run_options_t ok{};
+  ok.dense_fallback = 0.9;
+  ok.timing = ok.count_kept = 1;
+  EXPECT_EQ(ex(&ok), MINFER_NULL_POINTER);
+  EXPECT_EQ(ex(nullptr), MINFER_NULL_POINTER);
+  EXPECT_EQ(stats.chunks, -7);
+}
+
 TEST(CudaBadInput, CApiMInferenceEntryPoints) {
   AttentionTensors t = validTensors();
   const int32_t *vi = static_cast<const int32_t *>(fake(0x50000000));
