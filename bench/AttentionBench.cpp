@@ -348,6 +348,8 @@ void runCase(benchmark::State &state, Impl impl, Data data, int64_t n,
   state.counters["fallback"] = stats.denseFallback ? 1 : 0;
   // Chunk indices built, the fallback's count included (2 x chunks at most).
   state.counters["index_builds"] = double(stats.indexBuilds);
+  // Attention launches: one per head chunk, more in launch waves.
+  state.counters["kernel_launches"] = double(stats.kernelLaunches);
   state.counters["estimate_ms"] = stats.estimateMs;
   state.counters["index_ms"] = stats.indexMs;
   state.counters["kernel_ms"] = stats.kernelMs;
