@@ -304,6 +304,42 @@ __device__ void topKByBitmaps(const float *scores, int n, int k, int forced,
   __syncthreads();
 }
 
+/// One round of the top-k compaction in index order (every thread of the
+/// CTA calls it): this thread's 4 elements from i0 (loadKeys4) are selected
+/// if their masked key is above `prefix`, or equal to it with fewer than
+/// kRem equal ones before them, and their indices are written to `out` in
+/// index order. `carry` counts the elements of earlier rounds, packed
+/// (greater << 32 | equal); the round adds its own.
+template <int kThreads>
+__device__ __forceinline__ void
+compactRound(const float *scores, int i0, int n, int forced, uint32_t mask,
+             uint32_t prefix, uint32_t kRem, int32_t *out,
+             unsigned long long &carry, unsigned long long *scan) {
+  uint32_t key[4];
+  bool valid[4], gt[4], eq[4];
+  loadKeys4(scores, i0, n, forced, key, valid);
+  unsigned long long local = 0;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const uint32_t m = key[e] & mask;
+    gt[e] = valid[e] && m > prefix;
+    eq[e] = valid[e] && m == prefix;
+    local += ((unsigned long long)gt[e] << 32) | (unsigned long long)eq[e];
+  }
+  unsigned long long total;
+  const unsigned long long before =
+      carry + blockExclusiveScan<kThreads>(local, &total, scan);
+  uint32_t gtB = (uint32_t)(before >> 32), eqB = (uint32_t)before;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    if (gt[e] || (eq[e] && eqB < kRem))
+      out[gtB + (eqB < kRem ? eqB : kRem)] = i0 + e;
+    gtB += gt[e];
+    eqB += eq[e];
+  }
+  carry += total;
+}
+
 /// Writes min(k, n) indices (ascending) to out. Every thread of the CTA must
 /// call it with the same arguments; k >= 1. With `bm`, rows of up to
 /// kTopKBitmapElems take topKByBitmaps.
@@ -335,29 +371,8 @@ __device__ void ctaTopK(const float *scores, int n, int k, int forced,
   unsigned long long carry = 0;
   for (int base = 0; base < n; base += kTile) {
     const int i0 = base + tid * 4;
-    uint32_t key[4];
-    bool valid[4], gt[4], eq[4];
-    loadKeys4(scores, i0, n, forced, key, valid);
-    unsigned long long local = 0;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      uint32_t m = key[e] & mask;
-      gt[e] = valid[e] && m > prefix;
-      eq[e] = valid[e] && m == prefix;
-      local += ((unsigned long long)gt[e] << 32) | (unsigned long long)eq[e];
-    }
-    unsigned long long total;
-    unsigned long long before =
-        carry + blockExclusiveScan<kThreads>(local, &total, sm.scan);
-    uint32_t gtB = (uint32_t)(before >> 32), eqB = (uint32_t)before;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      if (gt[e] || (eq[e] && eqB < kRem))
-        out[gtB + (eqB < kRem ? eqB : kRem)] = i0 + e;
-      gtB += gt[e];
-      eqB += eq[e];
-    }
-    carry += total;
+    compactRound<kThreads>(scores, i0, n, forced, mask, prefix, kRem, out,
+                           carry, sm.scan);
   }
   __syncthreads();
 }

@@ -226,29 +226,8 @@ extern "C" __global__ void __launch_bounds__(kTopkThreads)
     const int i0 = base + (r * kTopkThreads + tid) * 4;
     if (__syncthreads_or(i0 < n) == 0)
       break;
-    uint32_t key[4];
-    bool valid[4], gt[4], eq[4];
-    loadKeys4(scores, i0, n, forced, key, valid);
-    unsigned long long local = 0;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const uint32_t m = key[e] & st.mask;
-      gt[e] = valid[e] && m > st.prefix;
-      eq[e] = valid[e] && m == st.prefix;
-      local += ((unsigned long long)gt[e] << 32) | (unsigned long long)eq[e];
-    }
-    unsigned long long total;
-    const unsigned long long before =
-        carry + blockExclusiveScan<kTopkThreads>(local, &total, scan);
-    uint32_t gtB = (uint32_t)(before >> 32), eqB = (uint32_t)before;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      if (gt[e] || (eq[e] && eqB < st.kRem))
-        out[gtB + (eqB < st.kRem ? eqB : st.kRem)] = i0 + e;
-      gtB += gt[e];
-      eqB += eq[e];
-    }
-    carry += total;
+    compactRound<kTopkThreads>(scores, i0, n, forced, st.mask, st.prefix,
+                               st.kRem, out, carry, scan);
   }
 }
 
