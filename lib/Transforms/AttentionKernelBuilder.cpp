@@ -244,8 +244,20 @@ void emitCoordinates(KernelEmitter &e, Value position, Value numBlocks) {
   e.lane = arith::RemUIOp::create(b, loc, e.tid, c32);
   e.group = arith::DivUIOp::create(b, loc, e.lane, c4);
   e.quad = arith::RemUIOp::create(b, loc, e.lane, c4);
-  if (cfg.usesWgmma())
+  if (cfg.usesWgmma()) {
     e.warpgroup = arith::DivUIOp::create(b, loc, e.warp, c4);
+    // Paired query blocks: the warpgroup picks the block, so its index row,
+    // work queue and Q / O rows all derive from it. Read through redux.sync,
+    // whose result is warp-uniform by definition, ptxas keeps them in
+    // uniform registers instead of per-thread ones (from %tid.x it cannot
+    // tell): H100, 192-row block-sparse kernel 2-24 % faster, 5-8 % less code
+    // (tuning.md, twentieth session). The 128-row dense kernel ran 3 %
+    // slower with it and keeps %tid.x.
+    if (cfg.pairsQueryBlocks())
+      e.warpgroup = e.toIdx(
+          e.inlineAsm(b.getI32Type(), {e.toI32(e.warpgroup)},
+                      "redux.sync.max.u32 $0, $1, 0xffffffff;", "=r,r"));
+  }
 
   // GQA: kv head = h / (H / Hkv); a degenerate ratio falls back to 1.
   Value ratio;

@@ -8,7 +8,8 @@
 #   and 192: a producer warp, or warpgroup, feeding a TMA + mbarrier ring)
 #   and the 4 paired vertical-slash kernels (vs-block-m=192).
 #   sm_90a kernels use wgmma; ptxas must not serialize them, and each matrix
-#   descriptor must mask its start address to 14 bits.
+#   descriptor must mask its start address to 14 bits; the paired kernels
+#   read their warpgroup index through redux.sync (a warp-uniform value).
 # Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
 # kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),
 # which trades at most 64 bytes of spills for a third CTA per SM.
@@ -81,6 +82,13 @@ for ptx in "$out"/*.ptx; do
     masked=$(grep -B1 -E 'or\.b64 .*, 46116[0-9]{14};' "$ptx" | grep -c -E 'bfe\.u64 .*, 4, 14;')
     if [ "$descs" -eq 0 ] || [ "$masked" -ne "$descs" ]; then
       echo "FAIL: $base: $masked of $descs wgmma descriptors mask their start address"
+      status=1
+    fi
+    # Paired kernels take their warpgroup index through redux.sync (a
+    # warp-uniform value: the block's coordinates stay in uniform registers).
+    if [[ $kernel == minfer_block_m* || $kernel == minfer_vs_m* ]] &&
+        ! grep -q 'redux\.sync\.max\.u32' "$ptx"; then
+      echo "FAIL: $base: the warpgroup index does not go through redux.sync"
       status=1
     fi
   fi
