@@ -7,7 +7,7 @@
 //             bs: pool (-> scores of the first band when it is the only one)
 //   index     vs: multi-CTA top-k (or: compact the caller's indices),
 //             index_build (dense, a_shape, vs heads), bs: per band
-//             scores -> select
+//             scores (wgmma on sm_90a, else mma.sync) -> select
 //   kernel    the one attention kernel for the chunk's heads
 // Nothing waits for the device unless RunOptions asks for timing, checks or
 // debug copies.
@@ -118,6 +118,8 @@ struct IndexFns {
              scatter = nullptr, build = nullptr, pool = nullptr,
              scores = nullptr, bsSelect = nullptr, blockCounts = nullptr,
              runs = nullptr, countKept = nullptr, sharing = nullptr;
+  /// Dynamic shared memory of `scores` (0: the mma.sync kernel).
+  int64_t scoresSmem = 0;
   CUfunction topkInit = nullptr, topkHist = nullptr, topkPick = nullptr,
              topkCount = nullptr, topkScan = nullptr, topkWrite = nullptr;
 };
@@ -281,7 +283,8 @@ static Status runChunk(Runtime::Impl &impl, const CallState &cs,
     const int64_t rows = std::min<int64_t>(plan.bandRows, NB - start);
     return impl.launch(f.scores, (unsigned)bandTilesX,
                        (unsigned)((rows + k::kBsScoreTile - 1) / k::kBsScoreTile), bsN,
-                       k::kBsScoreThreads, 0, stream, args, "minfer_bs_scores");
+                       k::kBsScoreThreads, f.scoresSmem, stream, args,
+                       "minfer_bs_scores");
   };
   const bool oneBand = plan.bandRows >= NB;
   if (bsN > 0) {
@@ -471,7 +474,14 @@ static Status resolveIndexFns(Runtime::Impl &impl, const CallPlan &plan,
   if (anyBs) {
     MINFER_RETURN_IF_ERROR(impl.indexFunction(
         "BsEstimate", ("minfer_bs_pool" + sfx).c_str(), &f->pool));
-    MINFER_RETURN_IF_ERROR(impl.indexFunction("BsEstimate", "minfer_bs_scores", &f->scores));
+    if (impl.bsScoresWgmma) {
+      MINFER_RETURN_IF_ERROR(impl.indexFunction(
+          "BsScoresWgmma", "minfer_bs_scores_wgmma", &f->scores));
+      f->scoresSmem = k::kBsScoresWgmmaSmem;
+    } else {
+      MINFER_RETURN_IF_ERROR(
+          impl.indexFunction("BsEstimate", "minfer_bs_scores", &f->scores));
+    }
     MINFER_RETURN_IF_ERROR(impl.indexFunction("BsEstimate", "minfer_bs_select", &f->bsSelect));
   }
   return Status::success();

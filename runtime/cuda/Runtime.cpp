@@ -108,6 +108,13 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
       "launch waves must be -1 (one launch), 0 (by kernel and length) or 1 "
       "to 64",
       &impl->launchWaves));
+  int bsScores = 0;
+  MINFER_RETURN_IF_ERROR(intOption(
+      opts.blockSparseScores, "blockSparseScores", "MINFER_BS_SCORES",
+      [](int v) { return v == 1 || v == 2; },
+      "the block-sparse score kernel must be 0 (default), 1 (mma.sync) or 2 "
+      "(wgmma where the chip has it)",
+      &bsScores));
   MINFER_RETURN_IF_ERROR(loadDriver(&impl->api, opts.driverPath));
   const DriverApi &api = *impl->api;
   int count = 0;
@@ -140,6 +147,7 @@ Status Runtime::create(std::unique_ptr<Runtime> *out,
   info.chip = info.ccMajor != 9   ? kernel::Chip::SM80
               : info.ccMinor == 0 ? kernel::Chip::SM90A
                                   : kernel::Chip::SM90;
+  impl->bsScoresWgmma = bsScores != 1 && info.chip == kernel::Chip::SM90A;
 
   MINFER_CU(api, cuDevicePrimaryCtxRetain, &impl->ctx, impl->dev);
   impl->ctxRetained = true;

@@ -39,7 +39,8 @@ struct ExternalVs {
 };
 
 /// An integer RuntimeOptions field that an environment variable may also set
-/// (kernelStages, blockSparseRows, verticalSlashRows, launchWaves): *out =
+/// (kernelStages, blockSparseRows, verticalSlashRows, launchWaves,
+/// blockSparseScores): *out =
 /// `value` when it is non-zero, else $env when set and non-empty, else 0 (the
 /// default; "0" in $env asks for it too). $env must be a plain decimal
 /// integer: an optional '-' and digits, no leading zeros, nothing else
@@ -109,6 +110,9 @@ struct Runtime::Impl {
   /// RuntimeOptions::launchWaves after the environment: device-fulls of
   /// CTAs per attention launch (0: AttentionLaunch::waves; -1: one launch).
   int launchWaves = 0;
+  /// RuntimeOptions::blockSparseScores after the environment (1 or 2; 0:
+  /// 2). True where the chip has wgmma and it was not refused.
+  bool bsScoresWgmma = false;
 
   std::map<std::string, CUmodule> modules;          ///< embedded, by name
   std::map<std::string, CUfunction> indexFns;       ///< by symbol

@@ -238,6 +238,69 @@ TEST(CudaIndex, BatchAndFullGroups) {
   checkAgainstReference(layer, run, &ties);
 }
 
+/// Both pooled-score kernels (RuntimeOptions::blockSparseScores: 1 mma.sync,
+/// 2 wgmma, which is mma.sync again off sm_90a) pick the reference's blocks
+/// up to near-ties: partial 128-row tiles, several column tiles, both head
+/// dims and element types, top-k from 1 to past the row length. On sm_90a
+/// the two kernels' indices also agree with each other up to near-ties (the
+/// same products, summed in another order).
+TEST(CudaIndex, BlockSparseScoreKernelsMatchReference) {
+  MINFER_REQUIRE_GPU(shared);
+  RuntimeOptions ro;
+  ro.ptxDir = shared->ptxDir();
+  ro.blockSparseScores = 3;
+  std::unique_ptr<Runtime> rts[2];
+  EXPECT_EQ(Runtime::create(&rts[0], ro).code(), ErrorCode::InvalidArgument);
+  for (int kernel : {1, 2}) {
+    ro.blockSparseScores = kernel;
+    MINFER_ASSERT_OK(Runtime::create(&rts[kernel - 1], ro));
+  }
+  const LayerPatterns layer = {
+      HeadPattern::blockSparse(1), HeadPattern::blockSparse(8),
+      HeadPattern::blockSparse(100), HeadPattern::blockSparse(1000)};
+  struct Case {
+    int64_t n, headDim;
+    ElemType elem;
+  };
+  const Case cases[] = {{65, 128, ElemType::BF16},
+                        {8193, 64, ElemType::F16},
+                        {20000, 128, ElemType::BF16},
+                        {41000, 128, ElemType::F16}};
+  int64_t ties = 0;
+  uint64_t seed = 31;
+  for (const Case &c : cases) {
+    IndexRun runs[2];
+    for (int kernel : {1, 2}) {
+      SCOPED_TRACE("score kernel " + std::to_string(kernel));
+      IndexRun &run = runs[kernel - 1];
+      buildBoth(*rts[kernel - 1], layer, c.n, 1, 4, 2, c.headDim, c.elem, seed, &run);
+      if (HasFatalFailure())
+        return;
+      checkAgainstReference(layer, run, &ties);
+      if (HasFatalFailure())
+        return;
+    }
+    ++seed;
+    // Same inputs (same seed): the two GPU indices agree up to near-ties.
+    std::vector<float> scores;
+    for (int64_t h = 0; h < 4; ++h) {
+      MINFER_ASSERT_OK(ref::bsEstimate(runs[0].s, runs[0].da.hq.values,
+                                       runs[0].da.hk.values, 0, h,
+                                       runs[0].scale, scores));
+      const int64_t NB = numQueryBlocks(c.n);
+      for (int64_t m = 0; m < NB; ++m) {
+        std::vector<float> row(scores.begin() + m * NB,
+                               scores.begin() + m * NB + m + 1);
+        ASSERT_TRUE(selectionsAgree(blocksOf(runs[0].gpu, runs[0].gpu.row(0, h, m)),
+                                    blocksOf(runs[1].gpu, runs[1].gpu.row(0, h, m)),
+                                    row, 0, &ties))
+            << "N " << c.n << ", head " << h << ", block " << m;
+      }
+    }
+  }
+  EXPECT_LT(ties, 200);
+}
+
 TEST(CudaIndex, ChunkedAndBandedIsIdentical) {
   MINFER_REQUIRE_GPU(rt);
   const LayerPatterns layer = mixedLayer();

@@ -64,6 +64,9 @@ TEST(CudaNoDevice, BadOptionsAreInvalidArgumentWithoutDriver) {
   o.launchWaves = 65;
   EXPECT_EQ(Runtime::create(&rt, o).code(), ErrorCode::InvalidArgument);
   o.launchWaves = 0;
+  o.blockSparseScores = 3;
+  EXPECT_EQ(Runtime::create(&rt, o).code(), ErrorCode::InvalidArgument);
+  o.blockSparseScores = 0;
   // atoi would have read "2x" as 2.
   ::setenv("MINFER_KERNEL_STAGES", "2x", 1);
   Status st = Runtime::create(&rt, o);

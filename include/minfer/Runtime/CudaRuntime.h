@@ -185,6 +185,11 @@ struct RuntimeOptions {
   /// from 384K tokens, from 256K on the 64-row kernel; 64-row
   /// vertical-slash from 768K); -1: one launch of the whole grid; at most 64.
   int launchWaves = 0;
+  /// The block-sparse index's pooled-score kernel (3xTF32 either way):
+  /// 1: mma.sync (minfer_bs_scores, any chip); 2: warpgroup MMA
+  /// (minfer_bs_scores_wgmma) where the chip has it (sm_90a), else mma.sync.
+  /// 0: $MINFER_BS_SCORES, else 2.
+  int blockSparseScores = 0;
   /// Tests only: open this file instead of libcuda.so.1.
   std::string driverPath;
 };

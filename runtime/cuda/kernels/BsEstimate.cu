@@ -9,7 +9,9 @@
 //                       query-block rows [bandStart, bandStart + bandRows),
 //                       3xTF32 on the tensor cores (pooled values are f32:
 //                       one tf32 product would round them), into a
-//                       [bandRows][nbPad] scratch;
+//                       [bandRows][nbPad] scratch (mma.sync; on sm_90a the
+//                       runtime runs minfer_bs_scores_wgmma instead,
+//                       BsScoresWgmma.cu);
 //   minfer_bs_select    grid (bandRows, bsCount): per row m, the top
 //                       min(top_k, m + 1) of blocks 0..m (ctaTopK, ties to
 //                       the lower block; rows longer than kTopKBitmapElems

@@ -54,6 +54,9 @@ constexpr int kBsSelectStaticSmem = 12288;
 constexpr int kBsTile = 64;
 /// Rows/cols of the pooled-score tile of one minfer_bs_scores CTA.
 constexpr int kBsScoreTile = 128;
+/// Dynamic shared memory of minfer_bs_scores_wgmma (BsScoresWgmma.cu): four
+/// 16 KiB panel parts (Q and K, big and small tf32) aligned to 1024 bytes.
+constexpr int kBsScoresWgmmaSmem = 4 * kBsScoreTile * 128 + 1024;
 
 enum HeadKind : int32_t {
   kHeadDense = 0,
