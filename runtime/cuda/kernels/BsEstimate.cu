@@ -22,6 +22,7 @@
 // memory budget at any N (NB^2 floats would be 1 GiB per head at N = 1M).
 //
 //===----------------------------------------------------------------------===//
+#include "BsScoreTile.cuh"
 #include "TopK.cuh"
 
 namespace minfer::cuda::kernels {
@@ -95,13 +96,6 @@ MINFER_BS_POOL(__half, f16, 128)
 #undef MINFER_BS_POOL
 
 namespace {
-/// tf32(x), round to nearest (ties away), as the bit pattern mma.sync reads.
-__device__ __forceinline__ uint32_t toTf32(float x) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
-}
-
 /// c += a * b on one m16n8k8 tf32 tile (fp32 accumulation).
 __device__ __forceinline__ void mmaTf32(float c[4], const uint32_t a[4],
                                         uint32_t b0, uint32_t b1) {
@@ -127,12 +121,10 @@ __device__ __forceinline__ void ldmatrixX4(uint32_t r[4], const uint32_t *p) {
 extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
     minfer_bs_scores(IndexParams p) {
   // A 128x128 output tile per CTA on the tensor cores, 3xTF32: each pooled
-  // value x (f32) is split once, when staged, into big = tf32(x) and small =
-  // tf32(x - big), and each product is big*big' + big*small' + small*big'.
-  // That keeps about 22 of fp32's 24 bits (small*small' is below fp32's
-  // rounding), so the scores -- and the top-k picks -- match fp32 FMA up to
-  // sum order. Warp w owns rows 64 (w / 4) .. + 64 and columns 32 (w % 4) ..
-  // + 32: 4 x 4 m16n8k8 tiles, fragments by ldmatrix from row-padded shared
+  // value is split once, when staged (splitTf32, BsScoreTile.cuh), so the
+  // scores -- and the top-k picks -- match fp32 FMA up to sum order. Warp w
+  // owns rows 64 (w / 4) .. + 64 and columns 32 (w % 4) .. + 32: 4 x 4
+  // m16n8k8 tiles, fragments by ldmatrix from row-padded shared
   // arrays (a conflict-free stride). H100, N = 1M, H4 (ncu, tuning.md):
   // 3.0 ms, against 4.3 ms for the SIMT fp32 kernel it replaces (8x8 outputs
   // per thread) and 5.2 ms for a WMMA version that split per fragment. It is
@@ -149,16 +141,12 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   // stored [n][k], the col-major B of mma.sync).
   __shared__ __align__(16) uint32_t aBig[kT][kLd], aSmall[kT][kLd];
   __shared__ __align__(16) uint32_t bBig[kT][kLd], bSmall[kT][kLd];
-  const int NB = p.numBlocks, D = p.headDim, slot = blockIdx.z;
-  const int mLocal0 = blockIdx.y * kT;
-  const int m0 = p.bandStart + mLocal0, n0 = blockIdx.x * kT;
-  const int mLast = min(min(m0 + kT, p.bandStart + p.bandRows), NB) - 1;
-  if (m0 >= NB || n0 > mLast)
-    return; // outside the band or entirely above the block diagonal
-  const float *pq = reinterpret_cast<const float *>(p.bsPooledQ) +
-                    (int64_t)slot * NB * D;
-  const float *pk = reinterpret_cast<const float *>(p.bsPooledK) +
-                    (int64_t)p.head[p.bsHead[slot]].bsKvSlot * NB * D;
+  BsScoreTile tile;
+  if (!bsScoreTile(p, &tile))
+    return;
+  const int NB = p.numBlocks, D = p.headDim;
+  const int mLocal0 = tile.mLocal0, m0 = tile.m0, n0 = tile.n0;
+  const float *pq = tile.pq, *pk = tile.pk;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int wr = (warp >> 2) * kWarpRows, wc = (warp & 3) * kWarpCols;
   // ldmatrix row addresses: lanes 8j..8j+7 give matrix j's rows.
@@ -189,17 +177,9 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
     for (int u = 0; u < kReads; ++u) {
       const int x = tid + u * kBsScoreThreads;
       const int r = x / (kDc / 4), c = (x % (kDc / 4)) * 4;
-      const float av[4] = {qNext[u].x, qNext[u].y, qNext[u].z, qNext[u].w};
-      const float bv[4] = {kNext[u].x, kNext[u].y, kNext[u].z, kNext[u].w};
       uint4 ab, as, bb, bs;
-      uint32_t *abp = &ab.x, *asp = &as.x, *bbp = &bb.x, *bsp = &bs.x;
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        abp[e] = toTf32(av[e]);
-        asp[e] = toTf32(av[e] - __uint_as_float(abp[e]));
-        bbp[e] = toTf32(bv[e]);
-        bsp[e] = toTf32(bv[e] - __uint_as_float(bbp[e]));
-      }
+      splitTf32(qNext[u], ab, as);
+      splitTf32(kNext[u], bb, bs);
       *reinterpret_cast<uint4 *>(&aBig[r][c]) = ab;
       *reinterpret_cast<uint4 *>(&aSmall[r][c]) = as;
       *reinterpret_cast<uint4 *>(&bBig[r][c]) = bb;
@@ -240,26 +220,19 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
     }
     __syncthreads();
   }
-  // Rows of the band only; columns up to the padded row (nbPad % 4 == 0;
-  // columns >= NB are never read by the selection). Lane (g, t) of a tile
-  // holds rows g and g + 8, columns 2t and 2t + 1.
-  float *out = reinterpret_cast<float *>(p.bsScores) +
-               (int64_t)slot * p.bandRows * p.nbPad;
+  // Lane (g, t) of a tile holds rows g and g + 8, columns 2t and 2t + 1.
   const int g = lane >> 2, t = lane & 3;
 #pragma unroll
   for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int ml = mLocal0 + wr + 16 * i + g + 8 * h;
-      if (ml >= p.bandRows || p.bandStart + ml >= NB)
+      float *row = bsScoreRow(p, mLocal0 + wr + 16 * i + g + 8 * h);
+      if (!row)
         continue;
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int n = n0 + wc + 8 * j + 2 * t;
-        if (n < p.nbPad)
-          *reinterpret_cast<float2 *>(out + (int64_t)ml * p.nbPad + n) =
-              make_float2(p.scale * acc[i][j][2 * h], p.scale * acc[i][j][2 * h + 1]);
-      }
+      for (int j = 0; j < 4; ++j)
+        storeScorePair(p, row, n0 + wc + 8 * j + 2 * t, acc[i][j][2 * h],
+                       acc[i][j][2 * h + 1]);
     }
 }
 

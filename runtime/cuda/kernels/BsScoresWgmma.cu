@@ -33,7 +33,7 @@
 // wgmma's async proxy, hence fence.proxy.async before the barrier.
 //
 //===----------------------------------------------------------------------===//
-#include "Common.cuh"
+#include "BsScoreTile.cuh"
 
 namespace minfer::cuda::kernels {
 namespace {
@@ -46,13 +46,6 @@ constexpr int kChunks = 8;                // 16-byte chunks per row
 constexpr int kReads = kT * kPanel / 4 / kBsScoreThreads;
 static_assert(kBsScoreThreads == 256 && kT == 128 && kReads == 4,
               "two warpgroups of 64 x 128 outputs each");
-
-/// tf32(x), round to nearest (ties away), as the bit pattern wgmma reads.
-__device__ __forceinline__ uint32_t toTf32(float x) {
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
-}
 
 /// K-major 128-byte-swizzle matrix descriptor of shared byte address `addr`
 /// (PTX ISA "matrix descriptor"): address bits 4-17 in bits 0-13, leading
@@ -127,16 +120,12 @@ static_assert(kBsScoresWgmmaSmem == 4 * kPanelBytes + 1024,
 extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
     minfer_bs_scores_wgmma(IndexParams p) {
   extern __shared__ __align__(16) uint8_t dynSmem[];
-  const int NB = p.numBlocks, D = p.headDim, slot = blockIdx.z;
-  const int mLocal0 = blockIdx.y * kT;
-  const int m0 = p.bandStart + mLocal0, n0 = blockIdx.x * kT;
-  const int mLast = min(min(m0 + kT, p.bandStart + p.bandRows), NB) - 1;
-  if (m0 >= NB || n0 > mLast)
-    return; // outside the band or entirely above the block diagonal
-  const float *pq = reinterpret_cast<const float *>(p.bsPooledQ) +
-                    (int64_t)slot * NB * D;
-  const float *pk = reinterpret_cast<const float *>(p.bsPooledK) +
-                    (int64_t)p.head[p.bsHead[slot]].bsKvSlot * NB * D;
+  BsScoreTile tile;
+  if (!bsScoreTile(p, &tile))
+    return;
+  const int NB = p.numBlocks, D = p.headDim;
+  const int m0 = tile.m0, n0 = tile.n0;
+  const float *pq = tile.pq, *pk = tile.pk;
   const int tid = threadIdx.x, wg = tid >> 7;
 
   // The swizzle is a function of address bits 7-9, so the parts start on
@@ -162,15 +151,6 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
                              : zero;
     }
   };
-  auto split = [](const float4 &v, uint4 &big, uint4 &small) {
-    const float f[4] = {v.x, v.y, v.z, v.w};
-    uint32_t *b = &big.x, *s = &small.x;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      b[e] = toTf32(f[e]);
-      s[e] = toTf32(f[e] - __uint_as_float(b[e]));
-    }
-  };
   auto stage = [&] {
 #pragma unroll
     for (int u = 0; u < kReads; ++u) {
@@ -178,10 +158,10 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
       const int r = x / kChunks, c = x % kChunks;
       const int off = r * 128 + ((c ^ (r & 7)) << 4);
       uint4 big, small;
-      split(qNext[u], big, small);
+      splitTf32(qNext[u], big, small);
       *reinterpret_cast<uint4 *>(smem + off) = big;
       *reinterpret_cast<uint4 *>(smem + kPanelBytes + off) = small;
-      split(kNext[u], big, small);
+      splitTf32(kNext[u], big, small);
       *reinterpret_cast<uint4 *>(smem + 2 * kPanelBytes + off) = big;
       *reinterpret_cast<uint4 *>(smem + 3 * kPanelBytes + off) = small;
     }
@@ -210,26 +190,18 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
 
   // Accumulator j of a thread (m64n128 layout): warp w of the warpgroup
   // holds rows 16 w + g and 16 w + g + 8 (g = lane / 4), columns 8 (j / 4)
-  // + 2 (lane % 4) + j % 2; j % 4 < 2 is the upper row. Rows of the band
-  // only; columns up to the padded row (nbPad % 4 == 0; columns >= NB are
-  // never read by the selection).
-  float *out = reinterpret_cast<float *>(p.bsScores) +
-               (int64_t)slot * p.bandRows * p.nbPad;
+  // + 2 (lane % 4) + j % 2; j % 4 < 2 is the upper row.
   const int lane = tid & 31, g = lane >> 2, t = lane & 3;
-  const int rowBase = mLocal0 + wg * 64 + ((tid >> 5) & 3) * 16 + g;
+  const int rowBase = tile.mLocal0 + wg * 64 + ((tid >> 5) & 3) * 16 + g;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const int ml = rowBase + 8 * h;
-    if (ml >= p.bandRows || p.bandStart + ml >= NB)
+    float *row = bsScoreRow(p, rowBase + 8 * h);
+    if (!row)
       continue;
 #pragma unroll
-    for (int j = 0; j < kT / 8; ++j) {
-      const int n = n0 + 8 * j + 2 * t;
-      if (n < p.nbPad)
-        *reinterpret_cast<float2 *>(out + (int64_t)ml * p.nbPad + n) =
-            make_float2(p.scale * acc[4 * j + 2 * h],
-                        p.scale * acc[4 * j + 2 * h + 1]);
-    }
+    for (int j = 0; j < kT / 8; ++j)
+      storeScorePair(p, row, n0 + 8 * j + 2 * t, acc[4 * j + 2 * h],
+                     acc[4 * j + 2 * h + 1]);
   }
 }
 
