@@ -144,9 +144,7 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   BsScoreTile tile;
   if (!bsScoreTile(p, &tile))
     return;
-  const int NB = p.numBlocks, D = p.headDim;
-  const int mLocal0 = tile.mLocal0, m0 = tile.m0, n0 = tile.n0;
-  const float *pq = tile.pq, *pk = tile.pk;
+  const int D = p.headDim;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int wr = (warp >> 2) * kWarpRows, wc = (warp & 3) * kWarpCols;
   // ldmatrix row addresses: lanes 8j..8j+7 give matrix j's rows.
@@ -159,18 +157,7 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   constexpr int kReads = kT * kDc / 4 / kBsScoreThreads;
   float4 qNext[kReads], kNext[kReads];
   auto fetch = [&](int d0) {
-#pragma unroll
-    for (int u = 0; u < kReads; ++u) {
-      const int x = tid + u * kBsScoreThreads;
-      const int r = x / (kDc / 4), c = (x % (kDc / 4)) * 4;
-      const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-      qNext[u] = m0 + r < NB ? *reinterpret_cast<const float4 *>(
-                                   pq + (int64_t)(m0 + r) * D + d0 + c)
-                             : zero;
-      kNext[u] = n0 + r < NB ? *reinterpret_cast<const float4 *>(
-                                   pk + (int64_t)(n0 + r) * D + d0 + c)
-                             : zero;
-    }
+    fetchPooledSlice<kDc>(p, tile, d0, qNext, kNext);
   };
   auto stage = [&] {
 #pragma unroll
@@ -226,12 +213,12 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      float *row = bsScoreRow(p, mLocal0 + wr + 16 * i + g + 8 * h);
+      float *row = bsScoreRow(p, tile.mLocal0 + wr + 16 * i + g + 8 * h);
       if (!row)
         continue;
 #pragma unroll
       for (int j = 0; j < 4; ++j)
-        storeScorePair(p, row, n0 + wc + 8 * j + 2 * t, acc[i][j][2 * h],
+        storeScorePair(p, row, tile.n0 + wc + 8 * j + 2 * t, acc[i][j][2 * h],
                        acc[i][j][2 * h + 1]);
     }
 }

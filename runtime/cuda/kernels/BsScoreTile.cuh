@@ -40,6 +40,30 @@ __device__ __forceinline__ bool bsScoreTile(const IndexParams &p, BsScoreTile *t
   return true;
 }
 
+/// This thread's share of a head-dim slice [d0, d0 + kWidth) of the tile's
+/// pooled Q and K rows, in 16-byte reads: read u covers row x / (kWidth / 4),
+/// columns 4 (x % (kWidth / 4)) .. + 4, x = threadIdx.x + kBsScoreThreads u;
+/// rows past the last block read as zeros.
+template <int kWidth, int kReads>
+__device__ __forceinline__ void fetchPooledSlice(const IndexParams &p,
+                                                 const BsScoreTile &t, int d0,
+                                                 float4 (&q)[kReads],
+                                                 float4 (&k)[kReads]) {
+  const int NB = p.numBlocks, D = p.headDim;
+#pragma unroll
+  for (int u = 0; u < kReads; ++u) {
+    const int x = threadIdx.x + u * kBsScoreThreads;
+    const int r = x / (kWidth / 4), c = (x % (kWidth / 4)) * 4;
+    const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+    q[u] = t.m0 + r < NB ? *reinterpret_cast<const float4 *>(
+                               t.pq + (int64_t)(t.m0 + r) * D + d0 + c)
+                         : zero;
+    k[u] = t.n0 + r < NB ? *reinterpret_cast<const float4 *>(
+                               t.pk + (int64_t)(t.n0 + r) * D + d0 + c)
+                         : zero;
+  }
+}
+
 /// tf32(x), round to nearest (ties away), as the bit pattern the MMAs read.
 __device__ __forceinline__ uint32_t toTf32(float x) {
   uint32_t r;

@@ -123,9 +123,7 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   BsScoreTile tile;
   if (!bsScoreTile(p, &tile))
     return;
-  const int NB = p.numBlocks, D = p.headDim;
-  const int m0 = tile.m0, n0 = tile.n0;
-  const float *pq = tile.pq, *pk = tile.pk;
+  const int D = p.headDim;
   const int tid = threadIdx.x, wg = tid >> 7;
 
   // The swizzle is a function of address bits 7-9, so the parts start on
@@ -138,18 +136,7 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   // operands (eight threads cover a 128-byte row segment).
   float4 qNext[kReads], kNext[kReads];
   auto fetch = [&](int d0) {
-#pragma unroll
-    for (int u = 0; u < kReads; ++u) {
-      const int x = tid + u * kBsScoreThreads;
-      const int r = x / kChunks, c = (x % kChunks) * 4;
-      const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-      qNext[u] = m0 + r < NB ? *reinterpret_cast<const float4 *>(
-                                   pq + (int64_t)(m0 + r) * D + d0 + c)
-                             : zero;
-      kNext[u] = n0 + r < NB ? *reinterpret_cast<const float4 *>(
-                                   pk + (int64_t)(n0 + r) * D + d0 + c)
-                             : zero;
-    }
+    fetchPooledSlice<kPanel>(p, tile, d0, qNext, kNext);
   };
   auto stage = [&] {
 #pragma unroll
@@ -200,7 +187,7 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
       continue;
 #pragma unroll
     for (int j = 0; j < kT / 8; ++j)
-      storeScorePair(p, row, n0 + 8 * j + 2 * t, acc[4 * j + 2 * h],
+      storeScorePair(p, row, tile.n0 + 8 * j + 2 * t, acc[4 * j + 2 * h],
                      acc[4 * j + 2 * h + 1]);
   }
 }
