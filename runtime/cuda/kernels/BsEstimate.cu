@@ -156,9 +156,6 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   // then split and stored after the barrier that frees the shared arrays.
   constexpr int kReads = kT * kDc / 4 / kBsScoreThreads;
   float4 qNext[kReads], kNext[kReads];
-  auto fetch = [&](int d0) {
-    fetchPooledSlice<kDc>(p, tile, d0, qNext, kNext);
-  };
   auto stage = [&] {
 #pragma unroll
     for (int u = 0; u < kReads; ++u) {
@@ -173,12 +170,12 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
       *reinterpret_cast<uint4 *>(&bSmall[r][c]) = bs;
     }
   };
-  fetch(0);
+  fetchPooledSlice<kDc>(p, tile, 0, qNext, kNext);
   for (int d0 = 0; d0 < D; d0 += kDc) {
     stage();
     __syncthreads();
     if (d0 + kDc < D)
-      fetch(d0 + kDc);
+      fetchPooledSlice<kDc>(p, tile, d0 + kDc, qNext, kNext);
 #pragma unroll
     for (int k = 0; k < kDc; k += 8) {
       // B fragments of the warp's 4 n tiles (two per ldmatrix.x4: k rows

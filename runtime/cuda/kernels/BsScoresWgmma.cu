@@ -41,7 +41,7 @@ namespace {
 constexpr int kT = kBsScoreTile;          // output tile rows and columns
 constexpr int kPanel = 32;                // tf32 per 128-byte swizzled row
 constexpr int kPanelBytes = kT * 128;     // one part of one operand's panel
-constexpr int kChunks = 8;                // 16-byte chunks per row
+constexpr int kChunks = kPanel / 4;       // 16-byte chunks per row
 /// float4 reads per thread and operand for one panel.
 constexpr int kReads = kT * kPanel / 4 / kBsScoreThreads;
 static_assert(kBsScoreThreads == 256 && kT == 128 && kReads == 4,
@@ -135,9 +135,6 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
   // Thread tid reads chunk x % 8 of row x / 8, x = tid + 256 u, of both
   // operands (eight threads cover a 128-byte row segment).
   float4 qNext[kReads], kNext[kReads];
-  auto fetch = [&](int d0) {
-    fetchPooledSlice<kPanel>(p, tile, d0, qNext, kNext);
-  };
   auto stage = [&] {
 #pragma unroll
     for (int u = 0; u < kReads; ++u) {
@@ -164,13 +161,13 @@ extern "C" __global__ void __launch_bounds__(kBsScoreThreads, 2)
 #pragma unroll
   for (int i = 0; i < 64; ++i)
     acc[i] = 0.0f;
-  fetch(0);
+  fetchPooledSlice<kPanel>(p, tile, 0, qNext, kNext);
   for (int d0 = 0; d0 < D; d0 += kPanel) {
     stage();
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
     if (d0 + kPanel < D)
-      fetch(d0 + kPanel);
+      fetchPooledSlice<kPanel>(p, tile, d0 + kPanel, qNext, kNext);
     panelProducts(acc, aBig, aSmall, bBig, bSmall);
     __syncthreads(); // both warpgroups are done with the panel
   }
