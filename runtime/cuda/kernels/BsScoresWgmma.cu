@@ -12,7 +12,9 @@
 // 1M, H4, main band (ncu): 2.98 ms (mma.sync) -> 2.07-2.12 ms; the index
 // 5.8-6.5 -> 5.0-5.7 ms (twenty-second session). Tensor pipe 47 %, L1 78 %:
 // a version with A's fragments in registers (shared traffic -31 %) ran the
-// same 2.10 ms (bench/results/experiments/s22-bs-scores-register-a.patch).
+// same 2.10 ms (bench/results/experiments/s22-bs-scores-register-a.patch),
+// and a persistent one that overlaps each panel's staging with its own
+// previous wgmma group 6-8 % slower (s23-bs-scores-pipelined.patch).
 //
 // Layout. The head dimension is walked in panels of 32 (one 128-byte row of
 // tf32). A panel of each operand is stored twice, as big = tf32(x) and small
