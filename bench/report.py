@@ -7,7 +7,8 @@ Inputs, both produced in the same run on the same GPU:
 Outputs: --table results.md (ending with issue 6's targets checked on this run; the N <= 16K fallback
 target on --fallback-bench, a run with --benchmark_repetitions), --plot time_vs_n.png (log-log, one
 line per implementation).
-Benchmark names are "<impl>/<data>/n<N>/h<H>_<HKV>"; counters carry the per-stage times.
+Benchmark names are "<impl>/<data>/n<N>/h<H>_<HKV>"; counters carry the per-stage times. Cases of
+another head dim ("<...>/d96") are left out.
 """
 import argparse, json, math, struct, zlib
 from collections import defaultdict
@@ -18,7 +19,10 @@ def load_bench(path):
     for b in json.load(open(path))["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        impl, data, n, hh = b["name"].split("/")[1:5] if b["name"].startswith("BM_") else b["name"].split("/")[:4]
+        parts = b["name"].split("/")[1:] if b["name"].startswith("BM_") else b["name"].split("/")
+        if len(parts) > 4 and parts[4].startswith("d"):
+            continue  # other head dims (".../d96"): not the issue's D = 128 grid
+        impl, data, n, hh = parts[:4]
         h, hkv = hh[1:].split("_")
         rows.append(dict(impl=impl, data=data, n=int(n[1:]), h=int(h), hkv=int(hkv),
                          median=b.get("run_type") == "aggregate",

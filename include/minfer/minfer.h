@@ -7,7 +7,10 @@
  *
  * Tensors are device pointers (e.g. torch.Tensor.data_ptr()), contiguous,
  * 16-byte aligned: q/out [B, H, N, D], k/v [B, Hkv, N, D], bf16 or f16;
- * query head h reads kv head h / (H / Hkv). `stream` is a CUstream (NULL:
+ * query head h reads kv head h / (H / Hkv). D is a multiple of 8 up to 128:
+ * the kernels exist for 64 and 128, other head dims run on zero-padded
+ * copies at the next of them (a runtime buffer of 2 (B H + B Hkv) N 128
+ * elements at most). `stream` is a CUstream (NULL:
  * the default stream; torch.cuda.current_stream().cuda_stream works).
  * `scale` is the softmax scale; 0 means 1 / sqrt(head_dim).
  * Arguments are checked before the runtime handle, so a NULL handle with bad
@@ -94,7 +97,7 @@ minfer_status_t minfer_runtime_create(minfer_runtime_t *out, int device,
 minfer_status_t minfer_runtime_destroy(minfer_runtime_t rt);
 
 /* Registers in-memory PTX of the attention kernel (kind 0 dense, 1 block,
- * 2 vs) for dtype and head_dim, with the kind's tuned tile configuration for
+ * 2 vs) for dtype and head_dim (64 or 128), with the kind's tuned tile configuration for
  * the chip its ".target" line names (the device's if none): what
  * minfer-generate-kernels emits by default (64-row CTAs; sm_80/sm_90: 3 K/V
  * stages for vs, 2 otherwise; sm_90a: 2 for dense, 1 otherwise) unless the

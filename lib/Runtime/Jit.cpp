@@ -97,8 +97,9 @@ Status minfer::jit::buildRequestIR(const JitRequest &r, std::string &ir) {
                            ") must be a positive multiple of kv heads (" +
                            std::to_string(r.kvHeads) + ")");
   if (!kernel::isSupportedHeadDim(r.headDim))
-    return Status(ErrorCode::Unsupported, "jit: head_dim must be 64 or 128, got " +
-                                              std::to_string(r.headDim));
+    return Status(ErrorCode::Unsupported,
+                  "jit: head_dim must be a multiple of 8 from 8 to 128, got " +
+                      std::to_string(r.headDim));
   if (static_cast<int64_t>(r.patterns.size()) != r.heads)
     return invalidArgument("jit: " + std::to_string(r.patterns.size()) +
                            " patterns for " + std::to_string(r.heads) + " heads");
@@ -107,8 +108,10 @@ Status minfer::jit::buildRequestIR(const JitRequest &r, std::string &ir) {
   float scale = r.scale > 0 ? r.scale : 1.0f / std::sqrt(float(r.headDim));
   if (!std::isfinite(scale))
     return invalidArgument("jit: scale must be finite");
+  // Kernels exist for 64 and 128; the runtime pads other head dims to them.
+  const int64_t kernelDim = kernel::kernelHeadDim(r.headDim);
   auto memref = [&](int64_t h) {
-    return "memref<?x" + std::to_string(h) + "x?x" + std::to_string(r.headDim) +
+    return "memref<?x" + std::to_string(h) + "x?x" + std::to_string(kernelDim) +
            "x" + elemSpelling(r.dtype) + ">";
   };
   std::string q = memref(r.heads), kv = memref(r.kvHeads);
@@ -138,8 +141,9 @@ Status minfer::jit::compile(const JitRequest &request, JitResult &result,
   hasher.update(pipeline);
   result.cacheKey = llvm::toHex(hasher.final(), /*LowerCase=*/true).substr(0, 32);
 
-  const kernel::TileConfig cfg = kernel::TileConfig::tuned(
-      kindFor(request.patterns), request.dtype, request.headDim, request.chip);
+  const kernel::TileConfig cfg =
+      kernel::TileConfig::tuned(kindFor(request.patterns), request.dtype,
+                                kernel::kernelHeadDim(request.headDim), request.chip);
   std::string dir = cacheDirectory(options);
   std::string path = cachePath(dir, result.cacheKey, cfg);
   auto elapsed = [&] {

@@ -29,7 +29,8 @@ Status AttentionShape::validate() const {
                            ")");
   if (!kernel::isSupportedHeadDim(headDim))
     return Status(ErrorCode::Unsupported,
-                  "head_dim must be 64 or 128, got " + num(headDim));
+                  "head_dim must be a multiple of 8 from 8 to 128, got " +
+                      num(headDim));
   // The index stores token positions as int32.
   if (seqLen > std::numeric_limits<int32_t>::max())
     return invalidArgument("seq_len " + num(seqLen) + " exceeds int32 range");

@@ -18,7 +18,8 @@
 namespace minfer::search::detail {
 
 /// Sizes consistent (q, k, v each batch * N * D), batch and scale positive,
-/// N and D valid for the runtime (D 64 or 128, else Unsupported).
+/// N and D valid for the runtime (D a multiple of 8 up to 128, else
+/// Unsupported).
 Status checkHead(const HeadTensors &head);
 /// InvalidArgument unless a setHead() succeeded (`ready`).
 Status checkReady(bool ready);

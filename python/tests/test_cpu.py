@@ -100,7 +100,7 @@ class CApiTest(unittest.TestCase):
         self.expect("InvalidArgument", self.streaming(H=3))        # H % Hkv
         self.expect("InvalidArgument", self.streaming(N=0))
         self.expect("InvalidArgument", self.block(B=-1))
-        self.expect("Unsupported", self.vs(D=96))                  # head_dim
+        self.expect("Unsupported", self.vs(D=100))                 # head_dim
         self.expect("Unsupported", self.streaming(dtype=7))        # dtype
         self.expect("InvalidArgument", self.streaming(q=Q + 8))    # alignment
         self.expect("InvalidArgument", self.streaming(scale=float("nan")))

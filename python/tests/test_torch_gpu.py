@@ -29,6 +29,8 @@ SHAPES = [  # B, H, Hkv, N, D, dtype
     (2, 8, 2, 777, 64, torch.float16),      # GQA, N % 64 != 0
     (1, 4, 1, 2000, 128, torch.bfloat16),   # MQA, N % 64 != 0
     (1, 2, 2, 333, 128, torch.float16),
+    (1, 4, 4, 1000, 96, torch.bfloat16),    # Phi-3-mini's head dim (padded)
+    (1, 2, 1, 300, 40, torch.float16),      # padded to the 64 kernels
 ]
 
 

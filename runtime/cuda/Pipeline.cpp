@@ -10,7 +10,8 @@
 //             scores (wgmma on sm_90a, else mma.sync) -> select
 //   kernel    the one attention kernel for the chunk's heads
 // Nothing waits for the device unless RunOptions asks for timing, checks or
-// debug copies.
+// debug copies. A head dim other than 64 and 128 runs all of it on
+// zero-padded copies of the tensors (HeadDimPad.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeImpl.h"
@@ -62,6 +63,15 @@ Status Runtime::sparseAttention(const AttentionTensors &t,
                                 const LayerPatterns &patterns,
                                 const RunOptions &opts, CUstream stream) {
   MINFER_RETURN_IF_ERROR(validate(t, patterns, opts));
+  return impl_->withKernelHeadDim(t, !opts.indexOnly, stream,
+                                  [&](const AttentionTensors &kt) {
+                                    return sparseAttentionOn(kt, patterns, opts, stream);
+                                  });
+}
+
+Status Runtime::sparseAttentionOn(const AttentionTensors &t,
+                                  const LayerPatterns &patterns,
+                                  const RunOptions &opts, CUstream stream) {
   bool dense = false;
   RunStats measured; // a call that counted its kept pairs and stopped
   if (opts.denseFallback > 0 && !opts.indexOnly && kernelKindFor(patterns) !=
@@ -107,7 +117,10 @@ Status Runtime::verticalSlashAttention(const AttentionTensors &t,
   if (opts.workspaceBudget < 0)
     return invalidArgument("workspace budget must be non-negative");
   ExternalVs ext{vIdx, sIdx, nnzV, nnzS};
-  return impl_->run(t, nullptr, &ext, opts, stream);
+  return impl_->withKernelHeadDim(t, !opts.indexOnly, stream,
+                                  [&](const AttentionTensors &kt) {
+                                    return impl_->run(kt, nullptr, &ext, opts, stream);
+                                  });
 }
 
 namespace {

@@ -58,6 +58,8 @@ Runtime::Impl::~Impl() {
       api->cuEventSynchronize(lastUse);
     if (workspace)
       api->cuMemFree(workspace);
+    if (padBuffer)
+      api->cuMemFree(padBuffer);
     for (CUevent e : timingEvents)
       api->cuEventDestroy(e);
     if (lastUse)
@@ -485,11 +487,13 @@ Status Runtime::loadKernel(kernel::KernelKind kind, kernel::ElemType elem,
                            int64_t headDim) {
   if (!kernel::isSupportedHeadDim(headDim))
     return Status(ErrorCode::Unsupported,
-                  "head_dim must be 64 or 128, got " + num(headDim));
+                  "head_dim must be a multiple of 8 from 8 to 128, got " +
+                      num(headDim));
   ContextGuard guard(*impl_);
   MINFER_RETURN_IF_ERROR(guard.status());
   const AttentionKernel *k = nullptr;
-  return impl_->attentionKernel(kind, elem, headDim, /*seqLen=*/0, &k);
+  return impl_->attentionKernel(kind, elem, kernel::kernelHeadDim(headDim),
+                                /*seqLen=*/0, &k);
 }
 
 //===----------------------------------------------------------------------===//

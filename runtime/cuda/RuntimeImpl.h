@@ -132,6 +132,10 @@ struct Runtime::Impl {
   /// workspace is shared), and growing the workspace waits for it.
   CUevent lastUse = nullptr;
   bool lastUseRecorded = false;
+  /// Zero-padded Q, K, V and output of calls whose head dim is not a kernel
+  /// head dim (HeadDimPad.cpp); shared between calls like the workspace.
+  CUdeviceptr padBuffer = 0;
+  int64_t padBytes = 0;
   std::vector<CUevent> timingEvents;
 
   ~Impl();
@@ -160,6 +164,13 @@ struct Runtime::Impl {
   Status installAttention(const kernel::TileConfig &cfg, const std::string &ptx,
                           const std::string &source);
   Status ensureWorkspace(int64_t bytes);
+  Status ensurePadBuffer(int64_t bytes);
+  /// `call` on `t`, or, when t.headDim is not a kernel head dim, on
+  /// zero-padded copies of its tensors at kernelHeadDim; the padded output
+  /// then goes back to t.out if `writesOutput` (HeadDimPad.cpp).
+  Status withKernelHeadDim(const AttentionTensors &t, bool writesOutput,
+                           CUstream stream,
+                           const std::function<Status(const AttentionTensors &)> &call);
   Status event(size_t i, CUevent *out);
   Status launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
                 unsigned threads, int64_t smem, CUstream stream, void **args,

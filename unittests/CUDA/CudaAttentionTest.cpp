@@ -480,6 +480,85 @@ TEST(CudaAttentionKernelChoice, MeasuredBlockSparseRows) {
   }
 }
 
+/// Head dims the kernels are not built for (multiples of 8 up to 128) run on
+/// zero-padded copies at kernel::kernelHeadDim (HeadDimPad.cpp): every
+/// pattern matches the reference at the call's own head dim, on the padded
+/// head dim's kernel; an index-only call leaves the output untouched; and the
+/// padded call's output equals the output of the same call on explicitly
+/// padded tensors.
+TEST_P(CudaAttention, PaddedHeadDimsMatchReference) {
+  MINFER_REQUIRE_BACKEND(GetParam(), rt);
+  const LayerPatterns layer = {HeadPattern::verticalSlash(100, 300, 64),
+                               HeadPattern::blockSparse(6),
+                               HeadPattern::aShape(64, 512),
+                               HeadPattern::dense()};
+  uint64_t seed = 77;
+  for (int64_t D : {32, 80, 96})
+    for (int64_t N : {100, 4097}) {
+      const ElemType elem = N == 100 ? ElemType::F16 : ElemType::BF16;
+      SCOPED_TRACE("N " + std::to_string(N) + " D " + std::to_string(D));
+      RunStats stats;
+      runAndCheck(*rt, gqaShape(N, D), elem, layer, seed++, nullptr, &stats);
+      if (HasFatalFailure())
+        return;
+      const std::string padded = "_d" + std::to_string(kernel::kernelHeadDim(D)) + "_";
+      EXPECT_NE(stats.attentionKernel.find(padded), std::string::npos)
+          << stats.attentionKernel;
+    }
+
+  // Index only: the padded output never goes back.
+  const AttentionShape s = gqaShape(3000, 96);
+  DeviceAttention da;
+  MINFER_ASSERT_OK(da.create(*rt, s, ElemType::BF16, 0.1f, 5));
+  MINFER_ASSERT_OK(da.poison(*rt));
+  RunOptions o;
+  o.indexOnly = true;
+  MINFER_ASSERT_OK(rt->sparseAttention(da.tensors, layer, o));
+  std::vector<float> out;
+  MINFER_ASSERT_OK(da.downloadOut(&out));
+  for (size_t i = 0; i < out.size(); ++i)
+    ASSERT_TRUE(std::isnan(out[i])) << "output element " << i << " written";
+
+  // The same call on tensors the test pads itself (head dim 128).
+  MINFER_ASSERT_OK(rt->sparseAttention(da.tensors, layer));
+  MINFER_ASSERT_OK(da.downloadOut(&out));
+  AttentionShape ps = s;
+  ps.headDim = 128;
+  DeviceAttention pa;
+  MINFER_ASSERT_OK(pa.create(*rt, ps, ElemType::BF16, 0.1f, 5));
+  auto pad = [&](const HostTensor &from, const void *to) {
+    std::vector<uint16_t> bits(from.bits.size() / 96 * 128, 0);
+    for (size_t r = 0; r < from.bits.size() / 96; ++r)
+      std::copy_n(from.bits.begin() + r * 96, 96, bits.begin() + r * 128);
+    return rt->upload(const_cast<void *>(to), bits.data(), bits.size() * 2);
+  };
+  MINFER_ASSERT_OK(pad(da.hq, pa.tensors.q));
+  MINFER_ASSERT_OK(pad(da.hk, pa.tensors.k));
+  MINFER_ASSERT_OK(pad(da.hv, pa.tensors.v));
+  std::vector<float> want;
+  auto expectSameOutputs = [&](const char *what) {
+    MINFER_ASSERT_OK(da.downloadOut(&out));
+    MINFER_ASSERT_OK(pa.downloadOut(&want));
+    for (size_t r = 0; r < out.size() / 96; ++r)
+      for (int64_t d = 0; d < 96; ++d)
+        ASSERT_EQ(out[r * 96 + d], want[r * 128 + d])
+            << what << ": row " << r << ", column " << d;
+  };
+  MINFER_ASSERT_OK(rt->sparseAttention(pa.tensors, layer));
+  expectSameOutputs("sparseAttention");
+  // MInference's vertical_slash_sparse_attention entry, caller indices.
+  std::vector<int32_t> vIdx, sIdx;
+  for (int64_t h = 0; h < s.heads; ++h) {
+    for (int32_t c : {0, 3, 64, 1000 + int32_t(h)})
+      vIdx.push_back(c);
+    for (int32_t o : {0, 1, 70, 500 + int32_t(h), 2999})
+      sIdx.push_back(o);
+  }
+  MINFER_ASSERT_OK(verticalSlashFromHost(*rt, da.tensors, vIdx, sIdx, 4, 5));
+  MINFER_ASSERT_OK(verticalSlashFromHost(*rt, pa.tensors, vIdx, sIdx, 4, 5));
+  expectSameOutputs("verticalSlashAttention");
+}
+
 /// With every key selected, vs and block kernels must compute dense
 /// attention.
 TEST_P(CudaAttention, FullBudgetEqualsDense) {

@@ -62,7 +62,8 @@ const std::vector<Case> &cases() {
       {"head_dim 0", [](T &t, P &, O &) { t.headDim = 0; }, E::InvalidArgument},
       {"heads % kv_heads", [](T &t, P &, O &) { t.kvHeads = 3; },
        E::InvalidArgument},
-      {"head_dim 96", [](T &t, P &, O &) { t.headDim = 96; }, E::Unsupported},
+      {"head_dim 100", [](T &t, P &, O &) { t.headDim = 100; }, E::Unsupported},
+      {"head_dim 136", [](T &t, P &, O &) { t.headDim = 136; }, E::Unsupported},
       {"head_dim 256", [](T &t, P &, O &) { t.headDim = 256; }, E::Unsupported},
       {"dtype 7",
        [](T &t, P &, O &) { t.dtype = static_cast<kernel::ElemType>(7); },
@@ -250,7 +251,8 @@ TEST(CudaBadInput, CApiMInferenceEntryPoints) {
   EXPECT_EQ(vs(vi, nullptr, 10, 10, 128), MINFER_NULL_POINTER);
   EXPECT_EQ(vs(vi, si, 0, 10, 128), MINFER_INVALID_ARGUMENT);
   EXPECT_EQ(vs(vi, si, 10, -1, 128), MINFER_INVALID_ARGUMENT);
-  EXPECT_EQ(vs(vi, si, 10, 10, 80), MINFER_UNSUPPORTED);
+  EXPECT_EQ(vs(vi, si, 10, 10, 84), MINFER_UNSUPPORTED); // not a multiple of 8
+  EXPECT_EQ(vs(vi, si, 10, 10, 80), MINFER_NULL_POINTER); // padded: valid up to the handle
   EXPECT_EQ(vs(vi + 0, reinterpret_cast<const int32_t *>(fake(0x60000002)), 10,
                10, 128),
             MINFER_INVALID_ARGUMENT);

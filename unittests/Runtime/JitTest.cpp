@@ -127,15 +127,32 @@ TEST(Jit, BadRequestsAreErrorsNotCrashes) {
   JitRequest r = mixedRequest(kernel::Chip::SM80);
   r.kvHeads = 3;
   EXPECT_EQ(compile(r, res).code(), ErrorCode::InvalidArgument);
-  r = mixedRequest(kernel::Chip::SM80);
-  r.headDim = 96;
-  EXPECT_EQ(compile(r, res).code(), ErrorCode::Unsupported);
+  for (int64_t d : {0, 100, 136}) {
+    r = mixedRequest(kernel::Chip::SM80);
+    r.headDim = d;
+    EXPECT_EQ(compile(r, res).code(), ErrorCode::Unsupported) << d;
+  }
   r = mixedRequest(kernel::Chip::SM80);
   r.patterns.pop_back();
   EXPECT_EQ(compile(r, res).code(), ErrorCode::InvalidArgument);
   r = mixedRequest(kernel::Chip::SM80);
   r.patterns[0] = HeadPattern::verticalSlash(0, 10);
   EXPECT_EQ(compile(r, res).code(), ErrorCode::InvalidArgument);
+}
+
+/// A head dim the kernels are not built for compiles the kernels of
+/// kernel::kernelHeadDim (the runtime runs such calls zero-padded) with the
+/// softmax scale of the request's own head dim.
+TEST(Jit, PaddedHeadDimCompilesTheKernelHeadDim) {
+  JitRequest r = mixedRequest(kernel::Chip::SM80);
+  r.headDim = 96;
+  JitResult res;
+  ASSERT_TRUE(compile(r, res).ok());
+  ASSERT_FALSE(res.kernels.empty());
+  for (const CompiledKernel &k : res.kernels)
+    EXPECT_EQ(k.config.headDim, 128) << k.config.kernelName();
+  EXPECT_NE(res.inputIR.find("x128xf16>"), std::string::npos) << res.inputIR;
+  EXPECT_NE(res.inputIR.find("scale = 1.020620"), std::string::npos) << res.inputIR;
 }
 
 TEST(Jit, UnwritableCacheOnlyCostsRecompilation) {

@@ -162,6 +162,48 @@ TEST(SparseAttention, FullBudgetEqualsDenseLong) {
   expectFullBudgetIsDense(4, 2, 1000);
 }
 
+/// What the GPU runtime does with a head dim the kernels are not built for:
+/// the call on Q, K, V zero-padded to kernel::kernelHeadDim is the same call
+/// (bit for bit: a zero column adds an exact zero to every dot product and
+/// pooled score), with the output in the padded output's first columns.
+TEST(SparseAttention, ZeroPaddedHeadDimIsTheSameCall) {
+  for (int64_t D : {8, 40, 96, 120}) {
+    SCOPED_TRACE("D=" + std::to_string(D));
+    ASSERT_TRUE(kernel::isSupportedHeadDim(D));
+    ASSERT_FALSE(kernel::isKernelHeadDim(D));
+    const int64_t PD = kernel::kernelHeadDim(D);
+    Problem p = makeProblem(1, 4, 2, 300, D, uint32_t(D), 3.0f);
+    Problem padded = p;
+    padded.s.headDim = PD;
+    auto pad = [&](const std::vector<float> &x) {
+      std::vector<float> y(x.size() / D * PD, 0.0f);
+      for (size_t r = 0; r < x.size() / D; ++r)
+        std::copy_n(x.begin() + r * D, D, y.begin() + r * PD);
+      return y;
+    };
+    padded.q = pad(p.q), padded.k = pad(p.k), padded.v = pad(p.v);
+    const LayerPatterns pats = {HeadPattern::verticalSlash(8, 12, 32),
+                                HeadPattern::blockSparse(2),
+                                HeadPattern::aShape(4, 20), HeadPattern::dense()};
+    std::vector<float> out, outPadded;
+    SparseIndex x, xPadded;
+    const VsOptions opts{3, 5};
+    ASSERT_TRUE(
+        ref::sparseAttention(p.s, p.q, p.k, p.v, p.scale, pats, out, &x, opts).ok());
+    ASSERT_TRUE(ref::sparseAttention(padded.s, padded.q, padded.k, padded.v,
+                                     p.scale, pats, outPadded, &xPadded, opts)
+                    .ok());
+    EXPECT_EQ(x.rangeCount, xPadded.rangeCount);
+    EXPECT_EQ(x.ranges, xPadded.ranges);
+    EXPECT_EQ(x.columnCount, xPadded.columnCount);
+    EXPECT_EQ(x.columnIndex, xPadded.columnIndex);
+    for (size_t r = 0; r < out.size() / D; ++r)
+      for (int64_t d = 0; d < PD; ++d)
+        ASSERT_EQ(outPadded[r * PD + d], d < D ? out[r * D + d] : 0.0f)
+            << "row " << r << ", column " << d;
+  }
+}
+
 TEST(SparseAttention, BudgetsBeyondNAreClamped) {
   Problem p = makeProblem(1, 3, 1, 70, 64, 8);
   LayerPatterns pats = {HeadPattern::verticalSlash(int64_t(1) << 40, 1 << 30),

@@ -59,10 +59,14 @@ TEST(SparseAttentionErrors, HeadsNotMultipleOfKvHeads) {
               "heads (4) must be a multiple of kv_heads (3)");
 }
 
-TEST(SparseAttentionErrors, HeadDim96Unsupported) {
-  Bad b;
-  b.p = makeProblem(1, 4, 2, 70, 96, 1);
-  expectError(b, ErrorCode::Unsupported, "head_dim must be 64 or 128, got 96");
+TEST(SparseAttentionErrors, HeadDimNotAMultipleOf8OrAbove128Unsupported) {
+  for (int64_t d : {100, 136, 256}) {
+    Bad b;
+    b.p = makeProblem(1, 4, 2, 70, d, 1);
+    expectError(b, ErrorCode::Unsupported,
+                "head_dim must be a multiple of 8 from 8 to 128, got " +
+                    std::to_string(d));
+  }
 }
 
 TEST(SparseAttentionErrors, EmptyOrMissizedTensors) {

@@ -264,7 +264,9 @@ INSTANTIATE_TEST_SUITE_P(
                       // N not a multiple of 64, head_dim 64, batch 2
                       Case{HeadKind::SinkLocal, 2500, 64, 2},
                       Case{HeadKind::VerticalSlash, 2500, 64, 2},
-                      Case{HeadKind::BlockCluster, 2500, 64, 2}),
+                      Case{HeadKind::BlockCluster, 2500, 64, 2},
+                      // Phi-3-mini's head dim: zero-padded to 128 on the GPU
+                      Case{HeadKind::VerticalSlash, 2500, 96, 1}),
     [](const ::testing::TestParamInfo<Case> &i) { return caseName(i.param); });
 
 TEST(SearchGpuScorerDevice, FullBudgetIsDense) {
@@ -388,10 +390,10 @@ TEST(SearchGpuScorerDevice, BadHeadsAndReuse) {
             ErrorCode::InvalidArgument);
 
   HeadTensors bad = syntheticHead(HeadKind::SinkLocal, 256, 64, 1, 1);
-  bad.headDim = 32;
-  bad.q.resize(256 * 32);
-  bad.k.resize(256 * 32);
-  bad.v.resize(256 * 32);
+  bad.headDim = 36; // not a multiple of 8
+  bad.q.resize(256 * 36);
+  bad.k.resize(256 * 36);
+  bad.v.resize(256 * 36);
   Status st = gpu->setHead(bad);
   EXPECT_EQ(st.code(), ErrorCode::Unsupported) << st.str();
   EXPECT_NE(st.message().find("head_dim"), std::string::npos) << st.message();
@@ -429,7 +431,8 @@ TEST(SearchGpuScorerDevice, SupportCheckAndOwnedRuntime) {
   REQUIRE_SCORER_RUNTIME(rt);
   EXPECT_TRUE(checkGpuScorerSupport(*rt, 64).ok());
   EXPECT_TRUE(checkGpuScorerSupport(*rt, 128).ok());
-  EXPECT_EQ(checkGpuScorerSupport(*rt, 96).code(), ErrorCode::Unsupported);
+  EXPECT_TRUE(checkGpuScorerSupport(*rt, 96).ok()); // zero-padded to 128
+  EXPECT_EQ(checkGpuScorerSupport(*rt, 100).code(), ErrorCode::Unsupported);
 
   // The owning factory loads the generated PTX itself.
   bool generated = false;

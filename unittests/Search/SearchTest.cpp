@@ -242,9 +242,9 @@ TEST(SearchDensity, ScorerRejectsBadHeads) {
   EXPECT_FALSE(scorer->density(HeadPattern::dense(), d).ok());
   HeadTensors h;
   h.seqLen = 128;
-  h.headDim = 48; // not 64 or 128
+  h.headDim = 50; // not a multiple of 8
   h.scale = 0.1f;
-  h.q.assign(128 * 48, 0);
+  h.q.assign(128 * 50, 0);
   h.k = h.v = h.q;
   EXPECT_FALSE(scorer->setHead(h).ok());
   h.headDim = 64;

@@ -50,7 +50,19 @@ namespace minfer::kernel {
 inline constexpr int64_t kBlockM = 64;
 inline constexpr int64_t kBlockN = 64;
 
-inline bool isSupportedHeadDim(int64_t d) { return d == 64 || d == 128; }
+/// Head dims the attention kernels are generated for.
+inline bool isKernelHeadDim(int64_t d) { return d == 64 || d == 128; }
+
+/// Head dims the runtime and the CPU reference accept: multiples of 8 (rows
+/// of whole 16-byte vectors) up to 128. A head dim that is not a kernel head
+/// dim runs on the kernels of kernelHeadDim(d), with Q, K and V zero-padded
+/// by the runtime: a zero column adds nothing to any q . k (nor to the pooled
+/// or estimated scores), and V's zero columns only give output columns that
+/// the runtime drops. Phi-3-mini (head dim 96) is the common case.
+inline bool isSupportedHeadDim(int64_t d) {
+  return d > 0 && d <= 128 && d % 8 == 0;
+}
+inline int64_t kernelHeadDim(int64_t d) { return d <= 64 ? 64 : 128; }
 
 enum class KernelKind { Dense, Block, VerticalSlash };
 enum class ElemType { BF16, F16 };
@@ -483,7 +495,7 @@ struct TileConfig {
   }
   /// Returns an empty string when valid, else what is wrong.
   std::string validate() const {
-    if (!isSupportedHeadDim(headDim))
+    if (!isKernelHeadDim(headDim))
       return "head_dim must be 64 or 128, got " + std::to_string(headDim);
     if (blockN != 64)
       return "only 64-key tiles are supported";

@@ -25,7 +25,9 @@
 namespace minfer::jit {
 
 struct JitRequest {
-  int64_t heads = 1, kvHeads = 1, headDim = 128; ///< B and N stay dynamic
+  /// B and N stay dynamic. headDim: a multiple of 8 up to 128; the kernels
+  /// are compiled for kernel::kernelHeadDim(headDim) (the runtime pads).
+  int64_t heads = 1, kvHeads = 1, headDim = 128;
   kernel::ElemType dtype = kernel::ElemType::BF16;
   kernel::Chip chip = kernel::Chip::SM80;
   LayerPatterns patterns; ///< one per query head

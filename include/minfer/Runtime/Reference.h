@@ -24,7 +24,8 @@ struct AttentionShape {
   int64_t qElems() const { return batch * heads * seqLen * headDim; }
   int64_t kvElems() const { return batch * kvHeads * seqLen * headDim; }
   int64_t kvHeadOf(int64_t h) const { return h / (heads / kvHeads); }
-  /// Positive sizes, heads % kvHeads == 0, headDim 64 or 128.
+  /// Positive sizes, heads % kvHeads == 0, headDim a multiple of 8 up to
+  /// 128 (kernel::isSupportedHeadDim).
   Status validate() const;
 };
 

@@ -92,7 +92,7 @@ FailureOr<AttentionShape> verifyAttentionOperands(Operation *op, Value q,
            << dimStr(qo[2]) << ", key has " << dimStr(kv[2]);
   if (failed(verifySeqLen(op, s.seqLen)))
     return failure();
-  if (ShapedType::isDynamic(s.headDim) || !kernel::isSupportedHeadDim(s.headDim))
+  if (ShapedType::isDynamic(s.headDim) || !kernel::isKernelHeadDim(s.headDim))
     return op->emitOpError("head dim must be static 64 or 128, got ")
            << dimStr(s.headDim);
   if (!compatible(s.headDim, kv[3]))
