@@ -15,32 +15,6 @@
 
 namespace minfer::cuda {
 
-namespace {
-std::string num(int64_t v) { return std::to_string(v); }
-} // namespace
-
-Status Runtime::Impl::ensurePadBuffer(int64_t bytes) {
-  if (bytes <= padBytes)
-    return Status::success();
-  if (lastUseRecorded) // the last call may still read or write it
-    MINFER_CU(*api, cuEventSynchronize, lastUse);
-  if (padBuffer) {
-    MINFER_CU(*api, cuMemFree, padBuffer);
-    padBuffer = 0;
-    padBytes = 0;
-  }
-  CUresult r = api->cuMemAlloc(&padBuffer, static_cast<size_t>(bytes));
-  if (r != kCudaSuccess) {
-    padBuffer = 0;
-    return Status(ErrorCode::OutOfMemory,
-                  api->describe(r, "cuMemAlloc") + ": " + num(bytes >> 20) +
-                      " MiB for the zero-padded Q, K, V and output of a call "
-                      "whose head dim the kernels are not built for");
-  }
-  padBytes = bytes;
-  return Status::success();
-}
-
 Status Runtime::Impl::withKernelHeadDim(
     const AttentionTensors &t, bool writesOutput, CUstream stream,
     const std::function<Status(const AttentionTensors &)> &call) {
@@ -54,7 +28,12 @@ Status Runtime::Impl::withKernelHeadDim(
   const int64_t qRows = t.batch * t.heads * t.seqLen;
   const int64_t kvRows = t.batch * t.kvHeads * t.seqLen;
   const int64_t rowBytes = kd * 2; // bf16 / f16
-  MINFER_RETURN_IF_ERROR(ensurePadBuffer((2 * qRows + 2 * kvRows) * rowBytes));
+  MINFER_RETURN_IF_ERROR(growBuffer(
+      &padBuffer, &padBytes, (2 * qRows + 2 * kvRows) * rowBytes,
+      "padding buffer",
+      "for zero-padded copies of Q, K, V and the output (head dim " +
+          std::to_string(t.headDim) + " runs on the " + std::to_string(kd) +
+          " kernels)"));
 
   AttentionTensors p = t;
   p.headDim = kd;
@@ -78,12 +57,16 @@ Status Runtime::Impl::withKernelHeadDim(
   // The buffer is shared between calls: wait for the last one's use.
   if (lastUseRecorded)
     MINFER_CU(*api, cuStreamWaitEvent, stream, lastUse, 0);
-  MINFER_RETURN_IF_ERROR(copyRows(reinterpret_cast<CUdeviceptr>(t.q), q, qRows, narrow, wide));
-  MINFER_RETURN_IF_ERROR(copyRows(reinterpret_cast<CUdeviceptr>(t.k), k, kvRows, narrow, wide));
-  MINFER_RETURN_IF_ERROR(copyRows(reinterpret_cast<CUdeviceptr>(t.v), v, kvRows, narrow, wide));
-  Status st = call(p);
+  Status st = copyRows(reinterpret_cast<CUdeviceptr>(t.q), q, qRows, narrow, wide);
+  if (st.ok())
+    st = copyRows(reinterpret_cast<CUdeviceptr>(t.k), k, kvRows, narrow, wide);
+  if (st.ok())
+    st = copyRows(reinterpret_cast<CUdeviceptr>(t.v), v, kvRows, narrow, wide);
+  if (st.ok())
+    st = call(p);
   if (st.ok() && writesOutput)
     st = copyRows(out, reinterpret_cast<CUdeviceptr>(t.out), qRows, wide, narrow);
+  // Even after a failure, queued copies may use the buffer.
   Status rec = api->check(api->cuEventRecord(lastUse, stream), "cuEventRecord");
   if (rec.ok())
     lastUseRecorded = true;

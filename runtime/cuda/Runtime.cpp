@@ -500,27 +500,34 @@ Status Runtime::loadKernel(kernel::KernelKind kind, kernel::ElemType elem,
 // Workspace, events, launches
 //===----------------------------------------------------------------------===//
 
-Status Runtime::Impl::ensureWorkspace(int64_t bytes) {
-  if (bytes <= workspaceBytes)
+Status Runtime::Impl::growBuffer(CUdeviceptr *buf, int64_t *size,
+                                 int64_t bytes, const std::string &what,
+                                 const std::string &why) {
+  if (bytes <= *size)
     return Status::success();
-  if (lastUseRecorded)
+  if (lastUseRecorded) // the last call may still use the old one
     MINFER_CU(*api, cuEventSynchronize, lastUse);
-  if (workspace) {
-    MINFER_CU(*api, cuMemFree, workspace);
-    workspace = 0;
-    workspaceBytes = 0;
+  if (*buf) {
+    MINFER_CU(*api, cuMemFree, *buf);
+    *buf = 0;
+    *size = 0;
   }
-  CUresult r = api->cuMemAlloc(&workspace, static_cast<size_t>(bytes));
+  CUresult r = api->cuMemAlloc(buf, static_cast<size_t>(bytes));
   if (r != kCudaSuccess) {
-    workspace = 0;
-    return Status(ErrorCode::OutOfMemory,
-                  api->describe(r, "cuMemAlloc") + ": workspace of " +
-                      num(bytes >> 20) + " MiB for the index and scratch of "
-                      "one head chunk (lower RunOptions::workspaceBudget, "
-                      "now " + num(budget >> 20) + " MiB by default)");
+    *buf = 0;
+    return Status(ErrorCode::OutOfMemory, api->describe(r, "cuMemAlloc") + ": " +
+                                              what + " of " + num(bytes >> 20) +
+                                              " MiB " + why);
   }
-  workspaceBytes = bytes;
+  *size = bytes;
   return Status::success();
+}
+
+Status Runtime::Impl::ensureWorkspace(int64_t bytes) {
+  return growBuffer(&workspace, &workspaceBytes, bytes, "workspace",
+                    "for the index and scratch of one head chunk (lower "
+                    "RunOptions::workspaceBudget, now " +
+                        num(budget >> 20) + " MiB by default)");
 }
 
 Status Runtime::Impl::event(size_t i, CUevent *out) {

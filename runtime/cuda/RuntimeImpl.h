@@ -163,8 +163,11 @@ struct Runtime::Impl {
   /// Loads `ptx` as `cfg`'s kernel and caches it under cfg.kernelName().
   Status installAttention(const kernel::TileConfig &cfg, const std::string &ptx,
                           const std::string &source);
+  /// Grows device buffer *buf (*size bytes) to `bytes`, after the last
+  /// call's use; OutOfMemory names `what` and `why`.
+  Status growBuffer(CUdeviceptr *buf, int64_t *size, int64_t bytes,
+                    const std::string &what, const std::string &why);
   Status ensureWorkspace(int64_t bytes);
-  Status ensurePadBuffer(int64_t bytes);
   /// `call` on `t`, or, when t.headDim is not a kernel head dim, on
   /// zero-padded copies of its tensors at kernelHeadDim; the padded output
   /// then goes back to t.out if `writesOutput` (HeadDimPad.cpp).
