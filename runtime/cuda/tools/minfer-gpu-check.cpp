@@ -1,6 +1,7 @@
 //===- minfer-gpu-check.cpp - end-to-end check of the runtime on a GPU ----===//
 //
-// For each attention kernel kind x D {64, 128} x {bf16, f16} x N x (H, Hkv)
+// For each attention kernel kind x D {64, 128} (--dims: any multiple of 8 up
+// to 128; others run zero-padded) x {bf16, f16} x N x (H, Hkv)
 // in {(4, 1), (4, 4)}: random inputs, one Runtime::sparseAttention call with
 // a mixed per-head layer that selects that kernel, then
 //   - every output element must be written (the output is NaN-poisoned);
@@ -14,7 +15,8 @@
 // 1 on a failure, 2 on bad usage or missing attention-kernel PTX.
 //
 //   minfer-gpu-check [--ptx-dir DIR] [--naive] [--lengths 100,4096]
-//                    [--kinds dense,block,vs] [--seed S] [--device N]
+//                    [--kinds dense,block,vs] [--dims 64,128] [--seed S]
+//                    [--device N]
 //
 // --naive registers the slow reference kernels (kernels/testing) instead of
 // loading generated PTX: it checks the runtime alone.
@@ -65,6 +67,7 @@ struct Options {
   bool sweep = false, reference = true;
   std::vector<std::pair<int64_t, int64_t>> heads = {{4, 1}, {4, 4}};
   std::vector<ElemType> dtypes = {ElemType::BF16, ElemType::F16};
+  std::vector<int64_t> dims = {64, 128};
 };
 
 bool parseList(const char *s, std::vector<std::string> *out) {
@@ -113,6 +116,15 @@ bool parseDtype(const std::string &x, ElemType *e) {
   return false;
 }
 
+bool parseDim(const std::string &x, int64_t *d) {
+  char *end = nullptr;
+  const long long v = std::strtoll(x.c_str(), &end, 10);
+  if (x.empty() || *end || !kernel::isSupportedHeadDim(v))
+    return false;
+  *d = v;
+  return true;
+}
+
 /// "H/Hkv" with H a positive multiple of Hkv.
 bool parseHeads(const std::string &x, std::pair<int64_t, int64_t> *hk) {
   long long h = 0, kv = 0;
@@ -128,6 +140,7 @@ int usage(const char *msg) {
   std::fprintf(stderr,
                "minfer-gpu-check: %s\nusage: minfer-gpu-check [--ptx-dir DIR] "
                "[--naive] [--lengths 100,4096] [--kinds dense,block,vs] "
+               "[--dims 64,128] "
                "[--seed S] [--device N] [--sweep [--heads 4/1,4/4] "
                "[--dtypes bf16,f16] [--no-reference]] [--bench]\n",
                msg);
@@ -386,6 +399,9 @@ int main(int argc, char **argv) {
     } else if (!std::strcmp(a, "--heads")) {
       if (!parseListOf(next(), &opt.heads, parseHeads))
         return usage("--heads needs a list like 4/1,4/4 (H a multiple of Hkv)");
+    } else if (!std::strcmp(a, "--dims")) {
+      if (!parseListOf(next(), &opt.dims, parseDim))
+        return usage("--dims needs a list of head dims (multiples of 8 up to 128)");
     } else if (!std::strcmp(a, "--dtypes")) {
       if (!parseListOf(next(), &opt.dtypes, parseDtype))
         return usage("--dtypes needs a list of bf16, f16");
@@ -464,7 +480,7 @@ int main(int argc, char **argv) {
               "idx_diff/rows", "est_ms", "idx_ms", "kernel_ms", "result");
   int failures = 0, runs = 0;
   for (KernelKind kind : opt.kinds)
-    for (int64_t D : {64, 128})
+    for (int64_t D : opt.dims)
       for (ElemType elem : opt.dtypes)
         for (int64_t N : opt.lengths)
           for (auto [H, Hkv] : opt.heads)
