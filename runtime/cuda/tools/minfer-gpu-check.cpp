@@ -117,12 +117,7 @@ bool parseDtype(const std::string &x, ElemType *e) {
 }
 
 bool parseDim(const std::string &x, int64_t *d) {
-  char *end = nullptr;
-  const long long v = std::strtoll(x.c_str(), &end, 10);
-  if (x.empty() || *end || !kernel::isSupportedHeadDim(v))
-    return false;
-  *d = v;
-  return true;
+  return parseLength(x, d) && kernel::isSupportedHeadDim(*d);
 }
 
 /// "H/Hkv" with H a positive multiple of Hkv.
