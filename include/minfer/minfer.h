@@ -8,7 +8,7 @@
  * Tensors are device pointers (e.g. torch.Tensor.data_ptr()), contiguous,
  * 16-byte aligned: q/out [B, H, N, D], k/v [B, Hkv, N, D], bf16 or f16;
  * query head h reads kv head h / (H / Hkv). D is a multiple of 8 up to 128:
- * the kernels exist for 64 and 128, other head dims run on zero-padded
+ * the kernels exist for 64, 96 and 128, other head dims run on zero-padded
  * copies at the next of them (a runtime buffer of 2 (B H + B Hkv) N 128
  * elements at most). `stream` is a CUstream (NULL:
  * the default stream; torch.cuda.current_stream().cuda_stream works).

@@ -53,8 +53,9 @@ namespace kernel = ::minfer::kernel;
 KernelEmitter::KernelEmitter(OpBuilder &b, Location loc, const TileConfig &cfg)
     : b(b), loc(loc), cfg(cfg),
       elemTy(getKernelElementType(b.getContext(), cfg.elem)),
-      headDim(cfg.headDim), rowElems(cfg.smemRowElems()),
-      queryRow0(cfg.sharedQueryRow()), qkSteps(cfg.headDim / kMmaK),
+      headDim(cfg.headDim), tileDim(cfg.tileDim()),
+      rowElems(cfg.smemRowElems()), queryRow0(cfg.sharedQueryRow()),
+      qkSteps(cfg.headDim / kMmaK),
       keyTiles(cfg.blockN / kMmaN), pvSteps(cfg.blockN / kMmaK),
       dTiles(cfg.headDim / kMmaN) {}
 

@@ -98,7 +98,9 @@ public:
 
   // Shapes derived from the TileConfig.
   Type elemTy;
-  int64_t headDim, rowElems;
+  int64_t headDim;   ///< elements of a global Q/K/V/O row (the call's D)
+  int64_t tileDim;   ///< columns of a shared tile (TileConfig::tileDim)
+  int64_t rowElems;  ///< padded shared row (mma.sync): tileDim + 8
   int64_t queryRow0; ///< shared row of the Q tile / O staging
   int64_t qkSteps;   ///< headDim / 16: k-steps of S = Q K^T
   int64_t keyTiles;  ///< blockN / 8: n8 tiles of S per warp
@@ -282,7 +284,8 @@ private:
   /// This thread's place in a 64-row K/V copy: its tile row in pass 0 and its
   /// 16-byte column.
   struct KeyCopySlot {
-    Value row0, col;
+    Value row0, col; ///< first tile row, shared column of the 16-byte chunk
+    Value srcCol;    ///< its global column (sourceColumn)
   };
   /// The shared part of both K/V copies: `prepare` runs once with the slot
   /// (for loop-invariant source math), `sourceOf(pass, rowOffset)` gives each
@@ -296,6 +299,14 @@ private:
                    function_ref<std::pair<Value, Value>(int64_t)> keyOf);
   /// Copies the 64 consecutive keys from `firstKey` (index), all readable.
   void copyKeyRowsContiguous(Value buffer, TileParts parts, Value firstKey);
+  /// The global column a thread copies to shared column `col` of a tile.
+  /// Tiles are tileDim wide, global rows headDim: a chunk past the row
+  /// (columns 96-127 at headDim 96) copies column col - headDim of the same
+  /// row instead, a sector the same copy instruction reads anyway, so it
+  /// costs no bytes and no predicate; no MMA reads those columns.
+  Value sourceColumn(Value col);
+  /// Whether shared column `col` is inside a global row (null: always).
+  Value columnInRow(Value col);
   Value asyncCopy(Value src, Value srcIndex, Value dst, ValueRange dstIndices,
                   Value valid);
   /// The O += P V chain behind both forms (AttentionKernelWgmma.cpp): flat

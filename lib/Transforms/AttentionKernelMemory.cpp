@@ -17,12 +17,16 @@
 //    memory, then every thread stores 16-byte chunks of whole rows (of its
 //    warpgroup's rows only for paired query blocks).
 //  * A single-stage block-sparse loop copies K and V of a tile as two
-//    groups (TileParts). Paired query blocks load K/V through their TMA
+//    groups (TileParts).
+//  * Tiles are tileDim columns, global rows headDim: with headDim 96 the
+//    chunks of columns 96-127 copy columns 0-31 of the same row again
+//    (sourceColumn; no MMA reads them) and the epilogue stores columns
+//    below 96 only. Paired query blocks load K/V through their TMA
 //    ring (AttentionKernelRing.cpp), not here.
 //
-// Thread -> chunk mapping of a 64 x D tile (128 threads, D / 8 chunks a row):
-// thread tid copies column 8 (tid % (D / 8)) of rows tid / (D / 8) + p R,
-// R = 128 / (D / 8), p < 64 / R; consecutive threads write consecutive 16
+// Thread -> chunk mapping of a 64 x T tile (T = tileDim, 128 threads, T / 8
+// chunks a row): thread tid copies column 8 (tid % (T / 8)) of rows
+// tid / (T / 8) + p R, R = 128 / (T / 8), p < 64 / R; consecutive threads write consecutive 16
 // bytes of a row, so global accesses are fully coalesced.
 //
 //===----------------------------------------------------------------------===//
@@ -40,11 +44,11 @@ using namespace mlir;
 using namespace mlir::minfer::detail;
 
 namespace {
-/// Chunk mapping of a `rows` x headDim tile over `threads` threads.
+/// Chunk mapping of a `rows` x tileDim tile over `threads` threads.
 struct ChunkMap {
   int64_t chunksPerRow, rowsPerPass, passes;
   ChunkMap(const TileConfig &cfg, int64_t rows, int64_t threads)
-      : chunksPerRow(cfg.headDim / kVecElems),
+      : chunksPerRow(cfg.tileDim() / kVecElems),
         rowsPerPass(threads / chunksPerRow), passes(rows / rowsPerPass) {}
   /// Thread `rank`'s first row and its element column: rank / chunksPerRow
   /// and (rank % chunksPerRow) * kVecElems.
@@ -100,6 +104,21 @@ queryTileElement(KernelEmitter &e, Value row, Value chunkCol, Value offset) {
 }
 } // namespace
 
+Value KernelEmitter::columnInRow(Value col) {
+  if (headDim == tileDim)
+    return Value();
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col,
+                               cIdx(headDim));
+}
+
+Value KernelEmitter::sourceColumn(Value col) {
+  Value inRow = columnInRow(col);
+  if (!inRow)
+    return col;
+  return arith::SelectOp::create(
+      b, loc, inRow, col, arith::SubIOp::create(b, loc, col, cIdx(headDim)));
+}
+
 Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
                                ValueRange dstIndices, Value valid) {
   // Without `valid` the copy is unconditional (no src-size operand).
@@ -114,6 +133,7 @@ Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
 void KernelEmitter::loadQueryTile() {
   ChunkMap map(cfg, cfg.blockM, cfg.consumerThreads());
   auto [row0, col] = map.threadSlot(*this, tid);
+  Value srcCol = sourceColumn(col);
   // Rows of this block that exist: N - 64 m.
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
   CopyDst dst = cfg.usesWgmma()
@@ -129,7 +149,8 @@ void KernelEmitter::loadQueryTile() {
     Value srcIndex = arith::AddIOp::create(
         b, loc, qBase,
         arith::AddIOp::create(
-            b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)), col));
+            b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)),
+            srcCol));
     tokens.push_back(asyncCopy(q, srcIndex, dst.mem, dst.at(*this, dr), valid));
   }
   nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
@@ -142,6 +163,7 @@ void KernelEmitter::copyKeyRowsWith(
   ChunkMap map(cfg, cfg.blockN, cfg.threads());
   KeyCopySlot slot;
   std::tie(slot.row0, slot.col) = map.threadSlot(*this, tid);
+  slot.srcCol = sourceColumn(slot.col);
   bool wgmma = cfg.usesWgmma();
   CopyDst kDst =
       wgmma ? swizzledDst(*this, swizzledTileBase(buffer), cfg.blockN,
@@ -171,7 +193,7 @@ void KernelEmitter::copyKeyRows(
   copyKeyRowsWith(
       buffer, parts,
       [&](const KeyCopySlot &slot) {
-        kvCol = arith::AddIOp::create(b, loc, kvBase, slot.col);
+        kvCol = arith::AddIOp::create(b, loc, kvBase, slot.srcCol);
       },
       [&](int64_t p, int64_t) -> std::pair<Value, Value> {
         // keyOf gets the tile row (pass p of this thread); returns (key,
@@ -194,7 +216,7 @@ void KernelEmitter::copyKeyRowsContiguous(Value buffer, TileParts parts,
             b, loc, kvBase,
             arith::AddIOp::create(
                 b, loc, arith::MulIOp::create(b, loc, key, cIdx(headDim)),
-                slot.col));
+                slot.srcCol));
       },
       [&](int64_t, int64_t dr) -> std::pair<Value, Value> {
         return {addIdx(base, dr * headDim), Value()};
@@ -285,7 +307,7 @@ void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer,
 void KernelEmitter::gatherColumnStrip(Value kTile, Value vTile, Value colBase,
                                      Value pos, Value count) {
   // Each lane reads the keys of strip rows lane and lane + 32 (-1: none).
-  // A key row is D / 8 16-byte chunks; a pass copies 32 / (D / 8) whole
+  // A tile row is T / 8 16-byte chunks (T = tileDim); a pass copies 32 / (T / 8) whole
   // rows, one chunk per lane, so each row's bytes go out as one coalesced
   // request (a lane per row would ask L2 for each 32-byte sector twice).
   Value laneI32 = toI32(lane);
@@ -304,13 +326,13 @@ void KernelEmitter::gatherColumnStrip(Value kTile, Value vTile, Value colBase,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col, seqLen));
     keys[half] = arith::SelectOp::create(b, loc, ok, col, cI32(-1));
   }
-  const int64_t chunksPerRow = headDim / kVecElems;
+  const int64_t chunksPerRow = tileDim / kVecElems;
   const int64_t rowsPerPass = 32 / chunksPerRow;
   Value rowInPass = arith::DivUIOp::create(b, loc, lane, cIdx(chunksPerRow));
   Value chunkCol = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, lane, cIdx(chunksPerRow)),
       cIdx(kVecElems));
-  Value srcCol = arith::AddIOp::create(b, loc, kvBase, chunkCol);
+  Value srcCol = arith::AddIOp::create(b, loc, kvBase, sourceColumn(chunkCol));
   // A loop, not unrolled: the producer warpgroup has 56 registers
   // (TileConfig::producerRegisters), and 32 unrolled passes spilled.
   auto passes = scf::ForOp::create(b, loc, cIdx(0), cIdx(cfg.blockN),
@@ -391,7 +413,8 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
       vector::StoreOp::create(b, loc, out, mem, at,
                               /*nontemporal=*/false, llvm::MaybeAlign(4));
     }
-  // 2. Shared -> global, 16 bytes per thread and pass; rows >= N skipped.
+  // 2. Shared -> global, 16 bytes per thread and pass; rows >= N (and
+  //    columns past headDim) skipped.
   //    The CTA's rows, or this warpgroup's 64 (its 128 threads).
   Value rank = tid, firstRow = cIdx(0);
   int64_t rows = cfg.blockM, threads = cfg.consumerThreads();
@@ -406,6 +429,7 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
   }
   ChunkMap map(cfg, rows, threads);
   auto [row0, col] = map.threadSlot(*this, rank);
+  Value colInRow = columnInRow(col);
   row0 = arith::AddIOp::create(b, loc, row0, firstRow);
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
   auto vecType = VectorType::get({kVecElems}, elemTy);
@@ -413,6 +437,8 @@ void KernelEmitter::storeOutput(ArrayRef<Value> acc,
     Value row = addIdx(row0, p * map.rowsPerPass);
     Value valid =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rowsLeft);
+    if (colInRow)
+      valid = arith::AndIOp::create(b, loc, valid, colInRow);
     auto ifOp = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());

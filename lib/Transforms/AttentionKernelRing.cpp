@@ -298,9 +298,15 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
   };
   // One copy per tile: the tensor maps' box is every 64-column panel of 64
   // rows, panel after panel (the swizzled tile's layout; TileConfig.h).
+  // Rows narrower than the tile (head dim 96) take a copy per panel from a
+  // [B*Hkv, N, D] map instead; the second panel's columns past D are the
+  // TMA's zero fill, which counts toward the expected bytes like any other.
   // $0 full K, $1 K stage, $2 tensor maps, $3 start, $4 kv row, $5 full V,
   // $6 V stage.
-  std::string s = "{\n.reg .b64 st, vmap;\n.reg .b32 c0;\n"
+  const bool perPanel = cfg.headDim != cfg.tileDim();
+  const int64_t panelBytes = cfg.blockN * TileConfig::kSwizzleBytes;
+  std::string s = std::string("{\n.reg .b64 st, vmap;\n.reg .b32 c0") +
+                  (perPanel ? ", col, dst" : "") + ";\n"
                   "mov.b32 c0, 0;\n"
                   "add.s64 vmap, $2, " + num(TileConfig::kTensorMapBytes) + ";\n";
   for (int part = 0; part < 2; ++part) {
@@ -312,9 +318,19 @@ void TileRing::produce(Value step, Value start, ArrayRef<Value> limits,
     if (fullArrivals() > 1) // the arrivals of the other lanes (fullArrivals)
       s += "mbarrier.arrive.shared::cta.b64 st, [" + bar + "], " +
            num(fullArrivals() - 1) + ";\n";
-    s += "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::"
-         "complete_tx::bytes [" + dst + "], [" + map +
-         ", {c0, $3, c0, $4}], [" + bar + "];\n";
+    if (!perPanel) {
+      s += "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::"
+           "complete_tx::bytes [" + dst + "], [" + map +
+           ", {c0, $3, c0, $4}], [" + bar + "];\n";
+      continue;
+    }
+    for (int64_t panel = 0; panel < cfg.tileDim() / 64; ++panel) {
+      s += "mov.b32 col, " + num(64 * panel) + ";\n";
+      s += "add.u32 dst, " + dst + ", " + num(panel * panelBytes) + ";\n";
+      s += "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::"
+           "complete_tx::bytes [dst], [" + map + ", {col, $3, $4}], [" +
+           bar + "];\n";
+    }
   }
   s += "}";
   onLeader([&] {

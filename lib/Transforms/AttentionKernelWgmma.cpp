@@ -18,7 +18,9 @@
 //
 // Shared operands are read through 64-bit matrix descriptors. Q, K and V
 // tiles are stored 128-byte swizzled (CUTLASS's Swizzle<3,4,3>): a tile of R
-// rows is head_dim / 64 panels of R rows x 128 bytes; 16-byte chunk c of row
+// rows is tileDim / 64 panels of R rows x 128 bytes (tileDim: head_dim, or
+// 128 for head_dim 96, whose S takes 6 k16 steps and O N = 96, reading
+// columns 0-95 of the two panels only); 16-byte chunk c of row
 // r lives at chunk c ^ (r % 8) of that row. The swizzle repeats every 8 rows
 // (1024 bytes), and the region is 1024-byte aligned (TileConfig::sharedBytes).
 // Descriptors (PTX ISA "matrix descriptor"): address bits 4-17 in bits 0-13,

@@ -57,7 +57,7 @@ struct GenerateKernelsPass final
       elemList = {kernel::ElemType::BF16, kernel::ElemType::F16};
     SmallVector<int64_t> dimList(headDims.begin(), headDims.end());
     if (dimList.empty())
-      dimList = {64, 128};
+      dimList = {64, 96, 128};
     std::optional<kernel::Chip> chipValue = parseChip(chip);
     if (!chipValue) {
       module.emitError() << "minfer-generate-kernels: unknown chip '" << chip

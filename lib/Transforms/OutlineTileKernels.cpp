@@ -148,7 +148,7 @@ struct OutlineTileKernelsPass final
              << " (mma.sync m16n8k16 needs bf16 or f16)";
     int64_t d = qType.getDimSize(3);
     if (ShapedType::isDynamic(d) || !kernel::isKernelHeadDim(d))
-      return op->emitOpError("needs a static head dim of 64 or 128");
+      return op->emitOpError("needs a static head dim of 64, 96 or 128");
     cfg.headDim = d;
     if (std::string err = cfg.validate(); !err.empty())
       return op->emitOpError() << "invalid kernel configuration: " << err;

@@ -76,10 +76,12 @@ private:
 /// each [B * Hkv, N, D] seen as dims {64, N, D / 64, B * Hkv}, box
 /// {64, blockN, D / 64, 1}: one copy lands a whole tile, its 64-column
 /// panels one after the other as the swizzled tile keeps them; 128-byte
-/// swizzle, zero fill) and copies them to `a.tensorMaps` on `stream`. A
-/// small pageable copy is staged by the driver before the call returns, so
-/// `maps` may go out of scope; every call uses the same workspace slot, in
-/// stream order.
+/// swizzle, zero fill) and copies them to `a.tensorMaps` on `stream`. Rows
+/// that are not whole panels (D = 96) are dims {D, N, B * Hkv}, box
+/// {64, blockN, 1}: the kernel copies each panel, the TMA zero-filling the
+/// columns past D. A small pageable copy is staged by the driver before the
+/// call returns, so `maps` may go out of scope; every call uses the same
+/// workspace slot, in stream order.
 Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
                       const AttentionLaunch &a, CUstream stream) {
   const DriverApi &api = *impl.api;
@@ -92,22 +94,26 @@ Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
   alignas(128) uint64_t maps[2][kernel::TileConfig::kTensorMapBytes / 8] = {};
   const uint64_t d = static_cast<uint64_t>(cfg.headDim);
   const uint64_t n = static_cast<uint64_t>(a.seqLen);
+  const uint64_t heads = static_cast<uint64_t>(a.kvHeads * a.batches);
+  const unsigned rows = static_cast<unsigned>(cfg.blockN);
+  const bool perPanel = cfg.headDim != cfg.tileDim();
   const uint64_t panels = d / 64;
-  const uint64_t dims[4] = {64, n, panels,
-                            static_cast<uint64_t>(a.kvHeads * a.batches)};
-  // Bytes between rows, panels (128 bytes: not increasing, which TMA
-  // allows), and heads.
-  const uint64_t strides[3] = {d * 2, 128, n * d * 2};
-  const unsigned box[4] = {64, static_cast<unsigned>(cfg.blockN),
-                           static_cast<unsigned>(panels), 1};
+  // Whole panels: bytes between rows, panels (128 bytes: not increasing,
+  // which TMA allows), and heads. Per panel: between rows and heads.
+  const uint64_t dims[4] = {perPanel ? d : 64, n, perPanel ? heads : panels,
+                            heads};
+  const uint64_t strides[3] = {d * 2, perPanel ? n * d * 2 : 128, n * d * 2};
+  const unsigned box[4] = {64, rows, perPanel ? 1u : static_cast<unsigned>(panels),
+                           1};
   const unsigned unit[4] = {1, 1, 1, 1};
+  const unsigned rank = perPanel ? 3 : 4;
   const int type = cfg.elem == kernel::ElemType::BF16 ? kTensorMapBfloat16
                                                       : kTensorMapFloat16;
   const CUdeviceptr src[2] = {a.k, a.v};
   for (int i = 0; i < 2; ++i)
     MINFER_RETURN_IF_ERROR(api.check(
         api.cuTensorMapEncodeTiled(
-            maps[i], type, 4, reinterpret_cast<void *>(src[i]), dims, strides,
+            maps[i], type, rank, reinterpret_cast<void *>(src[i]), dims, strides,
             box, unit, /*interleave none*/ 0, kTensorMapSwizzle128B,
             kTensorMapL2Promotion256B, /*zero fill*/ 0),
         "cuTensorMapEncodeTiled", i == 0 ? "K" : "V"));

@@ -1,14 +1,14 @@
 //===- HeadDimPad.cpp - calls whose head dim the kernels are not built for -===//
 //
-// The attention kernels exist for head dims 64 and 128 (kernel::
+// The attention kernels exist for head dims 64, 96 and 128 (kernel::
 // isKernelHeadDim). A call with another supported head dim (a multiple of 8
-// up to 128: Phi-3-mini's 96, say) runs on the kernels of kernelHeadDim(D):
-// Q, K and V are copied into zero-padded rows of a buffer the runtime keeps,
-// the whole call (estimate, index, kernel) runs on those copies, and the
-// output's first D columns are copied back. A zero column adds nothing to
-// any q . k, pooled score or estimate, so the index and the output are those
-// of the unpadded call; the cost is the copies and (kernelHeadDim / D) - 1
-// more kernel work.
+// up to 128: 80 or 40, say) runs on the kernels of kernelHeadDim(D), the
+// next of those: Q, K and V are copied into zero-padded rows of a buffer the
+// runtime keeps, the whole call (estimate, index, kernel) runs on those
+// copies, and the output's first D columns are copied back. A zero column
+// adds nothing to any q . k, pooled score or estimate, so the index and the
+// output are those of the unpadded call; the cost is the copies and
+// (kernelHeadDim / D) - 1 more kernel work.
 //
 //===----------------------------------------------------------------------===//
 #include "RuntimeImpl.h"
@@ -18,9 +18,9 @@ namespace minfer::cuda {
 Status Runtime::Impl::withKernelHeadDim(
     const AttentionTensors &t, bool writesOutput, CUstream stream,
     const std::function<Status(const AttentionTensors &)> &call) {
-  const int64_t kd = kernel::kernelHeadDim(t.headDim);
-  if (kd == t.headDim)
+  if (kernel::isKernelHeadDim(t.headDim))
     return call(t);
+  const int64_t kd = kernel::kernelHeadDim(t.headDim);
   ContextGuard guard(*this);
   MINFER_RETURN_IF_ERROR(guard.status());
   CUfunction copy = nullptr;

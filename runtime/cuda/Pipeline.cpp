@@ -10,7 +10,7 @@
 //             scores (wgmma on sm_90a, else mma.sync) -> select
 //   kernel    the one attention kernel for the chunk's heads
 // Nothing waits for the device unless RunOptions asks for timing, checks or
-// debug copies. A head dim other than 64 and 128 runs all of it on
+// debug copies. A head dim other than 64, 96 and 128 runs all of it on
 // zero-padded copies of the tensors (HeadDimPad.cpp).
 //
 //===----------------------------------------------------------------------===//

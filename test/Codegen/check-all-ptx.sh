@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Generates every kernel variant through minfer-to-ptx, assembles each PTX with
 # `ptxas -v` and prints its registers / shared memory / spills:
-#   3 kinds x D 64|128 x bf16|f16 x sm_80|sm_90|sm_90a = 36 kernels (64-row
-#   CTAs), plus the 128-row dense variants (dense-block-m=128) x 3 chips, the
-#   4 mid-sequence vertical-slash kernels of sm_90a (minfer_vs_kv_*) and the
-#   8 paired-query-block block-sparse kernels of sm_90a (block-block-m=128
-#   and 192: a producer warp, or warpgroup, feeding a TMA + mbarrier ring)
-#   and the 4 paired vertical-slash kernels (vs-block-m=192).
+#   3 kinds x D 64|96|128 x bf16|f16 x sm_80|sm_90|sm_90a = 54 kernels
+#   (64-row CTAs), plus the 128-row dense variants (dense-block-m=128) x 3
+#   chips, the 6 mid-sequence vertical-slash kernels of sm_90a
+#   (minfer_vs_kv_*) and the 12 paired-query-block block-sparse kernels of
+#   sm_90a (block-block-m=128 and 192: a producer warp, or warpgroup, feeding
+#   a TMA + mbarrier ring) and the 6 paired vertical-slash kernels
+#   (vs-block-m=192).
 #   sm_90a kernels use wgmma; ptxas must not serialize them, and each matrix
 #   descriptor must mask its start address to 14 bits; the paired kernels
 #   read their warpgroup index through redux.sync (a warp-uniform value).
-# Fails if ptxas rejects a kernel or if a D = 128 kernel spills -- except a
+# Fails if ptxas rejects a kernel or if a D = 96 or 128 kernel spills -- except a
 # kernel with an occupancy request (.minnctapersm, kernel::tunedFor: block),
 # which trades at most 64 bytes of spills for a third CTA per SM.
 #
@@ -62,6 +63,7 @@ for ptx in "$out"/*.ptx; do
   # kernels, 4 + 7 for the 192-row ones, else 1 + 1; the paired kernels'
   # ring control not counted).
   d=${kernel##*_d}; d=${d%%_*}
+  [ "$d" -gt 64 ] && d=128  # tiles are whole 64-column panels (tileDim)
   rows=256; [[ $kernel == *_m128_* || $kernel == minfer_vs_* ]] && rows=384
   dyn=$((rows * (d + 8) * 2))
   if [ "$chip" = sm_90a ]; then
@@ -95,15 +97,15 @@ for ptx in "$out"/*.ptx; do
   printf '%-30s %-6s %5s %9s %9s %12s %12s\n' "$kernel" "$chip" "$regs" \
     "$dyn" "${smem:-0}" "$st" "$ld"
   maxSpill=0; grep -q '^\.minnctapersm' "$ptx" && maxSpill=64
-  if [[ $kernel == *_d128_* ]] && { [ "${st:-999}" -gt $maxSpill ] || [ "${ld:-999}" -gt $maxSpill ]; }; then
-    echo "FAIL: $base spills more than $maxSpill bytes (D = 128)"
+  if [[ $kernel == *_d128_* || $kernel == *_d96_* ]] && { [ "${st:-999}" -gt $maxSpill ] || [ "${ld:-999}" -gt $maxSpill ]; }; then
+    echo "FAIL: $base spills more than $maxSpill bytes (D = 96 or 128)"
     status=1
   fi
   count=$((count + 1))
 done
 echo "$count kernels assembled (dynamic shared memory: TileConfig::sharedBytes())"
-if [ "$count" -lt 64 ]; then
-  echo "FAIL: expected 64 kernels (36 + 12 dense-block-m=128 + 4 vs_kv + 4 block m128 + 4 block m192 + 4 vs m192), got $count"
+if [ "$count" -lt 96 ]; then
+  echo "FAIL: expected 96 kernels (54 + 18 dense-block-m=128 + 6 vs_kv + 6 block m128 + 6 block m192 + 6 vs m192), got $count"
   status=1
 fi
 exit $status

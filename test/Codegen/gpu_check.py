@@ -25,9 +25,10 @@ THREADS = 128
 
 def smem_bytes(d, stages=2, block_m=BLOCK, separate_q=False):
     """TileConfig::sharedBytes(): Q shares the last K stage when stages > 1
-    and block_m <= 64."""
+    and block_m <= 64; rows are tileDim (64 or 128 for D = 96) + 8."""
     q_rows = 0 if stages > 1 and block_m <= BLOCK and not separate_q else block_m
-    return (q_rows + 2 * stages * BLOCK) * (d + 8) * 2
+    tile = 64 if d <= 64 else 128
+    return (q_rows + 2 * stages * BLOCK) * (tile + 8) * 2
 
 
 # --------------------------------------------------------------------------
@@ -293,7 +294,7 @@ def main():
         if args.lens:
             lens = [int(x) for x in args.lens.split(",")]
         for dtype in (torch.bfloat16, torch.float16):
-            for D in (64, 128):
+            for D in (64, 96, 128):
                 for N in lens:
                     ok &= check(drv, args, "dense", N, D, dtype)
         ok &= check(drv, args, "dense", 1000, 128, torch.bfloat16, H=4, HKV=2, B=2, label="gqa")
@@ -308,7 +309,7 @@ def main():
             blk_spec = [("block", {"blocks": topk}), ("ashape", {"sink": 100, "local": 1000}),
                         ("empty", None), ("dense", None)]
             for dtype in (torch.bfloat16, torch.float16):
-                for D in (64, 128):
+                for D in (64, 96, 128):
                     ok &= check(drv, args, "vs", N, D, dtype, H=4, HKV=2, spec=vs_spec)
                     ok &= check(drv, args, "block", N, D, dtype, H=4, HKV=2, spec=blk_spec)
     if args.bench:

@@ -8,13 +8,13 @@
 // Bad option values are diagnostics.
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=sparse' 2>&1 | FileCheck %s --check-prefix=KIND
 // RUN: not minfer-opt %s -minfer-generate-kernels='dtypes=f32' 2>&1 | FileCheck %s --check-prefix=DTYPE
-// RUN: not minfer-opt %s -minfer-generate-kernels='head-dims=96' 2>&1 | FileCheck %s --check-prefix=DIM
+// RUN: not minfer-opt %s -minfer-generate-kernels='head-dims=80' 2>&1 | FileCheck %s --check-prefix=DIM
 // RUN: not minfer-opt %s -minfer-generate-kernels='chip=sm_75' 2>&1 | FileCheck %s --check-prefix=CHIP
 // RUN: not minfer-opt %s -minfer-generate-kernels='stages=4' 2>&1 | FileCheck %s --check-prefix=STAGES
 // RUN: not minfer-opt %s -minfer-generate-kernels='kinds=dense dense-block-m=96' 2>&1 | FileCheck %s --check-prefix=BLOCKM
 // KIND: error: minfer-generate-kernels: unknown kernel kind 'sparse' (expected dense, block or vs)
 // DTYPE: error: minfer-generate-kernels: unknown dtype 'f32' (expected bf16 or f16)
-// DIM: error: minfer-generate-kernels: head_dim must be 64 or 128, got 96
+// DIM: error: minfer-generate-kernels: head_dim must be 64, 96 or 128, got 80
 // CHIP: error: minfer-generate-kernels: unknown chip 'sm_75' (expected sm_80, sm_90 or sm_90a)
 // STAGES: error: minfer-generate-kernels: stages must be 1, 2 or 3 (up to 6 for paired block-sparse), got 4
 // BLOCKM: error: minfer-generate-kernels: only 64-row query blocks are supported (128 for dense and block-sparse kernels, 192 for block-sparse and vertical-slash)
@@ -67,9 +67,9 @@
 // M128: known_block_size = array<i32: 256, 1, 1>
 // M128: memref.view {{.*}} to memref<256x72xbf16, #gpu.address_space<workgroup>>
 
-// ALL-COUNT-12: gpu.func @minfer_{{(dense|block|vs)_d(64|128)_(bf16|f16)}}(
+// ALL-COUNT-18: gpu.func @minfer_{{(dense|block|vs)_d(64|96|128)_(bf16|f16)}}(
 
-// ONCE-COUNT-4: gpu.module @minfer_dense
+// ONCE-COUNT-6: gpu.module @minfer_dense
 // ONCE-NOT: gpu.module
 module {
 }

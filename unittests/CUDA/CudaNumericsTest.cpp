@@ -54,7 +54,7 @@ TEST_P(CudaNumerics, LargeMagnitudesStayFiniteAndBounded) {
   MINFER_REQUIRE_BACKEND(GetParam(), rt);
   uint64_t seed = 100;
   for (const auto &[kind, layer] : layersPerKernel())
-    for (int64_t D : {64, 128})
+    for (int64_t D : {64, 96, 128})
       for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
         SCOPED_TRACE(std::string(kernel::kernelKindName(kind)) + " D " +
                      std::to_string(D) + " " + kernel::elemTypeName(elem));
@@ -99,7 +99,7 @@ TEST_P(CudaNumerics, FullyMaskedRowsAreZero) {
   MINFER_REQUIRE_BACKEND(GetParam(), rt);
   uint64_t seed = 300;
   for (int64_t N : {64, 200, 4097})
-    for (int64_t D : {64, 128})
+    for (int64_t D : {64, 96, 128})
       for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
         SCOPED_TRACE("N " + std::to_string(N) + " D " + std::to_string(D) +
                      " " + kernel::elemTypeName(elem));

@@ -66,7 +66,7 @@ void runCase(Runtime &rt, int64_t D, ElemType elem, Scores scores) {
 }
 
 void runEveryShape(Runtime &rt, Scores scores) {
-  for (int64_t D : {64, 128})
+  for (int64_t D : {64, 96, 128})
     for (ElemType elem : {ElemType::BF16, ElemType::F16}) {
       SCOPED_TRACE("D " + std::to_string(D) + " " + kernel::elemTypeName(elem));
       runCase(rt, D, elem, scores);

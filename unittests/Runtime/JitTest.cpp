@@ -141,18 +141,29 @@ TEST(Jit, BadRequestsAreErrorsNotCrashes) {
 }
 
 /// A head dim the kernels are not built for compiles the kernels of
-/// kernel::kernelHeadDim (the runtime runs such calls zero-padded) with the
-/// softmax scale of the request's own head dim.
+/// kernel::kernelHeadDim (the runtime runs such calls zero-padded: 80 -> 96,
+/// 112 -> 128) with the softmax scale of the request's own head dim; 96 has
+/// kernels of its own.
 TEST(Jit, PaddedHeadDimCompilesTheKernelHeadDim) {
-  JitRequest r = mixedRequest(kernel::Chip::SM80);
-  r.headDim = 96;
-  JitResult res;
-  ASSERT_TRUE(compile(r, res).ok());
-  ASSERT_FALSE(res.kernels.empty());
-  for (const CompiledKernel &k : res.kernels)
-    EXPECT_EQ(k.config.headDim, 128) << k.config.kernelName();
-  EXPECT_NE(res.inputIR.find("x128xf16>"), std::string::npos) << res.inputIR;
-  EXPECT_NE(res.inputIR.find("scale = 1.020620"), std::string::npos) << res.inputIR;
+  const struct {
+    int64_t dim, kernelDim;
+    const char *scale;
+  } cases[] = {{80, 96, "scale = 1.11803"},
+               {112, 128, "scale = 9.44911"},
+               {96, 96, "scale = 1.02062"}};
+  for (const auto &c : cases) {
+    SCOPED_TRACE("D " + std::to_string(c.dim));
+    JitRequest r = mixedRequest(kernel::Chip::SM80);
+    r.headDim = c.dim;
+    JitResult res;
+    ASSERT_TRUE(compile(r, res).ok());
+    ASSERT_FALSE(res.kernels.empty());
+    for (const CompiledKernel &k : res.kernels)
+      EXPECT_EQ(k.config.headDim, c.kernelDim) << k.config.kernelName();
+    const std::string type = "x" + std::to_string(c.kernelDim) + "xf16>";
+    EXPECT_NE(res.inputIR.find(type), std::string::npos) << res.inputIR;
+    EXPECT_NE(res.inputIR.find(c.scale), std::string::npos) << res.inputIR;
+  }
 }
 
 TEST(Jit, UnwritableCacheOnlyCostsRecompilation) {

@@ -162,16 +162,19 @@ TEST(SparseAttention, FullBudgetEqualsDenseLong) {
   expectFullBudgetIsDense(4, 2, 1000);
 }
 
-/// What the GPU runtime does with a head dim the kernels are not built for:
-/// the call on Q, K, V zero-padded to kernel::kernelHeadDim is the same call
-/// (bit for bit: a zero column adds an exact zero to every dot product and
-/// pooled score), with the output in the padded output's first columns.
+/// What the GPU runtime does with a head dim the kernels are not built for
+/// (8 -> 64, 40 -> 64, 80 -> 96, 120 -> 128), and what the D = 96 kernels
+/// do inside their 128-column tiles (96 -> 128): the call on Q, K, V
+/// zero-padded is the same call (bit for bit: a zero column adds an exact
+/// zero to every dot product and pooled score), with the output in the
+/// padded output's first columns.
 TEST(SparseAttention, ZeroPaddedHeadDimIsTheSameCall) {
-  for (int64_t D : {8, 40, 96, 120}) {
+  for (int64_t D : {8, 40, 80, 96, 120}) {
     SCOPED_TRACE("D=" + std::to_string(D));
     ASSERT_TRUE(kernel::isSupportedHeadDim(D));
-    ASSERT_FALSE(kernel::isKernelHeadDim(D));
-    const int64_t PD = kernel::kernelHeadDim(D);
+    const int64_t PD = kernel::isKernelHeadDim(D) ? kernel::tileHeadDim(D)
+                                                  : kernel::kernelHeadDim(D);
+    ASSERT_GT(PD, D);
     Problem p = makeProblem(1, 4, 2, 300, D, uint32_t(D), 3.0f);
     Problem padded = p;
     padded.s.headDim = PD;

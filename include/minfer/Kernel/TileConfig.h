@@ -40,7 +40,10 @@
 //             [B*Hkv, N, D] as dims {64, N, D/64, B*Hkv} (strides in
 //             bytes: 2 D, 128, 2 N D), box {64, 64, D/64, 1}: one copy per
 //             tile, its 64-column panels one after the other; 128-byte
-//             swizzle, zero fill (pairedTensorMapBytes());
+//             swizzle, zero fill (pairedTensorMapBytes()). A head dim that
+//             is not whole panels (96) has dims {D, N, B*Hkv} (strides 2 D,
+//             2 N D), box {64, 64, 1}: a copy per panel, the columns past D
+//             zero-filled;
 //           last, every kernel: i32 first_cta.
 //   index   SparseIndex.h layout over [B, H, NB].
 namespace minfer::kernel {
@@ -50,19 +53,28 @@ namespace minfer::kernel {
 inline constexpr int64_t kBlockM = 64;
 inline constexpr int64_t kBlockN = 64;
 
-/// Head dims the attention kernels are generated for.
-inline bool isKernelHeadDim(int64_t d) { return d == 64 || d == 128; }
+/// Head dims the attention kernels are generated for. Their shared-memory
+/// tiles are tileHeadDim(d) wide (whole 128-byte swizzle panels); a 96-wide
+/// kernel (Phi-3-mini) reads and writes rows of 96, leaves tile columns 96+
+/// zero and runs its MMAs over 96 only: 6 k16 steps of Q K^T and n = 96 for
+/// P V, 3/4 of the 128-wide kernel's work and bytes.
+inline bool isKernelHeadDim(int64_t d) { return d == 64 || d == 96 || d == 128; }
+inline int64_t tileHeadDim(int64_t d) { return d <= 64 ? 64 : 128; }
 
 /// Head dims the runtime and the CPU reference accept: multiples of 8 (rows
 /// of whole 16-byte vectors) up to 128. A head dim that is not a kernel head
 /// dim runs on the kernels of kernelHeadDim(d), with Q, K and V zero-padded
 /// by the runtime: a zero column adds nothing to any q . k (nor to the pooled
 /// or estimated scores), and V's zero columns only give output columns that
-/// the runtime drops. Phi-3-mini (head dim 96) is the common case.
+/// the runtime drops.
 inline bool isSupportedHeadDim(int64_t d) {
   return d > 0 && d <= 128 && d % 8 == 0;
 }
-inline int64_t kernelHeadDim(int64_t d) { return d <= 64 ? 64 : 128; }
+/// The kernel head dim a call of head dim d runs on: the smallest at or
+/// above d (d itself when it has kernels).
+inline int64_t kernelHeadDim(int64_t d) {
+  return d <= 64 ? 64 : d <= 96 ? 96 : 128;
+}
 
 enum class KernelKind { Dense, Block, VerticalSlash };
 enum class ElemType { BF16, F16 };
@@ -341,6 +353,11 @@ struct TileConfig {
     return cfg;
   }
 
+  /// Columns of the shared-memory tiles (tileHeadDim): headDim rounded up to
+  /// whole 64-column panels. Global rows are headDim wide; columns from
+  /// headDim on are zero in the tiles and never reach an MMA.
+  int64_t tileDim() const { return tileHeadDim(headDim); }
+
   /// Whether S = Q K^T and O += P V run on wgmma (sm_90a): one warpgroup per
   /// 64 query rows, Q and K / V read by the tensor cores straight from
   /// 128-byte-swizzled shared tiles, P as the register A operand.
@@ -383,7 +400,7 @@ struct TileConfig {
   /// Shared-memory rows of the padded (ldmatrix) layout are D + 8 elements
   /// (16 bytes extra) so that the 8 row addresses of one ldmatrix hit
   /// distinct banks (mma.sync kernels only).
-  int64_t smemRowElems() const { return headDim + 8; }
+  int64_t smemRowElems() const { return tileDim() + 8; }
   /// Paired query blocks add a producer (lane 0 of warp 4 W walks the merged
   /// tile list and issues the ring's TMA copies; it computes nothing). Two
   /// blocks: one warp (9 warps keep 168 registers, enough for the
@@ -421,7 +438,7 @@ struct TileConfig {
   int64_t sharedQueryRow() const {
     return queryInKeyBuffer() ? (stages - 1) * blockN : 2 * stages * blockN;
   }
-  /// wgmma's swizzled tiles: a tile of R rows is head_dim / 64 panels of R
+  /// wgmma's swizzled tiles: a tile of R rows is tileDim() / 64 panels of R
   /// rows x 128 bytes. The region is Q (blockM rows; O is staged there at the
   /// end), then `stages` K and valueStageCount() V tiles of blockN rows.
   /// The swizzle pattern repeats every 1024 bytes and the descriptors assume
@@ -429,8 +446,8 @@ struct TileConfig {
   /// CUDA places 1024-byte aligned (the kernels trap if it is not). No slack:
   /// that 1 KB would keep a 3-stage vertical-slash CTA (112 KB) from sharing an SM.
   static constexpr int64_t kSwizzleBytes = 128, kSwizzleAtomBytes = 1024;
-  int64_t swizzledQueryBytes() const { return blockM * headDim * 2; }
-  int64_t swizzledTileBytes() const { return blockN * headDim * 2; }
+  int64_t swizzledQueryBytes() const { return blockM * tileDim() * 2; }
+  int64_t swizzledTileBytes() const { return blockN * tileDim() * 2; }
   /// Paired query blocks keep, after the swizzled tiles, the ring's control
   /// words: a full and an empty mbarrier per K stage and per V stage, then
   /// per warpgroup `stages` queue mbarriers (8 bytes each); then each
@@ -496,7 +513,7 @@ struct TileConfig {
   /// Returns an empty string when valid, else what is wrong.
   std::string validate() const {
     if (!isKernelHeadDim(headDim))
-      return "head_dim must be 64 or 128, got " + std::to_string(headDim);
+      return "head_dim must be 64, 96 or 128, got " + std::to_string(headDim);
     if (blockN != 64)
       return "only 64-key tiles are supported";
     // The sparse index is per 64-row query block. The dense kernel reads no

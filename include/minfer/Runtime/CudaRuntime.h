@@ -43,8 +43,8 @@ struct AttentionTensors {
   const void *k = nullptr; ///< [B, Hkv, N, D]
   const void *v = nullptr; ///< [B, Hkv, N, D]
   void *out = nullptr;     ///< [B, H, N, D], may not alias q, k, v
-  /// headDim: a multiple of 8 from 8 to 128 (kernels: 64 and 128; others
-  /// run zero-padded, see sparseAttention).
+  /// headDim: a multiple of 8 from 8 to 128 (kernels: 64, 96 and 128;
+  /// others run zero-padded, see sparseAttention).
   int64_t batch = 1, heads = 1, kvHeads = 1, seqLen = 0, headDim = 128;
   kernel::ElemType dtype = kernel::ElemType::BF16;
   float scale = 0.0f; ///< softmax scale (usually 1 / sqrt(headDim)); finite
@@ -232,8 +232,8 @@ public:
   /// for all heads -- `vs` if any head is vertical-slash, else `block` if any
   /// is not dense, else `dense` (chunked by heads only when the index would
   /// exceed the workspace budget). Asynchronous on `stream` unless
-  /// RunOptions asks for timing or debug copies. A head dim other than 64 and
-  /// 128 (a multiple of 8 up to 128) runs on the kernels of
+  /// RunOptions asks for timing or debug copies. A head dim other than 64,
+  /// 96 and 128 (a multiple of 8 up to 128) runs on the kernels of
   /// kernel::kernelHeadDim with zero-padded copies of the tensors, kept in a
   /// buffer of 2 (B H + B Hkv) N kernelHeadDim elements (HeadDimPad.cpp).
   Status sparseAttention(const AttentionTensors &t, const LayerPatterns &patterns,

@@ -26,7 +26,8 @@ namespace minfer::jit {
 
 struct JitRequest {
   /// B and N stay dynamic. headDim: a multiple of 8 up to 128; the kernels
-  /// are compiled for kernel::kernelHeadDim(headDim) (the runtime pads).
+  /// are compiled for kernel::kernelHeadDim(headDim) (64, 96 or 128; the
+  /// runtime pads the others).
   int64_t heads = 1, kvHeads = 1, headDim = 128;
   kernel::ElemType dtype = kernel::ElemType::BF16;
   kernel::Chip chip = kernel::Chip::SM80;

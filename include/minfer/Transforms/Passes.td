@@ -57,7 +57,7 @@ def MinferGenerateKernels : Pass<"minfer-generate-kernels", "ModuleOp"> {
     ListOption<"kinds", "kinds", "std::string",
                "Kernel kinds: dense, block, vs (default: all)">,
     ListOption<"headDims", "head-dims", "int64_t",
-               "Head dims: 64, 128 (default: both)">,
+               "Head dims: 64, 96, 128 (default: all three)">,
     ListOption<"dtypes", "dtypes", "std::string",
                "Element types: bf16, f16 (default: both)">,
     Option<"chip", "chip", "std::string", "\"sm_80\"",

@@ -34,8 +34,13 @@ template <typename T, int D> __device__ void bsPool(const IndexParams &p) {
   // groups' partial sums are added in shared memory. All of a thread's loads
   // are independent. H100, 1M, H4 (ncu): 0.82 -> 0.73 ms against one scalar
   // column per thread, DRAM 81 -> 90 % of peak (twenty-second session).
-  constexpr int kVec = 8, kPerRow = D / kVec, kGroups = 128 / kPerRow;
-  static_assert(D % kVec == 0 && 128 % kPerRow == 0 && 64 % kGroups == 0,
+  // Token groups as for the tile head dim (64 or 128, kernel::tileHeadDim):
+  // at D = 96, 8 groups of 12 threads (threads 96-127 idle), so that every
+  // column sums in the order of a zero-padded D = 128 call -- the same
+  // pooled values, scores and picks.
+  constexpr int kVec = 8, kPerRow = D / kVec;
+  constexpr int kGroups = 128 / ((D <= 64 ? 64 : 128) / kVec);
+  static_assert(D % kVec == 0 && kPerRow * kGroups <= 128 && 64 % kGroups == 0,
                 "whole rows per step, whole steps per block");
   __shared__ float part[kGroups][D];
   const int m = blockIdx.x, slot = blockIdx.y, which = blockIdx.z;
@@ -61,7 +66,7 @@ template <typename T, int D> __device__ void bsPool(const IndexParams &p) {
 #pragma unroll
   for (int i = 0; i < 64 / kGroups; ++i) {
     const int t = s + grp + i * kGroups;
-    if (t < e) {
+    if (grp < kGroups && t < e) {
       const uint4 raw = *reinterpret_cast<const uint4 *>(src + (int64_t)t * D + c);
       const T *v = reinterpret_cast<const T *>(&raw);
 #pragma unroll
@@ -69,9 +74,11 @@ template <typename T, int D> __device__ void bsPool(const IndexParams &p) {
         acc[k] += toFloat(v[k]);
     }
   }
+  if (grp < kGroups) {
 #pragma unroll
-  for (int k = 0; k < kVec; ++k)
-    part[grp][c + k] = acc[k];
+    for (int k = 0; k < kVec; ++k)
+      part[grp][c + k] = acc[k];
+  }
   __syncthreads();
   if (tid < D) {
     float sum = 0.0f;
@@ -90,8 +97,10 @@ template <typename T, int D> __device__ void bsPool(const IndexParams &p) {
     bsPool<T, D>(p);                                                           \
   }
 MINFER_BS_POOL(__nv_bfloat16, bf16, 64)
+MINFER_BS_POOL(__nv_bfloat16, bf16, 96)
 MINFER_BS_POOL(__nv_bfloat16, bf16, 128)
 MINFER_BS_POOL(__half, f16, 64)
+MINFER_BS_POOL(__half, f16, 96)
 MINFER_BS_POOL(__half, f16, 128)
 #undef MINFER_BS_POOL
 

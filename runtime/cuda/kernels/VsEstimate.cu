@@ -375,8 +375,10 @@ extern "C" __global__ void __launch_bounds__(256)
     vsAccum<T, D>(p);                                                          \
   }
 MINFER_VS_ESTIMATE(__nv_bfloat16, bf16, 64)
+MINFER_VS_ESTIMATE(__nv_bfloat16, bf16, 96)
 MINFER_VS_ESTIMATE(__nv_bfloat16, bf16, 128)
 MINFER_VS_ESTIMATE(__half, f16, 64)
+MINFER_VS_ESTIMATE(__half, f16, 96)
 MINFER_VS_ESTIMATE(__half, f16, 128)
 #undef MINFER_VS_ESTIMATE
 

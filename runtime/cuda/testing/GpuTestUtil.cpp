@@ -19,14 +19,14 @@ namespace minfer::cuda::testing {
 using kernel::ElemType;
 using kernel::KernelKind;
 
-/// The 12 attention kernels (kind x dtype x D) with 64-row tiles, as tuned
+/// The 18 attention kernels (kind x dtype x D) with 64-row tiles, as tuned
 /// for sm_80 (so their names carry no stage suffix); stops at the first
 /// config for which fn returns false.
 template <typename Fn> bool forEachKernelConfig(Fn &&fn) {
   for (KernelKind kind :
        {KernelKind::Dense, KernelKind::Block, KernelKind::VerticalSlash})
     for (ElemType elem : {ElemType::BF16, ElemType::F16})
-      for (int64_t d : {64, 128}) {
+      for (int64_t d : {64, 96, 128}) {
         kernel::TileConfig cfg =
             kernel::TileConfig::tuned(kind, elem, d, kernel::Chip::SM80);
         if (!fn(cfg))

@@ -43,11 +43,11 @@ private:
 Status loadTestModule(const DriverApi &api, const char *stem,
                       CUmodule *module);
 
-/// Registers the naive stand-ins for all 12 attention kernels.
+/// Registers the naive stand-ins for all 18 attention kernels.
 Status registerNaiveKernels(Runtime &rt);
 
 /// Whether `<dir>/<name>.<chip>.ptx` (or the sm_80 fallback on sm_90)
-/// exists for every kernel kind, D in {64, 128} and both dtypes.
+/// exists for every kernel kind, D in {64, 96, 128} and both dtypes.
 bool generatedPtxAvailable(const std::string &dir, kernel::Chip chip,
                            std::string *missing);
 

@@ -1,6 +1,6 @@
 //===- minfer-gpu-check.cpp - end-to-end check of the runtime on a GPU ----===//
 //
-// For each attention kernel kind x D {64, 128} (--dims: any multiple of 8 up
+// For each attention kernel kind x D {64, 96, 128} (--dims: any multiple of 8 up
 // to 128; others run zero-padded) x {bf16, f16} x N x (H, Hkv)
 // in {(4, 1), (4, 4)}: random inputs, one Runtime::sparseAttention call with
 // a mixed per-head layer that selects that kernel, then
@@ -15,7 +15,7 @@
 // 1 on a failure, 2 on bad usage or missing attention-kernel PTX.
 //
 //   minfer-gpu-check [--ptx-dir DIR] [--naive] [--lengths 100,4096]
-//                    [--kinds dense,block,vs] [--dims 64,128] [--seed S]
+//                    [--kinds dense,block,vs] [--dims 64,96,128] [--seed S]
 //                    [--device N]
 //
 // --naive registers the slow reference kernels (kernels/testing) instead of
@@ -67,7 +67,7 @@ struct Options {
   bool sweep = false, reference = true;
   std::vector<std::pair<int64_t, int64_t>> heads = {{4, 1}, {4, 4}};
   std::vector<ElemType> dtypes = {ElemType::BF16, ElemType::F16};
-  std::vector<int64_t> dims = {64, 128};
+  std::vector<int64_t> dims = {64, 96, 128};
 };
 
 bool parseList(const char *s, std::vector<std::string> *out) {
@@ -135,7 +135,7 @@ int usage(const char *msg) {
   std::fprintf(stderr,
                "minfer-gpu-check: %s\nusage: minfer-gpu-check [--ptx-dir DIR] "
                "[--naive] [--lengths 100,4096] [--kinds dense,block,vs] "
-               "[--dims 64,128] "
+               "[--dims 64,96,128] "
                "[--seed S] [--device N] [--sweep [--heads 4/1,4/4] "
                "[--dtypes bf16,f16] [--no-reference]] [--bench]\n",
                msg);

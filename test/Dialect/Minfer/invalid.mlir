@@ -422,17 +422,17 @@ func.func @seq_mismatch(%a0: memref<1x2x64x128xbf16>, %a1: memref<1x2x128x128xbf
 
 // -----
 
-func.func @head_dim_96(%a0: memref<1x2x64x96xbf16>) {
-  // expected-error @+1 {{head dim must be static 64 or 128, got 96}}
+func.func @head_dim_80(%a0: memref<1x2x64x80xbf16>) {
+  // expected-error @+1 {{head dim must be static 64, 96 or 128, got 80}}
   minfer.dense_attention %a0, %a0, %a0, %a0 {scale = 1.0 : f32}
-    : memref<1x2x64x96xbf16>, memref<1x2x64x96xbf16>, memref<1x2x64x96xbf16>, memref<1x2x64x96xbf16>
+    : memref<1x2x64x80xbf16>, memref<1x2x64x80xbf16>, memref<1x2x64x80xbf16>, memref<1x2x64x80xbf16>
   return
 }
 
 // -----
 
 func.func @head_dim_256(%a0: memref<1x2x64x256xbf16>) {
-  // expected-error @+1 {{head dim must be static 64 or 128, got 256}}
+  // expected-error @+1 {{head dim must be static 64, 96 or 128, got 256}}
   minfer.sparse_attention %a0, %a0, %a0, %a0 {patterns = [#minfer.dense, #minfer.dense], scale = 1.0 : f32}
     : memref<1x2x64x256xbf16>, memref<1x2x64x256xbf16>, memref<1x2x64x256xbf16>, memref<1x2x64x256xbf16>
   return
@@ -441,7 +441,7 @@ func.func @head_dim_256(%a0: memref<1x2x64x256xbf16>) {
 // -----
 
 func.func @head_dim_dynamic(%a0: memref<1x2x64x?xbf16>, %a1: memref<1x2x64x128xbf16>) {
-  // expected-error @+1 {{head dim must be static 64 or 128, got ?}}
+  // expected-error @+1 {{head dim must be static 64, 96 or 128, got ?}}
   minfer.dense_attention %a0, %a1, %a1, %a0 {scale = 1.0 : f32}
     : memref<1x2x64x?xbf16>, memref<1x2x64x128xbf16>, memref<1x2x64x128xbf16>, memref<1x2x64x?xbf16>
   return
@@ -704,7 +704,7 @@ func.func @vse_elem_mismatch(%a0: memref<1x4x128x128xbf16>, %a1: memref<1x2x128x
 // -----
 
 func.func @vse_head_dim(%a0: memref<1x4x128x32xbf16>, %a1: memref<1x2x128x32xbf16>, %a2: memref<1x4x128xf32>) {
-  // expected-error @+1 {{head dim must be static 64 or 128, got 32}}
+  // expected-error @+1 {{head dim must be static 64, 96 or 128, got 32}}
   minfer.vs_estimate %a0, %a1 into %a2, %a2 {heads = array<i64: 0, 1>, last_q = 64, scale = 1.0 : f32}
     : memref<1x4x128x32xbf16>, memref<1x2x128x32xbf16> into memref<1x4x128xf32>, memref<1x4x128xf32>
   return
@@ -1500,10 +1500,10 @@ func.func @block_scale(%q: memref<1x2x130x64xf16>, %rc: memref<1x2x3xi32>, %r: m
 
 // -----
 
-func.func @block_head_dim(%q: memref<1x2x130x96xf16>, %rc: memref<1x2x3xi32>, %r: memref<1x2x3x4x2xi32>) {
-  // expected-error @+1 {{head dim must be static 64 or 128, got 96}}
+func.func @block_head_dim(%q: memref<1x2x130x112xf16>, %rc: memref<1x2x3xi32>, %r: memref<1x2x3x4x2xi32>) {
+  // expected-error @+1 {{head dim must be static 64, 96 or 128, got 112}}
   minfer.block_attention %q, %q, %q, %rc, %r, %q {scale = 1.0 : f32}
-    : memref<1x2x130x96xf16>, memref<1x2x130x96xf16>, memref<1x2x130x96xf16>, memref<1x2x3xi32>, memref<1x2x3x4x2xi32>, memref<1x2x130x96xf16>
+    : memref<1x2x130x112xf16>, memref<1x2x130x112xf16>, memref<1x2x130x112xf16>, memref<1x2x3xi32>, memref<1x2x3x4x2xi32>, memref<1x2x130x112xf16>
   return
 }
 

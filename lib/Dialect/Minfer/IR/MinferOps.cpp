@@ -93,7 +93,7 @@ FailureOr<AttentionShape> verifyAttentionOperands(Operation *op, Value q,
   if (failed(verifySeqLen(op, s.seqLen)))
     return failure();
   if (ShapedType::isDynamic(s.headDim) || !kernel::isKernelHeadDim(s.headDim))
-    return op->emitOpError("head dim must be static 64 or 128, got ")
+    return op->emitOpError("head dim must be static 64, 96 or 128, got ")
            << dimStr(s.headDim);
   if (!compatible(s.headDim, kv[3]))
     return op->emitOpError("key head dim ")

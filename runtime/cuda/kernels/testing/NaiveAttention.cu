@@ -138,6 +138,8 @@ __device__ void naiveAttention(const T *Q, const T *K, const T *V, T *O,
                               first_cta);                                      \
   }
 NAIVE_KERNELS(__nv_bfloat16, bf16, 64)
+NAIVE_KERNELS(__nv_bfloat16, bf16, 96)
 NAIVE_KERNELS(__nv_bfloat16, bf16, 128)
 NAIVE_KERNELS(__half, f16, 64)
+NAIVE_KERNELS(__half, f16, 96)
 NAIVE_KERNELS(__half, f16, 128)

@@ -37,7 +37,7 @@ def Minfer_SparseAttentionOp : Minfer_Op<"sparse_attention"> {
     `output = softmax(scale * query @ key^T + mask) @ value`, where the mask of
     head `h` is causal intersected with what `patterns[h]` selects. Query and
     output are `[B, H, N, D]`, key and value `[B, Hkv, N, D]` with H % Hkv == 0.
-    D must be 64 or 128 and static; H must be static.
+    D must be 64, 96 or 128 and static; H must be static.
 
     ```mlir
     minfer.sparse_attention %q, %k, %v, %o {
