@@ -284,8 +284,7 @@ private:
   /// This thread's place in a 64-row K/V copy: its tile row in pass 0 and its
   /// 16-byte column.
   struct KeyCopySlot {
-    Value row0, col; ///< first tile row, shared column of the 16-byte chunk
-    Value srcCol;    ///< its global column (sourceColumn)
+    Value row0, col; ///< first tile row, column of the 16-byte chunk
   };
   /// The shared part of both K/V copies: `prepare` runs once with the slot
   /// (for loop-invariant source math), `sourceOf(pass, rowOffset)` gives each
@@ -299,14 +298,13 @@ private:
                    function_ref<std::pair<Value, Value>(int64_t)> keyOf);
   /// Copies the 64 consecutive keys from `firstKey` (index), all readable.
   void copyKeyRowsContiguous(Value buffer, TileParts parts, Value firstKey);
-  /// The global column a thread copies to shared column `col` of a tile.
-  /// Tiles are tileDim wide, global rows headDim: a chunk past the row
-  /// (columns 96-127 at headDim 96) copies column col - headDim of the same
-  /// row instead, a sector the same copy instruction reads anyway, so it
-  /// costs no bytes and no predicate; no MMA reads those columns.
-  Value sourceColumn(Value col);
   /// Whether shared column `col` is inside a global row (null: always).
+  /// Tiles are tileDim wide, global rows headDim (96 in 128-column tiles).
   Value columnInRow(Value col);
+  /// `copies` where the thread's chunk at shared column `col` is inside a
+  /// global row; a chunk past it (columns 96-127 at headDim 96) copies
+  /// nothing: no MMA reads those columns.
+  void ifColumnInRow(Value col, function_ref<void()> copies);
   Value asyncCopy(Value src, Value srcIndex, Value dst, ValueRange dstIndices,
                   Value valid);
   /// The O += P V chain behind both forms (AttentionKernelWgmma.cpp): flat

@@ -19,9 +19,9 @@
 //  * A single-stage block-sparse loop copies K and V of a tile as two
 //    groups (TileParts).
 //  * Tiles are tileDim columns, global rows headDim: with headDim 96 the
-//    chunks of columns 96-127 copy columns 0-31 of the same row again
-//    (sourceColumn; no MMA reads them) and the epilogue stores columns
-//    below 96 only. Paired query blocks load K/V through their TMA
+//    threads whose chunk lies in columns 96-127 copy nothing (columnInRow;
+//    no MMA reads those columns) and the epilogue stores columns below 96
+//    only. Paired query blocks load K/V through their TMA
 //    ring (AttentionKernelRing.cpp), not here.
 //
 // Thread -> chunk mapping of a 64 x T tile (T = tileDim, 128 threads, T / 8
@@ -111,12 +111,11 @@ Value KernelEmitter::columnInRow(Value col) {
                                cIdx(headDim));
 }
 
-Value KernelEmitter::sourceColumn(Value col) {
-  Value inRow = columnInRow(col);
-  if (!inRow)
-    return col;
-  return arith::SelectOp::create(
-      b, loc, inRow, col, arith::SubIOp::create(b, loc, col, cIdx(headDim)));
+void KernelEmitter::ifColumnInRow(Value col, function_ref<void()> copies) {
+  if (Value inRow = columnInRow(col))
+    emitIfThen(inRow, copies);
+  else
+    copies();
 }
 
 Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
@@ -133,27 +132,29 @@ Value KernelEmitter::asyncCopy(Value src, Value srcIndex, Value dst,
 void KernelEmitter::loadQueryTile() {
   ChunkMap map(cfg, cfg.blockM, cfg.consumerThreads());
   auto [row0, col] = map.threadSlot(*this, tid);
-  Value srcCol = sourceColumn(col);
   // Rows of this block that exist: N - 64 m.
   Value rowsLeft = arith::SubIOp::create(b, loc, seqLenIdx, toIdx(qRowStart));
   CopyDst dst = cfg.usesWgmma()
                     ? swizzledDst(*this, cIdx(0), cfg.blockM, row0, col)
                     : paddedDst(*this, cIdx(queryRow0), row0, col);
-  SmallVector<Value> tokens;
-  for (int64_t p = 0; p < map.passes; ++p) {
-    int64_t dr = p * map.rowsPerPass;
-    Value row = addIdx(row0, dr);
-    Value valid =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, rowsLeft);
-    Value srcRow = arith::SelectOp::create(b, loc, valid, row, cIdx(0));
-    Value srcIndex = arith::AddIOp::create(
-        b, loc, qBase,
-        arith::AddIOp::create(
-            b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)),
-            srcCol));
-    tokens.push_back(asyncCopy(q, srcIndex, dst.mem, dst.at(*this, dr), valid));
-  }
-  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
+  ifColumnInRow(col, [&] {
+    for (int64_t p = 0; p < map.passes; ++p) {
+      int64_t dr = p * map.rowsPerPass;
+      Value row = addIdx(row0, dr);
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          row, rowsLeft);
+      Value srcRow = arith::SelectOp::create(b, loc, valid, row, cIdx(0));
+      Value srcIndex = arith::AddIOp::create(
+          b, loc, qBase,
+          arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, srcRow, cIdx(headDim)),
+              col));
+      asyncCopy(q, srcIndex, dst.mem, dst.at(*this, dr), valid);
+    }
+  });
+  // cp.async.commit_group takes every earlier copy of the thread: the group
+  // needs no token list (copies inside an scf.if could not give theirs).
+  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange{});
 }
 
 void KernelEmitter::copyKeyRowsWith(
@@ -163,7 +164,6 @@ void KernelEmitter::copyKeyRowsWith(
   ChunkMap map(cfg, cfg.blockN, cfg.threads());
   KeyCopySlot slot;
   std::tie(slot.row0, slot.col) = map.threadSlot(*this, tid);
-  slot.srcCol = sourceColumn(slot.col);
   bool wgmma = cfg.usesWgmma();
   CopyDst kDst =
       wgmma ? swizzledDst(*this, swizzledTileBase(buffer), cfg.blockN,
@@ -174,16 +174,17 @@ void KernelEmitter::copyKeyRowsWith(
                           cfg.blockN, slot.row0, slot.col)
             : paddedDst(*this, valueBufferRow(buffer), slot.row0, slot.col);
   prepare(slot);
-  SmallVector<Value> tokens;
-  for (int64_t p = 0; p < map.passes; ++p) {
-    int64_t dr = p * map.rowsPerPass;
-    auto [src, valid] = sourceOf(p, dr);
-    if (parts != TileParts::Value)
-      tokens.push_back(asyncCopy(k, src, kDst.mem, kDst.at(*this, dr), valid));
-    if (parts != TileParts::Key)
-      tokens.push_back(asyncCopy(v, src, vDst.mem, vDst.at(*this, dr), valid));
-  }
-  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokens);
+  ifColumnInRow(slot.col, [&] {
+    for (int64_t p = 0; p < map.passes; ++p) {
+      int64_t dr = p * map.rowsPerPass;
+      auto [src, valid] = sourceOf(p, dr);
+      if (parts != TileParts::Value)
+        asyncCopy(k, src, kDst.mem, kDst.at(*this, dr), valid);
+      if (parts != TileParts::Key)
+        asyncCopy(v, src, vDst.mem, vDst.at(*this, dr), valid);
+    }
+  });
+  nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, ValueRange{});
 }
 
 void KernelEmitter::copyKeyRows(
@@ -193,7 +194,7 @@ void KernelEmitter::copyKeyRows(
   copyKeyRowsWith(
       buffer, parts,
       [&](const KeyCopySlot &slot) {
-        kvCol = arith::AddIOp::create(b, loc, kvBase, slot.srcCol);
+        kvCol = arith::AddIOp::create(b, loc, kvBase, slot.col);
       },
       [&](int64_t p, int64_t) -> std::pair<Value, Value> {
         // keyOf gets the tile row (pass p of this thread); returns (key,
@@ -216,7 +217,7 @@ void KernelEmitter::copyKeyRowsContiguous(Value buffer, TileParts parts,
             b, loc, kvBase,
             arith::AddIOp::create(
                 b, loc, arith::MulIOp::create(b, loc, key, cIdx(headDim)),
-                slot.srcCol));
+                slot.col));
       },
       [&](int64_t, int64_t dr) -> std::pair<Value, Value> {
         return {addIdx(base, dr * headDim), Value()};
@@ -332,7 +333,8 @@ void KernelEmitter::gatherColumnStrip(Value kTile, Value vTile, Value colBase,
   Value chunkCol = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, lane, cIdx(chunksPerRow)),
       cIdx(kVecElems));
-  Value srcCol = arith::AddIOp::create(b, loc, kvBase, sourceColumn(chunkCol));
+  Value srcCol = arith::AddIOp::create(b, loc, kvBase, chunkCol);
+  Value inRow = columnInRow(chunkCol);
   // A loop, not unrolled: the producer warpgroup has 56 registers
   // (TileConfig::producerRegisters), and 32 unrolled passes spilled.
   auto passes = scf::ForOp::create(b, loc, cIdx(0), cIdx(cfg.blockN),
@@ -359,12 +361,18 @@ void KernelEmitter::gatherColumnStrip(Value kTile, Value vTile, Value colBase,
             b, loc,
             toIdx(arith::SelectOp::create(b, loc, valid, key, cI32(0))),
             cIdx(headDim)));
-    asyncCopy(k, src, kvSmem,
-              ValueRange{swizzledIndex(kTile, cfg.blockN, row, chunkCol)},
-              valid);
-    asyncCopy(v, src, kvSmem,
-              ValueRange{swizzledIndex(vTile, cfg.blockN, row, chunkCol)},
-              valid);
+    auto copies = [&] {
+      asyncCopy(k, src, kvSmem,
+                ValueRange{swizzledIndex(kTile, cfg.blockN, row, chunkCol)},
+                valid);
+      asyncCopy(v, src, kvSmem,
+                ValueRange{swizzledIndex(vTile, cfg.blockN, row, chunkCol)},
+                valid);
+    };
+    if (inRow)
+      emitIfThen(inRow, copies);
+    else
+      copies();
   }
 }
 
