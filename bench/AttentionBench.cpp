@@ -37,7 +37,8 @@ using namespace minfer::cuda;
 
 namespace {
 /// The grid; registerAll adds Phi-3-mini's shape at head dims 96
-/// (kernels of its own since the twenty-fourth session) and 128 ("/d96", "/d128").
+/// (kernels of its own since the twenty-fourth session) and 128 ("/d96",
+/// "/d128").
 constexpr int64_t kHeadDim = 128;
 /// Kept fraction at which a call runs the dense kernel instead.
 constexpr double kDenseFallback = 0.9;

@@ -108,7 +108,8 @@ Status minfer::jit::buildRequestIR(const JitRequest &r, std::string &ir) {
   float scale = r.scale > 0 ? r.scale : 1.0f / std::sqrt(float(r.headDim));
   if (!std::isfinite(scale))
     return invalidArgument("jit: scale must be finite");
-  // Kernels exist for 64, 96 and 128; the runtime pads other head dims to the next.
+  // Kernels exist for 64, 96 and 128; the runtime pads other head dims to
+  // the next of them.
   const int64_t kernelDim = kernel::kernelHeadDim(r.headDim);
   auto memref = [&](int64_t h) {
     return "memref<?x" + std::to_string(h) + "x?x" + std::to_string(kernelDim) +

@@ -17,17 +17,19 @@
 //    memory, then every thread stores 16-byte chunks of whole rows (of its
 //    warpgroup's rows only for paired query blocks).
 //  * A single-stage block-sparse loop copies K and V of a tile as two
-//    groups (TileParts).
+//    groups (TileParts). Paired query blocks load K/V through their TMA
+//    ring (AttentionKernelRing.cpp), not here.
 //  * Tiles are tileDim columns, global rows headDim: with headDim 96 the
 //    threads whose chunk lies in columns 96-127 copy nothing (columnInRow;
 //    no MMA reads those columns) and the epilogue stores columns below 96
-//    only. Paired query blocks load K/V through their TMA
-//    ring (AttentionKernelRing.cpp), not here.
+//    only. Copying columns 0-31 again instead, to save the branch, cost as
+//    many L2 sector requests as D = 128 (bench/results/tuning.md).
 //
 // Thread -> chunk mapping of a 64 x T tile (T = tileDim, 128 threads, T / 8
 // chunks a row): thread tid copies column 8 (tid % (T / 8)) of rows
-// tid / (T / 8) + p R, R = 128 / (T / 8), p < 64 / R; consecutive threads write consecutive 16
-// bytes of a row, so global accesses are fully coalesced.
+// tid / (T / 8) + p R, R = 128 / (T / 8), p < 64 / R; consecutive threads
+// write consecutive 16 bytes of a row, so global accesses are fully
+// coalesced.
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernelEmitter.h"
@@ -308,9 +310,10 @@ void KernelEmitter::loadKeyTile(const KeyTile &tile, Value buffer,
 void KernelEmitter::gatherColumnStrip(Value kTile, Value vTile, Value colBase,
                                      Value pos, Value count) {
   // Each lane reads the keys of strip rows lane and lane + 32 (-1: none).
-  // A tile row is T / 8 16-byte chunks (T = tileDim); a pass copies 32 / (T / 8) whole
-  // rows, one chunk per lane, so each row's bytes go out as one coalesced
-  // request (a lane per row would ask L2 for each 32-byte sector twice).
+  // A tile row is T / 8 16-byte chunks (T = tileDim); a pass copies
+  // 32 / (T / 8) whole rows, one chunk per lane, so each row's bytes go out
+  // as one coalesced request (a lane per row would ask L2 for each 32-byte
+  // sector twice).
   Value laneI32 = toI32(lane);
   Value last = arith::SubIOp::create(b, loc, count, cI32(1));
   Value keys[2];

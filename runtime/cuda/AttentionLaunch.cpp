@@ -103,8 +103,8 @@ Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
   const uint64_t dims[4] = {perPanel ? d : 64, n, perPanel ? heads : panels,
                             heads};
   const uint64_t strides[3] = {d * 2, perPanel ? n * d * 2 : 128, n * d * 2};
-  const unsigned box[4] = {64, rows, perPanel ? 1u : static_cast<unsigned>(panels),
-                           1};
+  const unsigned box[4] = {
+      64, rows, perPanel ? 1u : static_cast<unsigned>(panels), 1};
   const unsigned unit[4] = {1, 1, 1, 1};
   const unsigned rank = perPanel ? 3 : 4;
   const int type = cfg.elem == kernel::ElemType::BF16 ? kTensorMapBfloat16
@@ -113,8 +113,8 @@ Status copyTensorMaps(Runtime::Impl &impl, const kernel::TileConfig &cfg,
   for (int i = 0; i < 2; ++i)
     MINFER_RETURN_IF_ERROR(api.check(
         api.cuTensorMapEncodeTiled(
-            maps[i], type, rank, reinterpret_cast<void *>(src[i]), dims, strides,
-            box, unit, /*interleave none*/ 0, kTensorMapSwizzle128B,
+            maps[i], type, rank, reinterpret_cast<void *>(src[i]), dims,
+            strides, box, unit, /*interleave none*/ 0, kTensorMapSwizzle128B,
             kTensorMapL2Promotion256B, /*zero fill*/ 0),
         "cuTensorMapEncodeTiled", i == 0 ? "K" : "V"));
   return api.check(api.cuMemcpyHtoDAsync(a.tensorMaps, maps, sizeof(maps), stream),

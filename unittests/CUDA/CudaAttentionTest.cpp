@@ -219,27 +219,27 @@ TEST(CudaAttentionKernelChoice, PairedBlockSparseOnRequest) {
   RuntimeOptions ro = rowOptions(*shared, &RuntimeOptions::blockSparseRows);
   std::unique_ptr<Runtime> rt;
   for (int rows : {128, 192})
-   for (int64_t D : {128, 96}) {
-    ro.blockSparseRows = rows;
-    MINFER_ASSERT_OK(Runtime::create(&rt, ro));
-    const std::string want = kernelForRows(*rt, kernel::KernelKind::Block,
-                                           ElemType::BF16, D, rows);
-    for (int64_t n : {int64_t(4097), int64_t(3000)}) {
-      for (int64_t topK : {int64_t(3), int64_t(1000)}) {
-        SCOPED_TRACE("rows " + std::to_string(rows) + " D " +
-                     std::to_string(D) + " N " + std::to_string(n) +
-                     " top-k " + std::to_string(topK));
-        const AttentionShape s = gqaShape(n, D);
-        RunStats stats;
-        runAndCheck(*rt, s, ElemType::BF16,
-                    LayerPatterns(4, HeadPattern::blockSparse(topK)), 5,
-                    nullptr, &stats);
-        if (HasFatalFailure())
-          return;
-        EXPECT_EQ(stats.attentionKernel, want);
+    for (int64_t D : {128, 96}) {
+      ro.blockSparseRows = rows;
+      MINFER_ASSERT_OK(Runtime::create(&rt, ro));
+      const std::string want = kernelForRows(*rt, kernel::KernelKind::Block,
+                                             ElemType::BF16, D, rows);
+      for (int64_t n : {int64_t(4097), int64_t(3000)}) {
+        for (int64_t topK : {int64_t(3), int64_t(1000)}) {
+          SCOPED_TRACE("rows " + std::to_string(rows) + " D " +
+                       std::to_string(D) + " N " + std::to_string(n) +
+                       " top-k " + std::to_string(topK));
+          const AttentionShape s = gqaShape(n, D);
+          RunStats stats;
+          runAndCheck(*rt, s, ElemType::BF16,
+                      LayerPatterns(4, HeadPattern::blockSparse(topK)), 5,
+                      nullptr, &stats);
+          if (HasFatalFailure())
+            return;
+          EXPECT_EQ(stats.attentionKernel, want);
+        }
       }
     }
-  }
 }
 
 /// Columns of `ix` at or past their query block's first row: the paired
@@ -490,9 +490,9 @@ TEST(CudaAttentionKernelChoice, MeasuredBlockSparseRows) {
 /// 80 -> 96). Every pattern matches the reference at the call's own head
 /// dim, on the kernel of kernelHeadDim; an index-only call leaves the output
 /// untouched; and the generated D = 96 kernels' output equals bit for bit
-/// the D = 128 kernels' output on the same tensors zero-padded by the test (a zero
-/// column adds exact zeros to every score; the pooled scores sum in the same
-/// order), through both entry points.
+/// the D = 128 kernels' output on the same tensors zero-padded by the test
+/// (a zero column adds exact zeros to every score; the pooled scores sum in
+/// the same order), through both entry points.
 TEST_P(CudaAttention, OtherHeadDimsMatchReference) {
   MINFER_REQUIRE_BACKEND(GetParam(), rt);
   const LayerPatterns layer = {HeadPattern::verticalSlash(100, 300, 64),

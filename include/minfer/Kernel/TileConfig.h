@@ -58,7 +58,9 @@ inline constexpr int64_t kBlockN = 64;
 /// kernel (Phi-3-mini) reads and writes rows of 96, leaves tile columns 96+
 /// zero and runs its MMAs over 96 only: 6 k16 steps of Q K^T and n = 96 for
 /// P V, 3/4 of the 128-wide kernel's work and bytes.
-inline bool isKernelHeadDim(int64_t d) { return d == 64 || d == 96 || d == 128; }
+inline bool isKernelHeadDim(int64_t d) {
+  return d == 64 || d == 96 || d == 128;
+}
 inline int64_t tileHeadDim(int64_t d) { return d <= 64 ? 64 : 128; }
 
 /// Head dims the runtime and the CPU reference accept: multiples of 8 (rows

@@ -1,7 +1,7 @@
 //===- minfer-gpu-check.cpp - end-to-end check of the runtime on a GPU ----===//
 //
-// For each attention kernel kind x D {64, 96, 128} (--dims: any multiple of 8 up
-// to 128; others run zero-padded) x {bf16, f16} x N x (H, Hkv)
+// For each attention kernel kind x D {64, 96, 128} (--dims: any multiple of 8
+// up to 128; others run zero-padded) x {bf16, f16} x N x (H, Hkv)
 // in {(4, 1), (4, 4)}: random inputs, one Runtime::sparseAttention call with
 // a mixed per-head layer that selects that kernel, then
 //   - every output element must be written (the output is NaN-poisoned);
