@@ -218,6 +218,38 @@ TEST(CudaPlan, TileConfigLineOfPtxFiles) {
   EXPECT_EQ(vs.stages, 2);
 }
 
+// Head dim 96 has kernels of its own, with the shared tiles (and launch
+// shared memory) of 128 columns; other supported head dims run on the next
+// kernel head dim; 80 is not a kernel head dim.
+TEST(CudaPlan, HeadDim96TileTraits) {
+  for (Chip chip : {Chip::SM80, Chip::SM90A})
+    for (KernelKind kind :
+         {KernelKind::Dense, KernelKind::Block, KernelKind::VerticalSlash}) {
+      kernel::TileConfig d96 =
+          kernel::TileConfig::tuned(kind, kernel::ElemType::BF16, 96, chip);
+      kernel::TileConfig d128 =
+          kernel::TileConfig::tuned(kind, kernel::ElemType::BF16, 128, chip);
+      SCOPED_TRACE(d96.kernelName() + " " + kernel::chipName(chip));
+      EXPECT_EQ(d96.validate(), "");
+      EXPECT_EQ(d96.tileDim(), 128);
+      EXPECT_EQ(d96.sharedBytes(), d128.sharedBytes());
+      EXPECT_EQ(d96.threads(), d128.threads());
+      EXPECT_EQ(d96.kernelName(), std::string("minfer_") +
+                                      kernel::kernelKindName(kind) +
+                                      "_d96_bf16");
+    }
+  kernel::TileConfig d80 = kernel::TileConfig::tuned(
+      KernelKind::Dense, kernel::ElemType::F16, 80, Chip::SM90A);
+  EXPECT_EQ(d80.validate(), "head_dim must be 64, 96 or 128, got 80");
+  const std::pair<int64_t, int64_t> next[] = {
+      {8, 64}, {64, 64}, {72, 96}, {80, 96}, {96, 96}, {104, 128}, {128, 128}};
+  for (auto [d, k] : next) {
+    EXPECT_EQ(kernel::kernelHeadDim(d), k) << d;
+    EXPECT_EQ(kernel::tileHeadDim(k), k == 64 ? 64 : 128) << k;
+    EXPECT_TRUE(kernel::isKernelHeadDim(k)) << k;
+  }
+}
+
 // sm_90a (wgmma) kernels: Q, K and V in unpadded swizzled tiles (the
 // dynamic window itself, no slack); sparse kernels 1 stage (4 CTAs per SM),
 // dense 2; an H100 prefers sm_90a PTX, then sm_90, then sm_80.
