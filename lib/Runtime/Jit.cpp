@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "minfer/Runtime/Jit.h"
 #include "minfer/InitMinfer.h"
+#include "minfer/Runtime/Reference.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -96,10 +97,7 @@ Status minfer::jit::buildRequestIR(const JitRequest &r, std::string &ir) {
     return invalidArgument("jit: heads (" + std::to_string(r.heads) +
                            ") must be a positive multiple of kv heads (" +
                            std::to_string(r.kvHeads) + ")");
-  if (!kernel::isSupportedHeadDim(r.headDim))
-    return Status(ErrorCode::Unsupported,
-                  "jit: head_dim must be a multiple of 8 from 8 to 128, got " +
-                      std::to_string(r.headDim));
+  MINFER_RETURN_IF_ERROR(checkHeadDim(r.headDim, "jit: "));
   if (static_cast<int64_t>(r.patterns.size()) != r.heads)
     return invalidArgument("jit: " + std::to_string(r.patterns.size()) +
                            " patterns for " + std::to_string(r.heads) + " heads");

@@ -13,6 +13,14 @@ namespace minfer {
 
 using ref::detail::num;
 
+Status checkHeadDim(int64_t headDim, const std::string &who) {
+  if (kernel::isSupportedHeadDim(headDim))
+    return Status::success();
+  return Status(ErrorCode::Unsupported,
+                who + "head_dim must be a multiple of 8 from 8 to 128, got " +
+                    num(headDim));
+}
+
 Status AttentionShape::validate() const {
   const std::pair<const char *, int64_t> sizes[] = {{"batch", batch},
                                                     {"heads", heads},
@@ -27,10 +35,7 @@ Status AttentionShape::validate() const {
     return invalidArgument("heads (" + num(heads) +
                            ") must be a multiple of kv_heads (" + num(kvHeads) +
                            ")");
-  if (!kernel::isSupportedHeadDim(headDim))
-    return Status(ErrorCode::Unsupported,
-                  "head_dim must be a multiple of 8 from 8 to 128, got " +
-                      num(headDim));
+  MINFER_RETURN_IF_ERROR(checkHeadDim(headDim));
   // The index stores token positions as int32.
   if (seqLen > std::numeric_limits<int32_t>::max())
     return invalidArgument("seq_len " + num(seqLen) + " exceeds int32 range");

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "EmbeddedPtx.h"
 #include "RuntimeImpl.h"
+#include "minfer/Runtime/Reference.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -485,10 +486,7 @@ Status Runtime::addKernelPtx(const TileConfig &cfg, std::string ptx) {
 
 Status Runtime::loadKernel(kernel::KernelKind kind, kernel::ElemType elem,
                            int64_t headDim) {
-  if (!kernel::isSupportedHeadDim(headDim))
-    return Status(ErrorCode::Unsupported,
-                  "head_dim must be a multiple of 8 from 8 to 128, got " +
-                      num(headDim));
+  MINFER_RETURN_IF_ERROR(checkHeadDim(headDim));
   ContextGuard guard(*impl_);
   MINFER_RETURN_IF_ERROR(guard.status());
   const AttentionKernel *k = nullptr;

@@ -92,12 +92,15 @@ AttentionShape gqaShape(int64_t n, int64_t d) {
 
 class CudaAttention : public ::testing::TestWithParam<Backend> {};
 
+/// One head of each pattern: the layer selects the vertical-slash kernel.
+LayerPatterns mixedLayer() {
+  return {HeadPattern::verticalSlash(100, 300, 64), HeadPattern::blockSparse(6),
+          HeadPattern::aShape(64, 512), HeadPattern::dense()};
+}
+
 TEST_P(CudaAttention, MixedLayerMatchesReference) {
   MINFER_REQUIRE_BACKEND(GetParam(), rt);
-  const LayerPatterns layer = {HeadPattern::verticalSlash(100, 300, 64),
-                               HeadPattern::blockSparse(6),
-                               HeadPattern::aShape(64, 512),
-                               HeadPattern::dense()};
+  const LayerPatterns layer = mixedLayer();
   uint64_t seed = 1;
   for (int64_t N : {1, 65, 100, 1000, 4097})
     for (int64_t D : {64, 96, 128})
@@ -495,10 +498,7 @@ TEST(CudaAttentionKernelChoice, MeasuredBlockSparseRows) {
 /// the same order), through both entry points.
 TEST_P(CudaAttention, OtherHeadDimsMatchReference) {
   MINFER_REQUIRE_BACKEND(GetParam(), rt);
-  const LayerPatterns layer = {HeadPattern::verticalSlash(100, 300, 64),
-                               HeadPattern::blockSparse(6),
-                               HeadPattern::aShape(64, 512),
-                               HeadPattern::dense()};
+  const LayerPatterns layer = mixedLayer();
   uint64_t seed = 77;
   for (int64_t D : {32, 80, 96})
     for (int64_t N : {100, 4097}) {
@@ -508,8 +508,9 @@ TEST_P(CudaAttention, OtherHeadDimsMatchReference) {
       runAndCheck(*rt, gqaShape(N, D), elem, layer, seed++, nullptr, &stats);
       if (HasFatalFailure())
         return;
-      const std::string padded = "_d" + std::to_string(kernel::kernelHeadDim(D)) + "_";
-      EXPECT_NE(stats.attentionKernel.find(padded), std::string::npos)
+      const std::string kernelDim =
+          "_d" + std::to_string(kernel::kernelHeadDim(D)) + "_";
+      EXPECT_NE(stats.attentionKernel.find(kernelDim), std::string::npos)
           << stats.attentionKernel;
     }
 

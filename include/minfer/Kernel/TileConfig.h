@@ -55,9 +55,10 @@ inline constexpr int64_t kBlockN = 64;
 
 /// Head dims the attention kernels are generated for. Their shared-memory
 /// tiles are tileHeadDim(d) wide (whole 128-byte swizzle panels); a 96-wide
-/// kernel (Phi-3-mini) reads and writes rows of 96, leaves tile columns 96+
-/// zero and runs its MMAs over 96 only: 6 k16 steps of Q K^T and n = 96 for
-/// P V, 3/4 of the 128-wide kernel's work and bytes.
+/// kernel (Phi-3-mini) reads and writes rows of 96, loads nothing into tile
+/// columns 96+ (the TMA ring zero-fills them) and runs its MMAs over 96 only:
+/// 6 k16 steps of Q K^T and n = 96 for P V, 3/4 of the 128-wide kernel's
+/// work and bytes.
 inline bool isKernelHeadDim(int64_t d) {
   return d == 64 || d == 96 || d == 128;
 }
@@ -356,8 +357,9 @@ struct TileConfig {
   }
 
   /// Columns of the shared-memory tiles (tileHeadDim): headDim rounded up to
-  /// whole 64-column panels. Global rows are headDim wide; columns from
-  /// headDim on are zero in the tiles and never reach an MMA.
+  /// whole 64-column panels. Global rows are headDim wide; the tiles'
+  /// columns from headDim on are not loaded (cp.async) or zero-filled (TMA)
+  /// and never reach an MMA.
   int64_t tileDim() const { return tileHeadDim(headDim); }
 
   /// Whether S = Q K^T and O += P V run on wgmma (sm_90a): one warpgroup per

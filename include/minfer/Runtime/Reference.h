@@ -29,6 +29,11 @@ struct AttentionShape {
   Status validate() const;
 };
 
+/// Unsupported unless kernel::isSupportedHeadDim(headDim), the message
+/// prefixed with `who` (e.g. "jit: "). The one head-dim check of the
+/// reference, the runtime and the JIT.
+Status checkHeadDim(int64_t headDim, const std::string &who = "");
+
 namespace ref {
 
 /// Causal dense attention, out = softmax(scale q k^T + causal) v.
